@@ -1,0 +1,119 @@
+package etl
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxKeptRejects bounds the rejects a Run keeps for its record; all are counted.
+const maxKeptRejects = 100
+
+// Run is one execution of a pipeline. Every stage of the pipeline receives the same *Run.
+// Its counters are safe for concurrent use.
+type Run struct {
+	// ID is unique per run; sinks key their run records by it.
+	ID string
+	// Pipeline is the pipeline's name; sinks key their lock and state by it.
+	Pipeline string
+	// Window is the data interval of the run; zero means all data.
+	Window Window
+	// Meta is the pipeline's documentation and lineage.
+	Meta Meta
+	// AllowEmpty permits a full refresh that read no rows to empty the target.
+	AllowEmpty bool
+	// Started is when the run began.
+	Started time.Time
+	// Logger receives the run's logs. Never nil on a Run made by [NewRun].
+	Logger *slog.Logger
+	// Observer receives the run's events, or nil.
+	Observer Observer
+
+	read, rejected, filtered atomic.Int64
+
+	mu      sync.Mutex
+	rejects []Reject
+}
+
+// NewRun returns a Run of the named pipeline over window w, with a fresh random ID and a
+// logger that discards everything.
+func NewRun(pipeline string, w Window) *Run {
+	return &Run{
+		ID:       NewRunID(),
+		Pipeline: pipeline,
+		Window:   w,
+		Started:  time.Now(),
+		Logger:   slog.New(slog.DiscardHandler),
+	}
+}
+
+// NewRunID returns a random 128-bit identifier in hex.
+func NewRunID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// AddRead counts n records read from the source. [Pipeline.Run] calls it; a source need not.
+func (r *Run) AddRead(n int64) { r.read.Add(n) }
+
+func (r *Run) addFiltered(n int64) {
+	if r != nil {
+		r.filtered.Add(n)
+	}
+}
+
+// Reject records a bad record that a source skipped. The record counts as read and as
+// rejected, and the first 100 rejects are kept for the run record.
+func (r *Run) Reject(rej Reject) {
+	r.read.Add(1)
+	r.rejected.Add(1)
+	r.mu.Lock()
+	if len(r.rejects) < maxKeptRejects {
+		r.rejects = append(r.rejects, rej)
+	}
+	r.mu.Unlock()
+}
+
+// Rejects returns the kept rejects, oldest first.
+func (r *Run) Rejects() []Reject {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Reject(nil), r.rejects...)
+}
+
+// Stats returns the run's counters so far: rows read, rejected and filtered, and the time
+// since it started. Sinks add what they wrote.
+func (r *Run) Stats() Stats {
+	return Stats{
+		RowsRead:     r.read.Load(),
+		RowsRejected: r.rejected.Load(),
+		RowsFiltered: r.filtered.Load(),
+		Duration:     time.Since(r.Started),
+	}
+}
+
+// Emit sends e to the run's observer, filling in its Run and Time. It does nothing when
+// the run has no observer, so an unobserved run pays nothing for events.
+func (r *Run) Emit(ctx context.Context, e Event) {
+	if r.Observer == nil {
+		return
+	}
+	e.Run = r
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	r.Observer.Observe(ctx, e)
+}
+
+// Log returns the run's logger, or a discarding one when none is set.
+func (r *Run) Log() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
+}

@@ -1,0 +1,135 @@
+package etl
+
+import (
+	"context"
+	"iter"
+)
+
+// Stream is a schema and a single-use sequence of rows in that schema.
+//
+// Rows may reuse one Row slice between iterations; a consumer that keeps a row past the
+// next iteration must call [Row.Clone]. A failure is yielded as a final (nil, err) pair.
+// Ranging over Rows a second time is an error the stream may not detect.
+type Stream struct {
+	Schema Schema
+	Rows   iter.Seq2[Row, error]
+}
+
+// Extractor reads rows from a source. Extract opens the source and returns a stream over
+// it; the stream closes what it opened when iteration stops, early or not.
+type Extractor interface {
+	Extract(ctx context.Context, run *Run) (Stream, error)
+}
+
+// Transformer turns one stream into another. It must stay lazy: it wraps in.Rows rather
+// than collecting it, so memory stays flat.
+type Transformer interface {
+	Transform(ctx context.Context, run *Run, in Stream) (Stream, error)
+}
+
+// Loader writes a stream into a target. A loader that fails must leave the target as it
+// was before the call. It returns what it wrote, and the results of the checks it ran even
+// when the load failed.
+type Loader interface {
+	Load(ctx context.Context, run *Run, in Stream) (LoadResult, error)
+}
+
+// LoadResult is what a [Loader] reports about one load.
+type LoadResult struct {
+	// RowsWritten counts rows inserted or replaced in the target.
+	RowsWritten int64
+	// RowsDeleted counts target rows removed (a full refresh's old rows excluded).
+	RowsDeleted int64
+	// Checks holds every check's result, passed or not.
+	Checks []CheckResult
+}
+
+// ExtractFunc adapts a function to [Extractor].
+type ExtractFunc func(ctx context.Context, run *Run) (Stream, error)
+
+// Extract calls f(ctx, run).
+func (f ExtractFunc) Extract(ctx context.Context, run *Run) (Stream, error) { return f(ctx, run) }
+
+// TransformFunc adapts a function to [Transformer].
+type TransformFunc func(ctx context.Context, run *Run, in Stream) (Stream, error)
+
+// Transform calls f(ctx, run, in).
+func (f TransformFunc) Transform(ctx context.Context, run *Run, in Stream) (Stream, error) {
+	return f(ctx, run, in)
+}
+
+// LoadFunc adapts a function to [Loader].
+type LoadFunc func(ctx context.Context, run *Run, in Stream) (LoadResult, error)
+
+// Load calls f(ctx, run, in).
+func (f LoadFunc) Load(ctx context.Context, run *Run, in Stream) (LoadResult, error) {
+	return f(ctx, run, in)
+}
+
+// Map returns a Transformer that rewrites each row in place with fn and keeps the schema
+// out. A nil out keeps the input schema. fn may modify and return the row it is given. An
+// error from fn stops the stream.
+func Map(out Schema, fn func(Row) (Row, error)) Transformer {
+	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
+		schema := out
+		if schema == nil {
+			schema = in.Schema
+		}
+		return Stream{Schema: schema, Rows: func(yield func(Row, error) bool) {
+			for row, err := range in.Rows {
+				if err == nil {
+					row, err = fn(row)
+				}
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				if !yield(row, nil) {
+					return
+				}
+			}
+		}}, nil
+	})
+}
+
+// Filter returns a Transformer that keeps the rows for which keep returns true. Dropped
+// rows are counted in [Stats.RowsFiltered], so row-count checks still balance.
+func Filter(keep func(Row) bool) Transformer {
+	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
+		return Stream{Schema: in.Schema, Rows: func(yield func(Row, error) bool) {
+			for row, err := range in.Rows {
+				if err == nil && !keep(row) {
+					run.addFiltered(1)
+					continue
+				}
+				if !yield(row, err) || err != nil {
+					return
+				}
+			}
+		}}, nil
+	})
+}
+
+// Collect reads a whole stream into memory, cloning each row. It is meant for tests and
+// small lookups, not for loads.
+func Collect(s Stream) ([]Row, error) {
+	var rows []Row
+	for row, err := range s.Rows {
+		if err != nil {
+			return rows, err
+		}
+		rows = append(rows, row.Clone())
+	}
+	return rows, nil
+}
+
+// SliceStream returns a stream over rows held in memory.
+func SliceStream(schema Schema, rows []Row) Stream {
+	return Stream{Schema: schema, Rows: func(yield func(Row, error) bool) {
+		for _, r := range rows {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}}
+}
