@@ -35,8 +35,10 @@ type Run struct {
 
 	read, rejected, filtered atomic.Int64
 
-	mu      sync.Mutex
-	rejects []Reject
+	mu                      sync.Mutex
+	rejects                 []Reject
+	watermark, next         any
+	haveWatermark, haveNext bool
 }
 
 // NewRun returns a Run of the named pipeline over window w, with a fresh random ID and a
