@@ -1,0 +1,89 @@
+package dag
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sluice-etl/sluice/etl"
+)
+
+// Pipeline returns a task that runs p over the DAG run's window with [etl.Pipeline.RunWith],
+// under the DAG run's ID and logger. The rows p wrote are the task's rows, and its check
+// results go into the run report. Sources inside p can reach the task's [Run], and so the
+// values of upstream tasks, with [FromContext].
+func Pipeline(p *etl.Pipeline) TaskFunc {
+	return func(ctx context.Context, r *Run) error {
+		run := etl.NewRun(p.Name, r.Window)
+		run.ID = r.ID
+		run.Logger = r.Log()
+		res, err := p.RunWith(ctx, run)
+		r.AddRows(res.Stats.RowsWritten)
+		r.AddChecks(res.Checks...)
+		return err
+	}
+}
+
+// Pipeline adds a task named after p that runs it (see the function [Pipeline]), and
+// documents the task with p's metadata and lineage, so that `describe` shows them.
+func (d *DAG) Pipeline(p *etl.Pipeline) *Task {
+	m := p.Meta
+	if p.Source != nil && p.Sink != nil {
+		m.Inputs, m.Outputs = p.Lineage()
+	}
+	return d.Task(p.Name, Pipeline(p)).Doc(m)
+}
+
+// Execer runs one SQL statement and returns how many rows it affected. Package dag does
+// not import any database driver; the PostgreSQL sink provides an Execer for its pool,
+// and so does pgstore.Execer. Any database/sql *DB fits with a three-line adapter.
+type Execer interface {
+	ExecContext(ctx context.Context, sql string, args ...any) (rowsAffected int64, err error)
+}
+
+// ExecFunc adapts a function to [Execer].
+type ExecFunc func(ctx context.Context, sql string, args ...any) (int64, error)
+
+// ExecContext calls f(ctx, sql, args...).
+func (f ExecFunc) ExecContext(ctx context.Context, sql string, args ...any) (int64, error) {
+	return f(ctx, sql, args...)
+}
+
+type windowBound int
+
+// Placeholders for [SQL] arguments, replaced by the DAG run's window bounds when the
+// statement runs, so that a summary job can rebuild exactly its window:
+//
+//	dag.SQL(db, `DELETE FROM daily WHERE day >= $1 AND day < $2`, dag.WindowStart, dag.WindowEnd)
+const (
+	WindowStart windowBound = iota + 1
+	WindowEnd
+)
+
+// SQL returns a task that runs one statement in the warehouse through db: the ELT case,
+// where a summary or report table is built by SQL where the data already is. The rows it
+// affected are the task's rows. Values are bound through args, never formatted into the
+// statement; [WindowStart] and [WindowEnd] in args stand for the run's window.
+//
+// Run several statements atomically by writing them as one statement (a CTE), or by
+// giving an Execer that wraps a transaction.
+func SQL(db Execer, statement string, args ...any) TaskFunc {
+	return func(ctx context.Context, r *Run) error {
+		bound := make([]any, len(args))
+		for i, a := range args {
+			switch a {
+			case WindowStart:
+				bound[i] = r.Window.Start
+			case WindowEnd:
+				bound[i] = r.Window.End
+			default:
+				bound[i] = a
+			}
+		}
+		n, err := db.ExecContext(ctx, statement, bound...)
+		if err != nil {
+			return fmt.Errorf("task %q: sql: %w", r.Task, err)
+		}
+		r.AddRows(n)
+		return nil
+	}
+}

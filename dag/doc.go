@@ -1,0 +1,80 @@
+// Package dag runs a small graph of tasks in process: the extract, load and summary jobs
+// of one data product, with dependencies, parallel branches, retries, timeouts, a run
+// report, backfills over windows, and a [Main] that turns the program into a command for
+// cron.
+//
+// Package dag imports only package etl, the standard library and golang.org/x/sync. Run
+// history lives behind [Store]; package dag/pgstore keeps it in PostgreSQL.
+//
+// # Declaring a DAG
+//
+// A [DAG] is declared in Go. Each task has a name and a [TaskFunc]; dependencies are
+// declared with [Task.After] or [Task.Before]:
+//
+//	d := dag.New("orders", dag.Config{Every: 24 * time.Hour})
+//	d.Task("extract", extract)
+//	d.Task("by_day", byDay).After("extract")
+//	d.Task("by_region", byRegion).After("extract")
+//
+// [DAG.Validate] (and every run) reports a duplicate name ([ErrDuplicateTask]), a
+// dependency on an unknown name ([ErrMissingDependency]) and a cycle, as a [*CycleError]
+// whose path reads "a -> b -> a".
+//
+// [Pipeline] adapts an [etl.Pipeline] into a task, and [SQL] runs one statement in the
+// warehouse through an [Execer], the ELT case. [Task.Doc] and [Task.Checks] document a
+// task for [DAG.WriteMarkdown].
+//
+// # Passing results downstream
+//
+// A task passes a value to the tasks after it through an [Output] key, made once with
+// [NewOutput]. The value lives in the DAG run, so concurrent runs and backfill windows are
+// isolated, and the type is checked by the compiler:
+//
+//	var orders = dag.NewOutput[[]Order]("orders")
+//	// in extract:  orders.Set(r, rows)
+//	// in by_day:   rows, err := orders.Must(r)
+//
+// # Running
+//
+// [DAG.Run] runs the tasks whose upstream tasks have ended, up to [Config.Concurrency] at
+// once. A failed attempt is retried with exponential backoff and jitter ([Task.Retries]),
+// and each attempt can have a timeout ([Task.Timeout], [ErrTimeout]). The [Trigger] rule of
+// a task decides whether it runs once its upstream tasks have ended: [AllSuccess] (the
+// default), [AllDone] or [OneFailed]. A failure marks everything downstream
+// upstream_failed while independent branches finish, unless [Config.CancelOnFailure] is
+// set. Cancelling the context stops the run: running tasks see the cancellation and no new
+// task starts.
+//
+// Task attempts are carried out by an [Executor]. The default, [LocalExecutor], calls the
+// task in process; the seam exists so that a distributed queue can run attempts elsewhere
+// without a change to task code.
+//
+// # Reports and graphs
+//
+// Every run yields a [Report]: each task's [Status], attempts, duration, rows, checks and
+// error. It prints as a table ([Report.WriteTable]), serialises as JSON, and renders as a
+// Mermaid graph coloured by status ([Report.Mermaid]). The DAG itself renders as Mermaid
+// ([DAG.Mermaid]) and DOT ([DAG.DOT]).
+//
+// # History and overlap
+//
+// A [Store] keeps every run's report and holds a per-DAG lock, so that two invocations of
+// one DAG never overlap: the second gets an error wrapping [etl.ErrLocked]. The default
+// [MemoryStore] lasts as long as the process; use dag/pgstore to keep history across cron
+// invocations.
+//
+// # Backfill
+//
+// [DAG.Backfill] runs the DAG once per window, several windows at once up to
+// [BackfillOptions.Parallel]. With a persistent store it resumes: a window that already
+// succeeded is skipped unless the [Reprocess] policy says otherwise, so re-running a
+// backfill after a fix runs only the windows that failed. A dry run lists the windows and
+// why each would run. [DAG.DueWindows] works out which windows a scheduled run should
+// catch up on since the last success.
+//
+// # Main
+//
+// [Main] makes a program a command with the subcommands run, backfill, graph, describe and
+// history, and exit codes that tell cron a failure ([ExitFailed]) from a run that found
+// another holding the lock ([ExitLocked]). [MainArgs] is the same, testable.
+package dag

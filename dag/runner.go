@@ -1,0 +1,311 @@
+package dag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sluice-etl/sluice/etl"
+)
+
+// ErrTimeout is wrapped by the error of a task attempt that ran past its timeout.
+var ErrTimeout = errors.New("task timed out")
+
+// Run runs the DAG once over window w (the zero Window for all data) and returns its
+// report. It holds the store's lock for the DAG while it runs, so two runs of one DAG
+// never overlap: when another holds it, Run returns an error wrapping [etl.ErrLocked].
+//
+// The error is nil when every task succeeded or was skipped by its trigger rule. When a
+// task failed it wraps [ErrRunFailed]; when ctx was cancelled it wraps ctx's error. The
+// report is returned in both cases, and saved to the store.
+func (d *DAG) Run(ctx context.Context, w etl.Window) (*Report, error) {
+	g, err := d.build()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Validate(); err != nil {
+		return nil, fmt.Errorf("dag %q: %w", d.name, err)
+	}
+	store := d.Store()
+	unlock, err := store.Lock(ctx, d.name)
+	if err != nil {
+		return nil, fmt.Errorf("dag %q: %w", d.name, err)
+	}
+	defer unlock()
+	return d.runLocked(ctx, g, store, w)
+}
+
+// runLocked runs one window with the lock already held.
+func (d *DAG) runLocked(ctx context.Context, g *graph, store Store, w etl.Window) (*Report, error) {
+	rep := d.newReport(g, w)
+	log := d.logger.With(slog.String("dag", d.name), slog.String("run_id", rep.RunID))
+	if err := store.SaveRun(ctx, rep.clone()); err != nil {
+		return nil, fmt.Errorf("dag %q: save run: %w", d.name, err)
+	}
+	log.Info("dag run started", slog.String("window", w.String()), slog.Int("tasks", len(g.tasks)))
+	runErr := d.execute(ctx, g, rep, log)
+	rep.Finished = time.Now()
+	rep.Duration = rep.Finished.Sub(rep.Started)
+	if runErr != nil {
+		rep.Status = StatusFailed
+		rep.Error = runErr.Error()
+	} else {
+		rep.Status = StatusSuccess
+	}
+	if err := store.SaveRun(context.WithoutCancel(ctx), rep.clone()); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("dag %q: save run: %w", d.name, err))
+	}
+	if runErr != nil {
+		log.Error("dag run failed", slog.Any("error", runErr), slog.Duration("duration", rep.Duration))
+		return rep, fmt.Errorf("dag %q: %w", d.name, runErr)
+	}
+	log.Info("dag run finished", slog.Int64("rows", rep.Rows()), slog.Duration("duration", rep.Duration))
+	return rep, nil
+}
+
+func (d *DAG) newReport(g *graph, w etl.Window) *Report {
+	rep := &Report{
+		RunID:   etl.NewRunID(),
+		DAG:     d.name,
+		Window:  w,
+		Status:  StatusRunning,
+		Started: time.Now(),
+		Tasks:   make([]TaskReport, len(g.tasks)),
+	}
+	// Report tasks in topological order; pos maps a task index to its report slot.
+	for k, i := range g.order {
+		t := g.tasks[i]
+		var up []string
+		if len(g.up[i]) > 0 {
+			up = make([]string, len(g.up[i]))
+			for j, u := range g.up[i] {
+				up[j] = g.tasks[u].name
+			}
+		}
+		rep.Tasks[k] = TaskReport{Name: t.name, Upstream: up, Status: StatusPending}
+	}
+	return rep
+}
+
+type outcome struct {
+	task int32
+	tr   TaskReport
+}
+
+// execute schedules the tasks of one run: a task starts once all its upstream tasks have
+// ended and its trigger rule says so. An errgroup bounds how many run at once; finished
+// attempts come back on a channel large enough that no task ever blocks on it.
+func (d *DAG) execute(ctx context.Context, g *graph, rep *Report, log *slog.Logger) error {
+	n := len(g.tasks)
+	slot := make([]int32, n) // task index -> report index
+	for k, i := range g.order {
+		slot[i] = int32(k)
+	}
+	status := make([]Status, n)
+	waiting := make([]int32, n)
+	var ready []int32
+	for i := range n {
+		status[i] = StatusPending
+		waiting[i] = int32(len(g.up[i]))
+		if waiting[i] == 0 {
+			ready = append(ready, int32(i))
+		}
+	}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	shared := &sharedState{}
+	done := make(chan outcome, n)
+	var eg errgroup.Group
+	eg.SetLimit(d.cfg.Concurrency)
+
+	var failed []string
+	ended, running := 0, 0
+	var settle []int32 // tasks that ended and whose downstream must be looked at
+
+	end := func(i int32, tr TaskReport) {
+		status[i] = tr.Status
+		tr.Name, tr.Upstream = rep.Tasks[slot[i]].Name, rep.Tasks[slot[i]].Upstream
+		rep.Tasks[slot[i]] = tr
+		ended++
+		settle = append(settle, i)
+	}
+	// propagate decides, for every task whose upstream has all ended, whether it runs.
+	propagate := func() {
+		for len(settle) > 0 {
+			i := settle[len(settle)-1]
+			settle = settle[:len(settle)-1]
+			for _, c := range g.down[i] {
+				if waiting[c]--; waiting[c] > 0 {
+					continue
+				}
+				if st, why := decide(g, c, status); st != "" {
+					end(c, TaskReport{Status: st, Error: why})
+					continue
+				}
+				ready = append(ready, c)
+			}
+		}
+	}
+
+	for ended < n {
+		for len(ready) > 0 {
+			i := ready[0]
+			ready = ready[1:]
+			if cause := context.Cause(runCtx); cause != nil {
+				end(i, TaskReport{Status: StatusSkipped, Error: "not started: " + cause.Error()})
+				propagate()
+				continue
+			}
+			t := g.tasks[i]
+			running++
+			eg.Go(func() error {
+				done <- outcome{task: i, tr: d.runTask(runCtx, t, rep, shared, log)}
+				return nil
+			})
+		}
+		if ended == n {
+			break
+		}
+		if running == 0 {
+			// Cannot happen with a validated graph; guard against a silent hang.
+			return fmt.Errorf("scheduler stalled with %d of %d tasks ended", ended, n)
+		}
+		o := <-done
+		running--
+		if o.tr.Status == StatusFailed {
+			failed = append(failed, g.tasks[o.task].name)
+			if d.cfg.CancelOnFailure {
+				cancel(fmt.Errorf("task %q failed and CancelOnFailure is set", g.tasks[o.task].name))
+			}
+		}
+		end(o.task, o.tr)
+		propagate()
+	}
+	_ = eg.Wait()
+
+	var errs []error
+	if len(failed) > 0 {
+		first := rep.FirstFailure()
+		errs = append(errs, fmt.Errorf("%w: task %s failed: %s", ErrRunFailed, strings.Join(failed, ", "), first.Error))
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("run cancelled: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// decide applies a trigger rule to the statuses of a task's upstream tasks, all ended. It
+// returns "" when the task should run, or the status to give it and why.
+func decide(g *graph, task int32, status []Status) (Status, string) {
+	var failed, skipped string
+	for _, u := range g.up[task] {
+		switch status[u] {
+		case StatusFailed, StatusUpstreamFailed:
+			if failed == "" {
+				failed = g.tasks[u].name
+			}
+		case StatusSkipped:
+			if skipped == "" {
+				skipped = g.tasks[u].name
+			}
+		}
+	}
+	anyFailed, anySkipped := failed != "", skipped != ""
+	switch g.tasks[task].rule() {
+	case AllDone:
+		return "", ""
+	case OneFailed:
+		if anyFailed {
+			return "", ""
+		}
+		return StatusSkipped, "no upstream task failed (trigger one_failed)"
+	default:
+		if anyFailed {
+			return StatusUpstreamFailed, "upstream task " + failed + " did not succeed"
+		}
+		if anySkipped {
+			return StatusSkipped, "upstream task " + skipped + " was skipped"
+		}
+		return "", ""
+	}
+}
+
+// runTask runs every attempt of one task and reports how the last one ended.
+func (d *DAG) runTask(ctx context.Context, t *Task, rep *Report, shared *sharedState, log *slog.Logger) TaskReport {
+	retries := t.retries
+	if retries < 0 {
+		retries = d.cfg.Retries
+	}
+	timeout := t.timeout
+	if timeout < 0 {
+		timeout = d.cfg.Timeout
+	}
+	tlog := log.With(slog.String("task", t.name))
+	tr := TaskReport{Started: time.Now()}
+	for attempt := 1; ; attempt++ {
+		r := &Run{ID: rep.RunID, DAG: rep.DAG, Task: t.name, Window: rep.Window, Attempt: attempt, Logger: tlog, shared: shared}
+		err := d.attempt(ctx, r, t.fn, timeout)
+		tr.Attempts = attempt
+		tr.Rows = r.Rows()
+		tr.Checks = r.checkResults()
+		if err == nil {
+			tr.Status = StatusSuccess
+			tr.Error, tr.Step = "", ""
+			break
+		}
+		tr.Status = StatusFailed
+		tr.Error = err.Error()
+		tr.Step = etl.Step(err)
+		if attempt > retries || ctx.Err() != nil {
+			tlog.Error("task failed", slog.Int("attempt", attempt), slog.Any("error", err))
+			break
+		}
+		wait := backoff(d.cfg.RetryDelay, d.cfg.MaxRetryDelay, attempt)
+		tlog.Warn("task attempt failed; retrying", slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.Any("error", err))
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			tr.Duration = time.Since(tr.Started)
+			return tr
+		case <-timer.C:
+		}
+	}
+	tr.Duration = time.Since(tr.Started)
+	return tr
+}
+
+func (d *DAG) attempt(ctx context.Context, r *Run, fn TaskFunc, timeout time.Duration) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, timeout, fmt.Errorf("task %q: %w after %s", r.Task, ErrTimeout, timeout))
+		defer cancel()
+	}
+	err := d.cfg.Executor.Execute(ctx, &Attempt{Run: r, fn: fn})
+	if err != nil && timeout > 0 && errors.Is(context.Cause(ctx), ErrTimeout) && !errors.Is(err, ErrTimeout) {
+		err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return err
+}
+
+// backoff returns the wait before retry number attempt (from 1): base doubled for each
+// earlier retry, capped at limit, then jittered to between half and all of it so that
+// tasks failing together do not retry in step.
+func backoff(base, limit time.Duration, attempt int) time.Duration {
+	w := base
+	for i := 1; i < attempt && w < limit; i++ {
+		w *= 2
+	}
+	w = min(w, limit)
+	half := w / 2
+	if half <= 0 {
+		return w
+	}
+	return half + rand.N(w-half+1)
+}

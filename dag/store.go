@@ -1,0 +1,162 @@
+package dag
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sluice-etl/sluice/etl"
+)
+
+// ErrRunNotFound is returned by [Store.LoadRun] for an unknown run ID.
+var ErrRunNotFound = errors.New("no run with this ID")
+
+// Store keeps the history of DAG runs and guards against overlapping runs. The default is
+// a [MemoryStore]; package dag/pgstore keeps history in PostgreSQL, so that resumed
+// backfills and `history` work across the invocations of a cron job.
+//
+// A store that holds resources may also implement io.Closer; [MainArgs] closes the store
+// it opened.
+type Store interface {
+	// Lock takes the DAG's run lock without waiting. When another run holds it, Lock
+	// returns an error wrapping [etl.ErrLocked]. unlock releases it and must be called
+	// once.
+	Lock(ctx context.Context, dag string) (unlock func(), err error)
+	// SaveRun inserts or replaces the record of rep.RunID. The runner saves a run when it
+	// starts and again when it ends. The store must not keep rep itself.
+	SaveRun(ctx context.Context, rep *Report) error
+	// Runs returns the runs that match q, newest first.
+	Runs(ctx context.Context, q Query) ([]*Report, error)
+	// LoadRun returns one run, or an error wrapping [ErrRunNotFound].
+	LoadRun(ctx context.Context, runID string) (*Report, error)
+}
+
+// Query selects runs from a [Store]. The zero Query matches the 20 newest runs.
+type Query struct {
+	// DAG keeps runs of this DAG only. Defaults to any DAG.
+	DAG string
+	// Task keeps runs that include this task; with Failed, runs in which it failed.
+	// Defaults to any.
+	Task string
+	// Failed keeps only failed runs. Defaults to false.
+	Failed bool
+	// From and To keep runs whose window starts in [From, To). Defaults to no bound.
+	From, To time.Time
+	// Limit caps the number of runs returned. Defaults to 20; negative means no cap.
+	Limit int
+}
+
+// Match reports whether rep satisfies q's filters (Limit aside). Stores may use it.
+func (q Query) Match(rep *Report) bool {
+	if q.DAG != "" && rep.DAG != q.DAG {
+		return false
+	}
+	if !q.From.IsZero() && rep.Window.Start.Before(q.From) {
+		return false
+	}
+	if !q.To.IsZero() && !rep.Window.Start.Before(q.To) {
+		return false
+	}
+	if q.Task != "" {
+		t := rep.Task(q.Task)
+		if t == nil {
+			return false
+		}
+		if q.Failed {
+			return t.Status == StatusFailed
+		}
+		return true
+	}
+	if q.Failed && rep.Status != StatusFailed {
+		return false
+	}
+	return true
+}
+
+// MaxResults returns the number of runs q asks for, with the default applied, or -1 for
+// no cap.
+func (q Query) MaxResults() int {
+	switch {
+	case q.Limit == 0:
+		return 20
+	case q.Limit < 0:
+		return -1
+	}
+	return q.Limit
+}
+
+// MemoryStore is a [Store] that keeps history in memory, for one process. Its lock
+// guards against overlap within the process only. The zero value is not usable; make
+// one with [NewMemoryStore].
+type MemoryStore struct {
+	mu     sync.Mutex
+	runs   map[string]*Report
+	order  []string // run IDs, oldest first
+	locked map[string]bool
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{runs: map[string]*Report{}, locked: map[string]bool{}}
+}
+
+// Lock takes the named DAG's lock, or fails with [etl.ErrLocked].
+func (s *MemoryStore) Lock(ctx context.Context, dag string) (func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked[dag] {
+		return nil, fmt.Errorf("memory store: dag %q: %w", dag, etl.ErrLocked)
+	}
+	s.locked[dag] = true
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			delete(s.locked, dag)
+			s.mu.Unlock()
+		})
+	}, nil
+}
+
+// SaveRun stores a copy of rep.
+func (s *MemoryStore) SaveRun(ctx context.Context, rep *Report) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.runs[rep.RunID]; !ok {
+		s.order = append(s.order, rep.RunID)
+	}
+	s.runs[rep.RunID] = rep.clone()
+	return nil
+}
+
+// Runs returns copies of the matching runs, newest first.
+func (s *MemoryStore) Runs(ctx context.Context, q Query) ([]*Report, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Report
+	for _, id := range slices.Backward(s.order) {
+		if r := s.runs[id]; q.Match(r) {
+			out = append(out, r.clone())
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *Report) int { return -cmp.Compare(a.Started.UnixNano(), b.Started.UnixNano()) })
+	if m := q.MaxResults(); m >= 0 && len(out) > m {
+		out = out[:m]
+	}
+	return out, nil
+}
+
+// LoadRun returns a copy of one run.
+func (s *MemoryStore) LoadRun(ctx context.Context, runID string) (*Report, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[runID]
+	if !ok {
+		return nil, fmt.Errorf("memory store: run %q: %w", runID, ErrRunNotFound)
+	}
+	return r.clone(), nil
+}
