@@ -326,4 +326,3 @@ func str(v any) string {
 	}
 	return fmt.Sprint(v)
 }
-
