@@ -1,0 +1,321 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sluice-etl/sluice/etl"
+)
+
+// ValueError reports a row value the COPY encoder could not store in its column.
+type ValueError struct {
+	// Table is the target table, as people read it.
+	Table string
+	// Row is the 1-based position of the row in the stream.
+	Row int64
+	// Column is the column's name.
+	Column string
+	// Err says what was wrong.
+	Err error
+}
+
+func (e *ValueError) Error() string {
+	return fmt.Sprintf("table %s: row %d: column %q: %v", e.Table, e.Row, e.Column, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *ValueError) Unwrap() error { return e.Err }
+
+// ErrUnsupportedType is wrapped by the error for a target column whose type the binary
+// COPY path cannot encode (arrays, ranges, geometric and network types, for example).
+var ErrUnsupportedType = errors.New("column type is not supported by the binary COPY path")
+
+// ErrNoTable is wrapped by the error for a target table that does not exist.
+var ErrNoTable = errors.New("table does not exist")
+
+// tableRef names a table: an optional schema (empty means the search_path) and a name.
+type tableRef struct {
+	Schema, Name string
+}
+
+// sql returns the quoted, qualified name, ready for SQL.
+func (t tableRef) sql() string {
+	if t.Schema == "" {
+		return pgx.Identifier{t.Name}.Sanitize()
+	}
+	return pgx.Identifier{t.Schema, t.Name}.Sanitize()
+}
+
+// String returns the name for people and error messages.
+func (t tableRef) String() string {
+	if t.Schema == "" {
+		return t.Name
+	}
+	return t.Schema + "." + t.Name
+}
+
+// targetColumn is one column of an existing table.
+type targetColumn struct {
+	Name      string
+	Type      string // format_type, such as "numeric(12,2)"
+	NotNull   bool
+	Generated bool
+	Receive   string // the base type's binary receive function
+}
+
+// querier is what the catalog queries need: a pool, a connection or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// tableOID returns the table's OID, or 0 when it does not exist.
+func tableOID(ctx context.Context, q querier, t tableRef) (uint32, error) {
+	var oid *uint32
+	if err := q.QueryRow(ctx, "SELECT to_regclass($1)::oid", t.sql()).Scan(&oid); err != nil {
+		return 0, fmt.Errorf("look up table %s: %w", t, err)
+	}
+	if oid == nil {
+		return 0, nil
+	}
+	return *oid, nil
+}
+
+const columnsSQL = `
+WITH RECURSIVE base(attnum, typid, depth) AS (
+	SELECT a.attnum, a.atttypid, 0 FROM pg_attribute a
+	WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+	UNION ALL
+	SELECT b.attnum, t.typbasetype, b.depth + 1
+	FROM base b JOIN pg_type t ON t.oid = b.typid WHERE t.typtype = 'd'
+)
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> '', p.proname
+FROM pg_attribute a
+JOIN LATERAL (SELECT typid FROM base WHERE base.attnum = a.attnum ORDER BY depth DESC LIMIT 1) b ON true
+JOIN pg_type t ON t.oid = b.typid
+JOIN pg_proc p ON p.oid = t.typreceive
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum`
+
+// tableColumns returns the columns of the table with the given OID, in order.
+func tableColumns(ctx context.Context, q querier, oid uint32) ([]targetColumn, error) {
+	rows, err := q.Query(ctx, columnsSQL, oid)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (targetColumn, error) {
+		var c targetColumn
+		err := r.Scan(&c.Name, &c.Type, &c.NotNull, &c.Generated, &c.Receive)
+		return c, err
+	})
+}
+
+// copyPlan says how to encode a stream's rows for one table: one encoder per stream
+// column, in stream order, which is also the order of the COPY column list.
+type copyPlan struct {
+	table   tableRef
+	columns []string
+	enc     []fieldEncoder
+}
+
+// planCopy matches the stream's columns to the table's by name. Table columns the stream
+// lacks get their defaults; a stream column the table lacks is an error.
+func planCopy(t tableRef, schema etl.Schema, cols []targetColumn) (*copyPlan, error) {
+	byName := make(map[string]targetColumn, len(cols))
+	for _, c := range cols {
+		byName[c.Name] = c
+	}
+	p := &copyPlan{table: t, columns: schema.Names(), enc: make([]fieldEncoder, len(schema))}
+	for i, sc := range schema {
+		tc, ok := byName[sc.Name]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("table %s has no column %q", t, sc.Name)
+		case tc.Generated:
+			return nil, fmt.Errorf("table %s: column %q is generated and cannot be loaded", t, sc.Name)
+		}
+		enc, ok := encoders[tc.Receive]
+		if !ok {
+			return nil, fmt.Errorf("table %s: column %q has type %s: %w", t, sc.Name, tc.Type, ErrUnsupportedType)
+		}
+		p.enc[i] = enc
+	}
+	return p, nil
+}
+
+// copySQL returns the COPY statement for the plan into table into (the target itself or a
+// stage shaped like it).
+func (p *copyPlan) copySQL(into tableRef, freeze bool) string {
+	var b strings.Builder
+	b.WriteString("COPY ")
+	b.WriteString(into.sql())
+	b.WriteString(" (")
+	for i, c := range p.columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(pgx.Identifier{c}.Sanitize())
+	}
+	b.WriteString(") FROM STDIN (FORMAT binary")
+	if freeze {
+		b.WriteString(", FREEZE")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+// appendRow appends one tuple: a field count, then per field a length (-1 for NULL) and the
+// value's bytes. n is the row's position, for errors.
+func (p *copyPlan) appendRow(buf []byte, row etl.Row, n int64) ([]byte, error) {
+	if len(row) != len(p.enc) {
+		return buf, &ValueError{Table: p.table.String(), Row: n, Err: fmt.Errorf("row has %d values, the stream's schema %d columns", len(row), len(p.enc))}
+	}
+	start := len(buf)
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(p.enc)))
+	for i, v := range row {
+		if v == nil {
+			buf = binary.BigEndian.AppendUint32(buf, 0xFFFFFFFF)
+			continue
+		}
+		at := len(buf)
+		buf = append(buf, 0, 0, 0, 0)
+		var err error
+		buf, err = p.enc[i](buf, v)
+		if err != nil {
+			return buf[:start], &ValueError{Table: p.table.String(), Row: n, Column: p.columns[i], Err: err}
+		}
+		size := len(buf) - at - 4
+		if size > 1<<30-1 {
+			return buf[:start], &ValueError{Table: p.table.String(), Row: n, Column: p.columns[i], Err: errors.New("value is larger than 1 GiB")}
+		}
+		binary.BigEndian.PutUint32(buf[at:], uint32(size))
+	}
+	return buf, nil
+}
+
+// chunkSize is how many encoded bytes the encoder hands to the sender at once. With
+// chunkBuffers chunks in flight, the encoder's memory stays under a megabyte whatever the
+// row count.
+const (
+	chunkSize    = 128 << 10
+	chunkBuffers = 3
+)
+
+// copyIn streams rows into table into with a binary COPY and returns the rows the server
+// stored. Encoding runs on its own goroutine, a chunk ahead of the sender, so the client's
+// CPU work overlaps the network and the server. An error from the stream (a bad CSV line,
+// say) aborts the COPY and is returned as is, not as the server's "COPY failed" message.
+func (p *copyPlan) copyIn(ctx context.Context, conn *pgconn.PgConn, into tableRef, freeze bool, rows iter.Seq2[etl.Row, error]) (int64, error) {
+	pr := &chunkReader{
+		full: make(chan []byte, chunkBuffers),
+		free: make(chan []byte, chunkBuffers),
+		done: make(chan struct{}),
+	}
+	for range chunkBuffers {
+		pr.free <- make([]byte, 0, chunkSize+chunkSize/4)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { pr.produce(p, rows) })
+
+	tag, err := conn.CopyFrom(ctx, pr, p.copySQL(into, freeze))
+	close(pr.done)
+	wg.Wait()
+	if pr.err != nil && pr.err != io.EOF && pr.err != errStopped {
+		return 0, pr.err
+	}
+	if err != nil {
+		return 0, fmt.Errorf("copy into %s: %w", into, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// errStopped marks a producer stopped because the COPY ended first; the COPY's own error
+// is the one to report.
+var errStopped = errors.New("copy ended before the stream")
+
+// chunkReader hands encoded chunks from the producing goroutine to pgconn's reader.
+type chunkReader struct {
+	full, free chan []byte
+	done       chan struct{}
+	err        error // set by produce before it closes full: io.EOF or the first failure
+
+	cur []byte
+	off int
+}
+
+func (r *chunkReader) produce(p *copyPlan, rows iter.Seq2[etl.Row, error]) {
+	defer close(r.full)
+	var buf []byte
+	select {
+	case buf = <-r.free:
+	case <-r.done:
+		r.err = errStopped
+		return
+	}
+	buf = append(buf[:0], copyHeader...)
+	var n int64
+	for row, err := range rows {
+		if err != nil {
+			r.err = err
+			return
+		}
+		n++
+		if buf, err = p.appendRow(buf, row, n); err != nil {
+			r.err = err
+			return
+		}
+		if len(buf) >= chunkSize {
+			select {
+			case r.full <- buf:
+			case <-r.done:
+				r.err = errStopped
+				return
+			}
+			select {
+			case buf = <-r.free:
+				buf = buf[:0]
+			case <-r.done:
+				r.err = errStopped
+				return
+			}
+		}
+	}
+	buf = binary.BigEndian.AppendUint16(buf, 0xFFFF)
+	select {
+	case r.full <- buf:
+	case <-r.done:
+	}
+	r.err = io.EOF
+}
+
+// Read implements io.Reader for pgconn's CopyFrom.
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if r.off == len(r.cur) {
+		if r.cur != nil {
+			r.free <- r.cur[:0]
+			r.cur = nil
+		}
+		c, ok := <-r.full
+		if !ok {
+			if r.err == nil || r.err == io.EOF {
+				return 0, io.EOF
+			}
+			return 0, r.err
+		}
+		r.cur, r.off = c, 0
+	}
+	n := copy(p, r.cur[r.off:])
+	r.off += n
+	return n, nil
+}
