@@ -1,0 +1,488 @@
+// Command fullrefresh times sluice's full refresh of a PostgreSQL table from a CSV file
+// against the hand-written psql baselines, in one run, interleaved.
+//
+// It generates the 9-column CSV (see bench/internal/dataset), then for each of -runs runs
+// loads it with every case in turn. Before every load the target table is rebuilt untimed
+// as an "old version" of the same size with PRIMARY KEY (id), vacuumed and checkpointed, so
+// each load replaces a full table on a quiet WAL. The cases are:
+//
+//	psql-truncate    psql -f: BEGIN; TRUNCATE; \copy ... CSV HEADER; COMMIT  (the baseline)
+//	psql-delete      psql -f: BEGIN; DELETE FROM; \copy ... CSV HEADER; COMMIT
+//	sluice-truncate  sources/csv -> sinks/postgres full refresh, strategy truncate
+//	sluice-delete    the same, strategy delete
+//	sluice-swap      the same, strategy swap
+//
+// The sluice cases run with the unique-key and row-count checks on. Each case is a child
+// process timed from start to exit, and its peak RSS is its own (see bench/internal/harness).
+// After every load the table's fingerprint is compared with the CSV's, loaded once at setup.
+//
+// Usage:
+//
+//	go run ./bench/fullrefresh -rows 2000000 -runs 3
+//	go run ./bench/fullrefresh -rows 200000 -runs 3
+//	go run ./bench/fullrefresh -rows 2000000 -observer -cases ''
+//
+// -observer adds a comparison of the fastest sluice strategy with and without a no-op
+// etl.Observer (issue 8: it must add under 1%). -rss-rows N adds one load of every sluice
+// case at N rows, to show that peak RSS does not grow with the input.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-etl/sluice/bench/internal/dataset"
+	"github.com/sluice-etl/sluice/bench/internal/harness"
+	"github.com/sluice-etl/sluice/etl"
+)
+
+const (
+	table       = "t"
+	allCases    = "psql-truncate,psql-delete,sluice-truncate,sluice-delete,sluice-swap"
+	targetRatio = 0.8  // fastest sluice strategy vs psql-truncate
+	targetEquiv = 1.1  // sluice truncate/delete vs their psql equivalents
+	targetRSS   = 64.0 // MiB
+	targetObs   = 1.0  // % added by a no-op observer
+	targetGrow  = 1.1  // peak RSS at -rows over peak RSS at -rss-rows
+)
+
+type config struct {
+	rows        int64
+	runs        int
+	dsn         string
+	schema      string
+	cases       string
+	observer    bool
+	obsStrategy string
+	rssRows     int64
+	verify      bool
+	tmpdir      string
+
+	// Set only in a child.
+	child    string
+	csv      string
+	observed bool
+}
+
+// childOnly are the flags the driver passes to its children; usage does not list them.
+var childOnly = []string{harness.ChildFlag, "csv", "observed"}
+
+func main() {
+	var c config
+	flag.Int64Var(&c.rows, "rows", 2_000_000, "rows in the generated CSV and in the old table")
+	flag.IntVar(&c.runs, "runs", 3, "interleaved runs of each case; the report gives medians")
+	flag.StringVar(&c.dsn, "dsn", harness.DSNFromEnv(), "PostgreSQL connection string (defaults to $SLUICE_TEST_DATABASE_URL)")
+	flag.StringVar(&c.schema, "schema", "sluice_bench", "schema that holds the target table and sluice's run records; dropped and recreated")
+	flag.StringVar(&c.cases, "cases", allCases, "comma-separated cases to run, in order")
+	flag.BoolVar(&c.observer, "observer", false, "also time the fastest sluice strategy with and without a no-op etl.Observer")
+	flag.StringVar(&c.obsStrategy, "observer-strategy", "", "strategy for -observer (defaults to the fastest measured, else swap)")
+	flag.Int64Var(&c.rssRows, "rss-rows", 0, "also load every sluice case once at this many rows, to compare peak RSS (0: off)")
+	flag.BoolVar(&c.verify, "verify", true, "fingerprint the table after every load and compare it with the CSV")
+	flag.StringVar(&c.tmpdir, "tmpdir", "", "directory for the generated CSV (defaults to the system temp directory)")
+	flag.StringVar(&c.child, harness.ChildFlag, "", "internal: run the sluice side of one case")
+	flag.StringVar(&c.csv, "csv", "", "internal: CSV file for -child")
+	flag.BoolVar(&c.observed, "observed", false, "internal: set a no-op observer in -child")
+	flag.Usage = usage
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if c.child != "" {
+		os.Exit(runChild(ctx, c))
+	}
+	if err := run(ctx, c, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "fullrefresh:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	out := flag.CommandLine.Output()
+	fmt.Fprintf(out, "usage: go run ./bench/fullrefresh [flags]\n\n")
+	flag.VisitAll(func(f *flag.Flag) {
+		if slices.Contains(childOnly, f.Name) {
+			return
+		}
+		fmt.Fprintf(out, "  -%s\t%s (default %q)\n", f.Name, f.Usage, harness.RedactDSN(f.DefValue))
+	})
+}
+
+// runChild is the sluice loader, re-executed by the driver. It prints the run's result as
+// JSON on stdout for the driver to check.
+func runChild(ctx context.Context, c config) int {
+	strategy, ok := strings.CutPrefix(c.child, "sluice-")
+	if !ok {
+		fmt.Fprintf(os.Stderr, "unknown child case %q\n", c.child)
+		return 2
+	}
+	var obs etl.Observer
+	if c.observed {
+		obs = etl.ObserverFunc(func(context.Context, etl.Event) {})
+	}
+	res, err := sluiceFullRefresh(ctx, loadSpec{
+		DSN: c.dsn, Schema: c.schema, Table: table, CSV: c.csv, Rows: c.rows,
+		Strategy: strategy, Observer: obs,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(childResult{Stats: res.Stats, Checks: res.Checks}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// childResult is what a child reports to the driver.
+type childResult struct {
+	Stats  etl.Stats
+	Checks []etl.CheckResult
+}
+
+func run(ctx context.Context, c config, out io.Writer) error {
+	cases := splitList(c.cases)
+	for _, name := range cases {
+		if !slices.Contains(strings.Split(allCases, ","), name) {
+			return fmt.Errorf("unknown case %q (known: %s)", name, allCases)
+		}
+	}
+	conn, err := harness.Connect(ctx, c.dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	d := &driver{c: c, conn: conn, psql: harness.PSQL{DSN: c.dsn}}
+	if err := d.setupSchema(ctx); err != nil {
+		return err
+	}
+
+	fx, err := d.fixture(ctx, c.rows)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(fx.csv.Path)
+
+	fmt.Fprintf(out, "# sluice full refresh vs psql, %d rows\n\n", c.rows)
+	for _, l := range harness.Environment(ctx, conn) {
+		fmt.Fprintln(out, "- "+l)
+	}
+	fmt.Fprintf(out, "- CSV: %d rows, %.1f MB; old table: %d rows with PRIMARY KEY (id); medians of %d interleaved runs; %s\n",
+		fx.csv.Rows, float64(fx.csv.Bytes)/1e6, c.rows, c.runs, time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "- sluice cases: sources/csv -> sinks/postgres full refresh with the unique-key and row-count checks on\n\n")
+
+	plan := harness.Plan{Runs: c.runs}
+	for _, name := range cases {
+		plan.Cases = append(plan.Cases, d.loadCase(fx, name, baselineOf(name), false))
+	}
+	res := plan.Run(ctx)
+	res.WriteTable(out)
+
+	var targets []harness.Target
+	sluiceCases := []string{"sluice-truncate", "sluice-delete", "sluice-swap"}
+	if f := res.Fastest(sluiceCases...); f != nil {
+		t := res.RatioTarget(f.Name, "psql-truncate", targetRatio)
+		t.Goal = "fastest sluice strategy (" + f.Name + ") vs psql-truncate"
+		targets = append(targets, t)
+	} else {
+		targets = append(targets, harness.Target{Goal: "fastest sluice strategy vs psql-truncate", Missing: "no sluice case ran"})
+	}
+	targets = append(targets,
+		res.RatioTarget("sluice-truncate", "psql-truncate", targetEquiv),
+		res.RatioTarget("sluice-delete", "psql-delete", targetEquiv))
+	for _, name := range sluiceCases {
+		if res.Get(name) != nil {
+			targets = append(targets, res.RSSTarget(name, targetRSS))
+		}
+	}
+
+	if c.rssRows > 0 {
+		t, err := d.rssComparison(ctx, out, res, sluiceCases)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t...)
+	}
+	if c.observer {
+		strategy := c.obsStrategy
+		if strategy == "" {
+			strategy = "swap"
+			if f := res.Fastest(sluiceCases...); f != nil {
+				strategy = strings.TrimPrefix(f.Name, "sluice-")
+			}
+		}
+		targets = append(targets, d.observerComparison(ctx, out, fx, strategy))
+	}
+
+	fmt.Fprintln(out, "\nTargets:")
+	fmt.Fprintln(out, "```")
+	failed := harness.WriteTargets(out, targets)
+	fmt.Fprintln(out, "```")
+	if failed > 0 {
+		fmt.Fprintf(out, "\n%d of %d targets not met or not measured.\n", failed, len(targets))
+	}
+	return ctx.Err()
+}
+
+// rssComparison loads every sluice case once at -rss-rows and compares the peak RSS with
+// the main run's.
+func (d *driver) rssComparison(ctx context.Context, out io.Writer, big harness.Results, names []string) ([]harness.Target, error) {
+	var run []string
+	for _, name := range names {
+		if big.Get(name).OK() {
+			run = append(run, name)
+		}
+	}
+	if len(run) == 0 {
+		return []harness.Target{{Goal: "peak RSS does not grow with rows", Missing: "no sluice case ran"}}, nil
+	}
+	fx, err := d.fixture(ctx, d.c.rssRows)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(fx.csv.Path)
+	plan := harness.Plan{Runs: 1}
+	for _, name := range run {
+		plan.Cases = append(plan.Cases, d.loadCase(fx, name, "", false))
+	}
+	small := plan.Run(ctx)
+	fmt.Fprintf(out, "\nPeak RSS at %d rows vs %d rows (one load each at %d):\n\n", d.c.rows, d.c.rssRows, d.c.rssRows)
+	fmt.Fprintln(out, "| case | RSS MiB at "+strconv.FormatInt(d.c.rows, 10)+" | RSS MiB at "+strconv.FormatInt(d.c.rssRows, 10)+" |")
+	fmt.Fprintln(out, "|---|---:|---:|")
+	var targets []harness.Target
+	for _, s := range small {
+		b := big.Get(s.Name)
+		t := harness.Target{Goal: fmt.Sprintf("peak RSS of %s at %d rows over %d rows", s.Name, d.c.rows, d.c.rssRows), Limit: targetGrow, Unit: "x"}
+		if !s.OK() {
+			t.Missing = "small load failed: " + s.Err.Error()
+		} else {
+			t.Got = float64(b.PeakRSS()) / float64(s.PeakRSS())
+			fmt.Fprintf(out, "| %s | %.1f | %.1f |\n", s.Name, float64(b.PeakRSS())/(1<<20), float64(s.PeakRSS())/(1<<20))
+		}
+		targets = append(targets, t)
+	}
+	return targets, nil
+}
+
+// observerComparison times one strategy with and without a no-op observer, interleaved.
+func (d *driver) observerComparison(ctx context.Context, out io.Writer, fx *fixture, strategy string) harness.Target {
+	plain, observed := "sluice-"+strategy, "sluice-"+strategy+"+observer"
+	plan := harness.Plan{Runs: d.c.runs, Cases: []harness.Case{
+		d.loadCase(fx, plain, "", false),
+		d.loadCase(fx, observed, plain, true),
+	}}
+	fmt.Fprintf(out, "\nNo-op observer overhead, strategy %s, %d interleaved runs:\n\n", strategy, d.c.runs)
+	res := plan.Run(ctx)
+	res.WriteTable(out)
+	t := harness.Target{Goal: "overhead of a no-op observer on " + plain, Limit: targetObs, Unit: "%"}
+	if q, ok := res.Ratio(observed, plain); ok {
+		t.Got = (q - 1) * 100
+	} else {
+		t.Missing = "not measured" + errorOf(res, plain, observed)
+	}
+	return t
+}
+
+func errorOf(res harness.Results, names ...string) string {
+	for _, n := range names {
+		if r := res.Get(n); r != nil && r.Err != nil {
+			return ": " + r.Err.Error()
+		}
+	}
+	return ""
+}
+
+func baselineOf(name string) string {
+	switch name {
+	case "sluice-truncate", "sluice-swap":
+		return "psql-truncate"
+	case "sluice-delete":
+		return "psql-delete"
+	}
+	return ""
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// driver holds the benchmark driver's own connection. It never loads data itself.
+type driver struct {
+	c    config
+	conn *pgx.Conn
+	psql harness.PSQL
+}
+
+// fixture is one generated CSV and the fingerprint a correct load of it leaves.
+type fixture struct {
+	rows     int64
+	csv      dataset.File
+	expected harness.Fingerprint
+}
+
+func (d *driver) target() string {
+	return harness.QuoteIdent(d.c.schema) + "." + harness.QuoteIdent(table)
+}
+
+func (d *driver) setupSchema(ctx context.Context) error {
+	s := harness.QuoteIdent(d.c.schema)
+	_, err := d.conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+s+" CASCADE; CREATE SCHEMA "+s)
+	return err
+}
+
+// fixture generates the CSV for rows and fingerprints it by loading it once with psql
+// into a scratch table.
+func (d *driver) fixture(ctx context.Context, rows int64) (*fixture, error) {
+	start := time.Now()
+	f, err := dataset.CreateFile(d.c.tmpdir, rows, dataset.DefaultSeed)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "generated %s: %d rows, %.1f MB in %.2f s\n", f.Path, f.Rows, float64(f.Bytes)/1e6, time.Since(start).Seconds())
+	fx := &fixture{rows: rows, csv: f}
+	if !d.c.verify {
+		return fx, nil
+	}
+	ref := harness.QuoteIdent(d.c.schema) + "." + harness.QuoteIdent("expected")
+	script := "DROP TABLE IF EXISTS " + ref + ";\n" + dataset.CreateTable(ref, false) + ";\n" +
+		`\copy ` + ref + " FROM " + harness.QuoteLiteral(f.Path) + " WITH (FORMAT csv, HEADER true)\n"
+	if _, err := d.psql.Script(ctx, script); err != nil {
+		os.Remove(f.Path)
+		return nil, fmt.Errorf("load the reference copy: %w", err)
+	}
+	if fx.expected, err = harness.TableFingerprint(ctx, d.conn, ref, ""); err == nil {
+		_, err = d.conn.Exec(ctx, "DROP TABLE "+ref)
+	}
+	if err != nil {
+		os.Remove(f.Path)
+		return nil, err
+	}
+	if fx.expected.Rows != rows {
+		os.Remove(f.Path)
+		return nil, fmt.Errorf("reference copy has %d rows, want %d", fx.expected.Rows, rows)
+	}
+	return fx, nil
+}
+
+// prepare rebuilds the target as a vacuumed old version with the primary key, then
+// checkpoints, so that every load starts from the same table and a quiet WAL.
+func (d *driver) prepare(ctx context.Context, rows int64) error {
+	t := d.target()
+	for _, q := range []string{
+		"DROP TABLE IF EXISTS " + t + " CASCADE",
+		dataset.CreateTable(t, false),
+		dataset.InsertOldVersion(t, rows),
+		"ALTER TABLE " + t + " ADD PRIMARY KEY (id)",
+		"VACUUM (ANALYZE) " + t,
+		"CHECKPOINT",
+	} {
+		if _, err := d.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", firstWords(q), err)
+		}
+	}
+	return nil
+}
+
+func firstWords(q string) string {
+	if len(q) > 40 {
+		return q[:40] + "..."
+	}
+	return q
+}
+
+func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool) harness.Case {
+	c := harness.Case{
+		Name:     name,
+		Baseline: baseline,
+		Prepare:  func(ctx context.Context) error { return d.prepare(ctx, fx.rows) },
+	}
+	switch {
+	case name == "psql-truncate" || name == "psql-delete":
+		clear := "TRUNCATE " + d.target()
+		if name == "psql-delete" {
+			clear = "DELETE FROM " + d.target()
+		}
+		script := "BEGIN;\n" + clear + ";\n" +
+			`\copy ` + d.target() + " FROM " + harness.QuoteLiteral(fx.csv.Path) + " WITH (FORMAT csv, HEADER true)\n" +
+			"COMMIT;\n"
+		c.Run = func(ctx context.Context) (harness.Sample, error) { return d.psql.Script(ctx, script) }
+	default:
+		child := strings.TrimSuffix(name, "+observer")
+		c.Run = func(ctx context.Context) (harness.Sample, error) {
+			cmd, err := harness.Child(ctx, child, "-dsn", d.c.dsn, "-schema", d.c.schema,
+				"-csv", fx.csv.Path, "-rows", strconv.FormatInt(fx.rows, 10), "-observed="+strconv.FormatBool(observed))
+			if err != nil {
+				return harness.Sample{}, err
+			}
+			s, err := harness.Measure(cmd)
+			return s, d.psql.RedactErr(err)
+		}
+	}
+	c.Verify = func(ctx context.Context, s harness.Sample) (string, error) {
+		var notes []string
+		if strings.HasPrefix(name, "sluice-") {
+			var cr childResult
+			if err := json.Unmarshal(s.Stdout, &cr); err != nil {
+				return "", fmt.Errorf("read the child's result: %w", err)
+			}
+			if cr.Stats.RowsWritten != fx.rows {
+				return "", fmt.Errorf("sluice wrote %d rows, want %d", cr.Stats.RowsWritten, fx.rows)
+			}
+			notes = append(notes, checkSummary(cr.Checks))
+		}
+		if d.c.verify {
+			got, err := harness.TableFingerprint(ctx, d.conn, d.target(), "")
+			if err != nil {
+				return "", err
+			}
+			if got != fx.expected {
+				return "", fmt.Errorf("table differs from the CSV: %v, want %v", got, fx.expected)
+			}
+			notes = append(notes, "contents verified")
+		}
+		return strings.Join(notes, "; "), nil
+	}
+	return c
+}
+
+// checkSummary lists the checks a sluice run reported, so the report shows they were on.
+func checkSummary(checks []etl.CheckResult) string {
+	if len(checks) == 0 {
+		return "no checks reported"
+	}
+	parts := make([]string, len(checks))
+	for i, ch := range checks {
+		verdict := "passed"
+		if !ch.Passed {
+			verdict = "FAILED"
+		}
+		parts[i] = ch.Name + " " + verdict
+		if ch.Note != "" {
+			parts[i] += " (" + ch.Note + ")"
+		}
+	}
+	return "checks: " + strings.Join(parts, ", ")
+}
+
+// errNotAvailable is returned by the sluice side of a case until the package it needs
+// exists.
+var errNotAvailable = errors.New("sinks/postgres not available yet")

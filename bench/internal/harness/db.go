@@ -1,0 +1,79 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultDSN is the connection string used when neither -dsn nor SLUICE_TEST_DATABASE_URL
+// is set.
+const DefaultDSN = "postgres://postgres@127.0.0.1:5432/test"
+
+// DSNFromEnv returns SLUICE_TEST_DATABASE_URL, or [DefaultDSN] when it is unset.
+func DSNFromEnv() string {
+	if s := os.Getenv("SLUICE_TEST_DATABASE_URL"); s != "" {
+		return s
+	}
+	return DefaultDSN
+}
+
+// Connect opens the driver's own connection, with the session in UTC so that fingerprints
+// of timestamptz columns do not depend on the server's time zone.
+func Connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", RedactDSN(dsn), err)
+	}
+	if _, err := conn.Exec(ctx, "SET TimeZone = 'UTC'; SET application_name = 'sluice-bench-driver'"); err != nil {
+		conn.Close(ctx)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// Fingerprint is an order-independent digest of a table's contents: its row count and the
+// sum of a hash of every row's text form. Two loads of the same data give the same
+// fingerprint whatever the loader.
+type Fingerprint struct {
+	Rows int64
+	Sum  string
+}
+
+func (f Fingerprint) String() string { return fmt.Sprintf("%d rows, sum %s", f.Rows, f.Sum) }
+
+// TableFingerprint computes the fingerprint of the rows of qualified (a quoted name) that
+// match where ("" for all).
+func TableFingerprint(ctx context.Context, conn *pgx.Conn, qualified, where string) (Fingerprint, error) {
+	q := "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM " + qualified + " AS t"
+	if where != "" {
+		q += " WHERE " + where
+	}
+	var f Fingerprint
+	if err := conn.QueryRow(ctx, q).Scan(&f.Rows, &f.Sum); err != nil {
+		return f, fmt.Errorf("fingerprint %s: %w", qualified, err)
+	}
+	return f, nil
+}
+
+// Environment describes the machine and server for the report header.
+func Environment(ctx context.Context, conn *pgx.Conn) []string {
+	lines := []string{fmt.Sprintf("client: %s %s/%s, %d CPUs, GOMAXPROCS %d", runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		runtime.NumCPU(), runtime.GOMAXPROCS(0))}
+	var version string
+	if err := conn.QueryRow(ctx, "SELECT split_part(version(), ' on ', 1)").Scan(&version); err != nil {
+		return append(lines, "server: unknown ("+err.Error()+")")
+	}
+	var settings []string
+	for _, name := range []string{"wal_level", "shared_buffers", "max_wal_size", "fsync", "synchronous_commit"} {
+		var v string
+		if err := conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v); err == nil {
+			settings = append(settings, name+"="+v)
+		}
+	}
+	return append(lines, "server: "+version+", "+strings.Join(settings, " "))
+}

@@ -1,0 +1,20 @@
+// Package harness runs the benchmarks' cases and reports them: it times processes and
+// reads their peak RSS, runs psql scripts as the hand-written baselines, re-executes the
+// benchmark binary as the sluice loader, interleaves the cases over several runs, and prints
+// medians, ratios and target verdicts as a Markdown table.
+//
+// # Measuring a loader alone
+//
+// Every timed case is a child process: psql for a baseline, the benchmark binary itself
+// (re-executed by [Child] with a hidden -child flag) for sluice. Each is timed from start
+// to exit, connection included, and its peak resident set comes from the kernel's rusage
+// for that process ([Measure]). So the RSS figure is the loader's own, never the benchmark
+// driver's, which holds its own connections, and the two sides pay the same start-up costs.
+//
+// # Interleaving
+//
+// [Plan.Run] runs the cases in turn within each run (baseline, strategy A, B, C, baseline,
+// ...), preparing the target before each one untimed, so that the drift of a shared, noisy
+// machine falls on every case alike. [Report] prints the median of each case, its ratio to
+// its baseline, and [Target] lines that say PASS or FAIL.
+package harness
