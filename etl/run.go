@@ -53,11 +53,15 @@ func NewRun(pipeline string, w Window) *Run {
 	}
 }
 
-// NewRunID returns a random 128-bit identifier in hex.
+// NewRunID returns a random version 4 UUID, such as
+// "1b4e28ba-2fa1-41d2-883f-0016d3cca427". OpenLineage requires run IDs in this form.
 func NewRunID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // AddRead counts n records read from the source. [Pipeline.Run] calls it; a source need not.
