@@ -1,0 +1,74 @@
+package csv_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/sources/csv"
+)
+
+// benchSchema is the 9-column shape of the bulk load benchmark.
+var benchSchema = etl.Schema{
+	{Name: "id", Type: etl.TypeInt64, NotNull: true},
+	{Name: "name", Type: etl.TypeText},
+	{Name: "email", Type: etl.TypeText},
+	{Name: "gender", Type: etl.TypeText},
+	{Name: "country", Type: etl.TypeText},
+	{Name: "amount", Type: etl.TypeNumeric},
+	{Name: "created", Type: etl.TypeTimestamp},
+	{Name: "modified", Type: etl.TypeTimestamp},
+	{Name: "deleted", Type: etl.TypeBool},
+}
+
+func benchCSV(rows int) []byte {
+	var b bytes.Buffer
+	b.WriteString("id,name,email,gender,country,amount,created,modified,deleted\n")
+	genders := []string{"F", "M", "Unisex"}
+	countries := []string{"Germany", "Brazil", "Japan", "Kenya", "Canada", "United States"}
+	for i := 1; i <= rows; i++ {
+		fmt.Fprintf(&b, "%d,Name %d,user%d@example.com,%s,%s,%d.%02d,2024-%02d-%02d %02d:%02d:%02d+00,2025-%02d-%02dT%02d:%02d:%02d.%06dZ,%s\n",
+			i, i, i, genders[i%3], countries[i%6], i%100000, i%100,
+			i%12+1, i%28+1, i%24, i%60, (i*7)%60,
+			i%12+1, i%28+1, i%24, i%60, (i*7)%60, i%1000000,
+			[]string{"f", "t"}[i%2])
+	}
+	return b.Bytes()
+}
+
+// BenchmarkSource measures parsing and typing the 9-column bulk-load shape from memory.
+// It reports rows/s; b.SetBytes gives MB/s.
+func BenchmarkSource(b *testing.B) {
+	const rows = 100_000
+	data := benchCSV(rows)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	ctx := context.Background()
+	for b.Loop() {
+		src, err := csv.New(csv.Config{Reader: bytes.NewReader(data), Schema: benchSchema})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := src.Extract(ctx, etl.NewRun("bench", etl.Window{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for _, err := range s.Rows {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if n != rows {
+			b.Fatalf("read %d rows, want %d", n, rows)
+		}
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func benchText(rows int) string { return string(benchCSV(rows)) }
+
+func itoa(i int) string { return fmt.Sprint(i) }

@@ -1,0 +1,155 @@
+package csv
+
+import (
+	stdcsv "encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/sluice-etl/sluice/etl"
+)
+
+// decoder maps the records of one input to rows of the source's schema.
+type decoder struct {
+	src      *Source
+	file     string
+	cr       *stdcsv.Reader
+	cols     []column
+	width    int  // fields a record must have
+	atLeast  bool // width is a minimum (no header, extra fields ignored)
+	lastLine int  // last line read, for errors that come between records
+	tp       timeParser
+}
+
+// column is one schema column and where its field sits in a record.
+type column struct {
+	name     string
+	typ      etl.Type
+	idx      int
+	notNull  bool
+	nullable bool // a field equal to NullString is NULL
+}
+
+func (d *decoder) columns() {
+	d.cols = make([]column, len(d.src.schema))
+	for i, c := range d.src.schema {
+		d.cols[i] = column{
+			name:     c.Name,
+			typ:      c.Type,
+			idx:      i,
+			notNull:  c.NotNull,
+			nullable: c.Type != etl.TypeText || d.src.cfg.NullText,
+		}
+	}
+}
+
+// identity maps fields to columns by position, for input without a header.
+func (d *decoder) identity() {
+	d.columns()
+	d.width = len(d.cols)
+	d.atLeast = d.src.cfg.IgnoreExtra
+}
+
+// header reads the header and maps it to the schema. It returns false for an empty
+// input.
+func (d *decoder) header() (bool, error) {
+	rec, err := d.cr.Read()
+	if err == io.EOF {
+		return false, nil
+	}
+	if err != nil {
+		var pe *stdcsv.ParseError
+		if errors.As(err, &pe) {
+			return false, &ParseError{File: d.file, Line: pe.Line, Column: pe.Column, Err: fmt.Errorf("header: %w", pe.Err)}
+		}
+		return false, &ParseError{File: d.file, Line: 1, Err: fmt.Errorf("header: %w", err)}
+	}
+	d.columns()
+	for i := range d.cols {
+		d.cols[i].idx = -1
+	}
+	line, _ := d.cr.FieldPos(0)
+	cfg := &d.src.cfg
+	for j, h := range rec {
+		h = strings.TrimSpace(h)
+		_, col := d.cr.FieldPos(j)
+		if !utf8.ValidString(h) {
+			return false, &ParseError{File: d.file, Line: line, Column: col, Err: fmt.Errorf("header: %w", ErrInvalidUTF8)}
+		}
+		matched := false
+		for i := range d.cols {
+			c := &d.cols[i]
+			if c.name != h && !(cfg.CaseInsensitive && strings.EqualFold(c.name, h)) {
+				continue
+			}
+			if c.idx >= 0 {
+				return false, &ParseError{File: d.file, Line: line, Column: col, Field: h,
+					Err: fmt.Errorf("%w (also field %d)", ErrDuplicateColumn, c.idx+1)}
+			}
+			c.idx, matched = j, true
+		}
+		if !matched && !cfg.IgnoreExtra {
+			return false, &ParseError{File: d.file, Line: line, Column: col, Field: h,
+				Err: fmt.Errorf("%w (set IgnoreExtra to skip it)", ErrExtraColumn)}
+		}
+	}
+	for _, c := range d.cols {
+		if c.idx < 0 {
+			return false, &ParseError{File: d.file, Line: line, Field: c.name, Err: ErrMissingColumn}
+		}
+	}
+	d.width = len(rec)
+	d.lastLine, _ = d.cr.FieldPos(len(rec) - 1)
+	return true, nil
+}
+
+// decode fills row from rec, or says what is wrong with rec.
+func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
+	last := len(rec) - 1
+	d.lastLine, _ = d.cr.FieldPos(last)
+	if len(rec) != d.width && (!d.atLeast || len(rec) < d.width) {
+		at := last // too few: point at the last field there is
+		if len(rec) > d.width {
+			at = d.width // too many: point at the first extra one
+		}
+		line, col := d.cr.FieldPos(at)
+		want := "the header has"
+		if d.src.cfg.NoHeader {
+			want = "the schema has"
+		}
+		return &ParseError{File: d.file, Line: line, Column: col,
+			Err: fmt.Errorf("%w: %d fields, %s %d", ErrFieldCount, len(rec), want, d.width)}
+	}
+	null := d.src.cfg.NullString
+	for i := range d.cols {
+		c := &d.cols[i]
+		f := rec[c.idx]
+		if c.nullable && f == null {
+			if c.notNull {
+				return d.fieldError(c, ErrNull)
+			}
+			row[i] = nil
+			continue
+		}
+		if c.typ == etl.TypeText {
+			if !utf8.ValidString(f) {
+				return d.fieldError(c, ErrInvalidUTF8)
+			}
+			row[i] = f
+			continue
+		}
+		v, err := d.tp.value(c.typ, f, d.src.cfg.Location)
+		if err != nil {
+			return d.fieldError(c, err)
+		}
+		row[i] = v
+	}
+	return nil
+}
+
+func (d *decoder) fieldError(c *column, err error) *ParseError {
+	line, col := d.cr.FieldPos(c.idx)
+	return &ParseError{File: d.file, Line: line, Column: col, Field: c.name, Err: err}
+}
