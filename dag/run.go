@@ -178,3 +178,10 @@ type LocalExecutor struct{}
 
 // Execute calls a.Call(ctx).
 func (LocalExecutor) Execute(ctx context.Context, a *Attempt) error { return a.Call(ctx) }
+
+// ExecutorFunc adapts a function to [Executor], for an executor that wraps each attempt
+// (to trace it, say) and then calls [Attempt.Call].
+type ExecutorFunc func(ctx context.Context, a *Attempt) error
+
+// Execute calls f(ctx, a).
+func (f ExecutorFunc) Execute(ctx context.Context, a *Attempt) error { return f(ctx, a) }

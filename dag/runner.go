@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/sluice-etl/sluice/etl"
 )
@@ -99,8 +100,11 @@ type outcome struct {
 }
 
 // execute schedules the tasks of one run: a task starts once all its upstream tasks have
-// ended and its trigger rule says so. An errgroup bounds how many run at once; finished
-// attempts come back on a channel large enough that no task ever blocks on it.
+// ended and its trigger rule says so. One goroutine, this one, makes every decision; a
+// semaphore bounds the tasks running at once, and finished attempts come back on a
+// channel large enough that no task ever blocks on it. The scheduler only tries to take
+// a slot, never waits for one, so it sees each failure (and a cancellation) before it
+// starts anything more.
 func (d *DAG) execute(ctx context.Context, g *graph, rep *Report, log *slog.Logger) error {
 	n := len(g.tasks)
 	slot := make([]int32, n) // task index -> report index
@@ -121,8 +125,8 @@ func (d *DAG) execute(ctx context.Context, g *graph, rep *Report, log *slog.Logg
 	defer cancel(nil)
 	shared := &sharedState{}
 	done := make(chan outcome, n)
-	var eg errgroup.Group
-	eg.SetLimit(d.cfg.Concurrency)
+	sem := semaphore.NewWeighted(int64(d.cfg.Concurrency))
+	var wg sync.WaitGroup
 
 	var failed []string
 	ended, running := 0, 0
@@ -156,17 +160,22 @@ func (d *DAG) execute(ctx context.Context, g *graph, rep *Report, log *slog.Logg
 	for ended < n {
 		for len(ready) > 0 {
 			i := ready[0]
-			ready = ready[1:]
 			if cause := context.Cause(runCtx); cause != nil {
+				ready = ready[1:]
 				end(i, TaskReport{Status: StatusSkipped, Error: "not started: " + cause.Error()})
 				propagate()
 				continue
 			}
+			if !sem.TryAcquire(1) {
+				break // all slots busy: wait for a task to end
+			}
+			ready = ready[1:]
 			t := g.tasks[i]
 			running++
-			eg.Go(func() error {
-				done <- outcome{task: i, tr: d.runTask(runCtx, t, rep, shared, log)}
-				return nil
+			wg.Go(func() {
+				tr := d.runTask(runCtx, t, rep, shared, log)
+				sem.Release(1) // before the send, so the slot is free when the scheduler hears
+				done <- outcome{task: i, tr: tr}
 			})
 		}
 		if ended == n {
@@ -187,7 +196,7 @@ func (d *DAG) execute(ctx context.Context, g *graph, rep *Report, log *slog.Logg
 		end(o.task, o.tr)
 		propagate()
 	}
-	_ = eg.Wait()
+	wg.Wait()
 
 	var errs []error
 	if len(failed) > 0 {

@@ -1,0 +1,227 @@
+// Package dagtest holds test helpers for package dag: [ExerciseStore], a conformance suite
+// that every [dag.Store] must pass, in the manner of riverdrivertest.Exercise.
+package dagtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-etl/sluice/dag"
+	"github.com/sluice-etl/sluice/etl"
+)
+
+// ExerciseStore runs the conformance suite against the stores open returns. open is
+// called once per subtest and must return an empty store of its own.
+func ExerciseStore(t *testing.T, open func(t *testing.T) dag.Store) {
+	t.Helper()
+	day := func(d int) etl.Window {
+		s := time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC)
+		return etl.Window{Start: s, End: s.AddDate(0, 0, 1)}
+	}
+
+	t.Run("SaveAndLoad", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		started := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+		rep := &dag.Report{
+			RunID: "r1", DAG: "d", Window: day(2), Status: dag.StatusFailed,
+			Started: started, Finished: started.Add(time.Minute), Duration: time.Minute,
+			Error: "task b failed",
+			Tasks: []dag.TaskReport{
+				{Name: "a", Status: dag.StatusSuccess, Attempts: 1, Rows: 42, Duration: time.Second,
+					Checks: []etl.CheckResult{{Name: "row_count", Table: "t", Severity: etl.SeverityError, Passed: true, Expected: "42", Found: "42"}}},
+				{Name: "b", Upstream: []string{"a"}, Status: dag.StatusFailed, Attempts: 3, Step: "apply", Error: "boom\nline two"},
+			},
+		}
+		require.NoError(t, s.SaveRun(ctx, rep))
+		got, err := s.LoadRun(ctx, "r1")
+		require.NoError(t, err)
+		require.Equal(t, rep.RunID, got.RunID)
+		require.Equal(t, rep.Status, got.Status)
+		require.True(t, rep.Window.Start.Equal(got.Window.Start) && rep.Window.End.Equal(got.Window.End), "window %v", got.Window)
+		require.True(t, rep.Started.Equal(got.Started))
+		require.Equal(t, rep.Duration, got.Duration)
+		require.Equal(t, rep.Error, got.Error)
+		require.Equal(t, rep.Tasks, got.Tasks)
+
+		// Saving again replaces the record.
+		rep.Status = dag.StatusSuccess
+		require.NoError(t, s.SaveRun(ctx, rep))
+		got, err = s.LoadRun(ctx, "r1")
+		require.NoError(t, err)
+		require.Equal(t, dag.StatusSuccess, got.Status)
+		runs, err := s.Runs(ctx, dag.Query{})
+		require.NoError(t, err)
+		require.Len(t, runs, 1)
+
+		_, err = s.LoadRun(ctx, "nope")
+		require.ErrorIs(t, err, dag.ErrRunNotFound)
+	})
+
+	t.Run("ZeroWindow", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		require.NoError(t, s.SaveRun(ctx, &dag.Report{RunID: "z", DAG: "d", Status: dag.StatusSuccess, Started: time.Now()}))
+		got, err := s.LoadRun(ctx, "z")
+		require.NoError(t, err)
+		require.True(t, got.Window.IsZero())
+	})
+
+	t.Run("Query", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		base := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		for i := 1; i <= 6; i++ {
+			st, bst := dag.StatusSuccess, dag.StatusSuccess
+			if i%2 == 0 {
+				st, bst = dag.StatusFailed, dag.StatusFailed
+			}
+			name := "d"
+			if i == 6 {
+				name = "other"
+			}
+			tasks := []dag.TaskReport{{Name: "a", Status: dag.StatusSuccess}, {Name: "b", Status: bst}}
+			if i == 4 {
+				tasks[0].Status, tasks[1].Status = dag.StatusFailed, dag.StatusUpstreamFailed
+			}
+			require.NoError(t, s.SaveRun(ctx, &dag.Report{
+				RunID: fmt.Sprint("r", i), DAG: name, Window: day(i), Status: st,
+				Started: base.Add(time.Duration(i) * time.Hour), Tasks: tasks,
+			}))
+		}
+		ids := func(q dag.Query) []string {
+			runs, err := s.Runs(ctx, q)
+			require.NoError(t, err)
+			var out []string
+			for _, r := range runs {
+				out = append(out, r.RunID)
+			}
+			return out
+		}
+		require.Equal(t, []string{"r6", "r5", "r4", "r3", "r2", "r1"}, ids(dag.Query{}), "newest first")
+		require.Equal(t, []string{"r5", "r4", "r3", "r2", "r1"}, ids(dag.Query{DAG: "d"}))
+		require.Equal(t, []string{"r4", "r2"}, ids(dag.Query{DAG: "d", Failed: true}))
+		require.Equal(t, []string{"r2"}, ids(dag.Query{DAG: "d", Failed: true, Task: "b"}))
+		require.Equal(t, []string{"r4"}, ids(dag.Query{DAG: "d", Failed: true, Task: "a"}))
+		require.Equal(t, []string{"r5", "r4", "r3", "r2", "r1"}, ids(dag.Query{DAG: "d", Task: "a"}))
+		require.Empty(t, ids(dag.Query{DAG: "d", Task: "zzz"}))
+		require.Equal(t, []string{"r4", "r3", "r2"}, ids(dag.Query{DAG: "d", From: day(2).Start, To: day(5).Start}))
+		require.Equal(t, []string{"r5", "r4"}, ids(dag.Query{DAG: "d", Limit: 2}))
+	})
+
+	t.Run("Lock", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		unlock, err := s.Lock(ctx, "d")
+		require.NoError(t, err)
+		_, err = s.Lock(ctx, "d")
+		require.ErrorIs(t, err, etl.ErrLocked)
+		other, err := s.Lock(ctx, "other")
+		require.NoError(t, err, "each DAG has its own lock")
+		other()
+		unlock()
+		unlock, err = s.Lock(ctx, "d")
+		require.NoError(t, err, "the lock is free again")
+		unlock()
+	})
+
+	t.Run("BackfillResumes", func(t *testing.T) {
+		t.Parallel()
+		BackfillResumes(t, open(t))
+	})
+}
+
+// BackfillResumes backfills 30 daily windows with one failing: 29 succeed. After the fix,
+// the same backfill runs only the failed window, and a third runs nothing. It also checks
+// the dry run and the reprocess policies against the same history.
+func BackfillResumes(t *testing.T, store dag.Store) {
+	t.Helper()
+	ctx := context.Background()
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 0, 30)
+	bad := time.Date(2026, 1, 17, 0, 0, 0, 0, time.UTC)
+
+	var mu sync.Mutex
+	fixed := false
+	ran := map[time.Time]int{}
+	d := dag.New("backfill", dag.Config{Store: store, Every: 24 * time.Hour})
+	d.Task("extract", func(ctx context.Context, r *dag.Run) error {
+		mu.Lock()
+		defer mu.Unlock()
+		ran[r.Window.Start]++
+		if r.Window.Start.Equal(bad) && !fixed {
+			return errors.New("source had a bad file that day")
+		}
+		r.AddRows(int64(r.Window.Start.Day()))
+		return nil
+	})
+	d.Task("load", func(ctx context.Context, r *dag.Run) error { return nil }).After("extract")
+
+	br, err := d.Backfill(ctx, from, to, 0, dag.BackfillOptions{Parallel: 4})
+	require.ErrorIs(t, err, dag.ErrRunFailed)
+	require.Contains(t, err.Error(), "2026-01-17T00:00:00Z")
+	require.Len(t, br.Windows, 30)
+	require.Equal(t, 29, br.Count(dag.StatusSuccess))
+	require.Equal(t, 1, br.Count(dag.StatusFailed))
+	require.Len(t, ran, 30)
+
+	// Dry run: only the failed window would run, and it says why.
+	br, err = d.Backfill(ctx, from, to, 0, dag.BackfillOptions{DryRun: true})
+	require.NoError(t, err)
+	for _, wp := range br.Windows {
+		require.Equal(t, wp.Window.Start.Equal(bad), wp.Run, wp.Window.String())
+		if wp.Run {
+			require.Contains(t, wp.Reason, "failed")
+		} else {
+			require.Contains(t, wp.Reason, "succeeded in run")
+		}
+		require.Nil(t, wp.Report)
+	}
+	// A wider dry run also lists windows never run.
+	br, err = d.Backfill(ctx, from, to.AddDate(0, 0, 2), 0, dag.BackfillOptions{DryRun: true})
+	require.NoError(t, err)
+	require.Len(t, br.Windows, 32)
+	require.Equal(t, "never run", br.Windows[31].Reason)
+	require.True(t, br.Windows[31].Run)
+	// ... but "reprocess failed" leaves them alone.
+	br, err = d.Backfill(ctx, from, to.AddDate(0, 0, 2), 0, dag.BackfillOptions{DryRun: true, Reprocess: dag.ReprocessFailed})
+	require.NoError(t, err)
+	require.False(t, br.Windows[31].Run)
+	require.True(t, br.Windows[16].Run)
+	// "reprocess all" runs everything.
+	br, err = d.Backfill(ctx, from, to, 0, dag.BackfillOptions{DryRun: true, Reprocess: dag.ReprocessAll})
+	require.NoError(t, err)
+	require.Equal(t, 0, br.Count(dag.StatusSkipped))
+
+	mu.Lock()
+	fixed = true
+	clear(ran)
+	mu.Unlock()
+	br, err = d.Backfill(ctx, from, to, 0, dag.BackfillOptions{Parallel: 4})
+	require.NoError(t, err)
+	require.Equal(t, map[time.Time]int{bad: 1}, ran, "only the failed window runs again")
+	require.Equal(t, 1, br.Count(dag.StatusSuccess))
+	require.Equal(t, 29, br.Count(dag.StatusSkipped))
+
+	clear(ran)
+	br, err = d.Backfill(ctx, from, to, 0, dag.BackfillOptions{})
+	require.NoError(t, err)
+	require.Empty(t, ran)
+	require.Equal(t, 30, br.Count(dag.StatusSkipped))
+
+	failed, err := store.Runs(ctx, dag.Query{DAG: "backfill", Failed: true})
+	require.NoError(t, err)
+	require.Len(t, failed, 1)
+	require.Equal(t, "source had a bad file that day", failed[0].Task("extract").Error)
+	require.Equal(t, dag.StatusUpstreamFailed, failed[0].Task("load").Status)
+}
