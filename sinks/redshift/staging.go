@@ -1,0 +1,417 @@
+package redshift
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sluice-etl/sluice/etl"
+)
+
+// Defaults of [StageConfig].
+const (
+	DefaultPartSize    = 8 << 20
+	DefaultConcurrency = 4
+	// maxRoundBytes bounds the uncompressed bytes held for one round of parts (one part
+	// per slice), so a cluster with many slices gets smaller parts, not more memory.
+	maxRoundBytes = 64 << 20
+	// minCappedPartSize is the smallest part the round bound shrinks parts to.
+	minCappedPartSize = 1 << 20
+)
+
+// ErrNoBucket is returned by [NewStager] when [StageConfig.Bucket] is empty.
+var ErrNoBucket = errors.New("redshift: no S3 staging bucket configured")
+
+// StageConfig configures a [Stager]. The zero value with a Bucket is usable.
+type StageConfig struct {
+	// Bucket is the S3 bucket that holds staged parts. Required.
+	Bucket string
+	// Prefix is prepended to every staged key, as "<Prefix>/<pipeline>/<run ID>/...".
+	// Defaults to none: keys start with the pipeline's name.
+	Prefix string
+	// Region is the bucket's AWS region. Defaults to the region of the default AWS
+	// configuration (AWS_REGION, the shared config file).
+	Region string
+	// Endpoint overrides the S3 endpoint URL, for S3-compatible stores and tests.
+	// Defaults to AWS's endpoint for Region.
+	Endpoint string
+	// UsePathStyle addresses the bucket as a path ("host/bucket/key") rather than a host
+	// name. Defaults to false, virtual-hosted style.
+	UsePathStyle bool
+	// IAMRole is the ARN of the role Redshift assumes to read the staged parts in COPY.
+	// Defaults to the cluster's default role (IAM_ROLE default).
+	IAMRole string
+	// PartSize is the size of one part's CSV before compression, in bytes. Defaults to
+	// 8 MiB. With many slices it is lowered so one round of parts stays within 64 MiB.
+	PartSize int64
+	// Concurrency bounds the parts being compressed and uploaded at once. Memory is about
+	// Slices*PartSize for the round being filled plus 2*Concurrency*PartSize in flight.
+	// Defaults to 4.
+	Concurrency int
+	// Slices is the cluster's slice count (SELECT COUNT(*) FROM stv_slices). Parts come
+	// in rounds of Slices, one per slice, so every slice loads a share of every run.
+	// Defaults to 1.
+	Slices int
+	// KeepStaged keeps staged objects after the load, for debugging. Defaults to false:
+	// they are deleted after a commit and after a failure.
+	KeepStaged bool
+	// Client is the S3 client. Defaults to one built from the default credential chain
+	// (environment, shared profile, instance or task role) with Region, Endpoint and
+	// UsePathStyle applied.
+	Client *s3.Client
+	// Logger receives staging logs. Defaults to discarding them.
+	Logger *slog.Logger
+}
+
+// Stager writes row streams to S3 as gzip CSV parts plus a manifest for COPY. It is safe
+// for concurrent use; each Stage call writes under its own run prefix.
+type Stager struct {
+	cfg      StageConfig
+	client   *s3.Client
+	log      *slog.Logger
+	bufs     sync.Pool
+	gzipPool sync.Pool
+}
+
+// NewStager returns a Stager for cfg. It builds the S3 client when cfg.Client is nil.
+func NewStager(ctx context.Context, cfg StageConfig) (*Stager, error) {
+	if cfg.Bucket == "" {
+		return nil, ErrNoBucket
+	}
+	if cfg.PartSize <= 0 {
+		cfg.PartSize = DefaultPartSize
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Slices <= 0 {
+		cfg.Slices = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	client := cfg.Client
+	if client == nil {
+		var opts []func(*awsconfig.LoadOptions) error
+		if cfg.Region != "" {
+			opts = append(opts, awsconfig.WithRegion(cfg.Region))
+		}
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("redshift: load AWS configuration: %w", err)
+		}
+		client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+			if cfg.Endpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.Endpoint)
+			}
+			o.UsePathStyle = cfg.UsePathStyle
+		})
+	}
+	return &Stager{cfg: cfg, client: client, log: cfg.Logger}, nil
+}
+
+// Config returns the stager's configuration with defaults filled in.
+func (s *Stager) Config() StageConfig { return s.cfg }
+
+// Part is one staged object.
+type Part struct {
+	// Key is the object's key in the bucket.
+	Key string
+	// Rows counts the rows in the part.
+	Rows int64
+	// Bytes is the part's CSV size before compression.
+	Bytes int64
+	// Size is the object's size, compressed.
+	Size int64
+}
+
+// Staged is what one [Stager.Stage] call wrote.
+type Staged struct {
+	// Bucket holds the staged objects.
+	Bucket string
+	// Prefix is the run prefix every staged key starts with, ending in "/".
+	Prefix string
+	// ManifestURL is the s3:// URL of the manifest, for COPY ... MANIFEST.
+	ManifestURL string
+	// Parts lists the parts in manifest order.
+	Parts []Part
+	// Rows counts the rows written, to compare with pg_last_copy_count() after COPY.
+	Rows int64
+	// Bytes is the CSV size of all parts before compression.
+	Bytes int64
+	// Size is the compressed size of all parts.
+	Size int64
+
+	client *s3.Client
+}
+
+// Delete removes every object under the run prefix, the manifest included.
+func (st *Staged) Delete(ctx context.Context) error {
+	return deletePrefix(ctx, st.client, st.Bucket, st.Prefix)
+}
+
+type manifest struct {
+	Entries []manifestEntry `json:"entries"`
+}
+
+type manifestEntry struct {
+	URL       string       `json:"url"`
+	Mandatory bool         `json:"mandatory"`
+	Meta      manifestMeta `json:"meta"`
+}
+
+type manifestMeta struct {
+	ContentLength int64 `json:"content_length"`
+}
+
+// RunPrefix returns the key prefix, ending in "/", under which a run of pipeline is
+// staged. The pipeline name and run ID are path-escaped so neither can climb out of it.
+func (s *Stager) RunPrefix(pipeline, runID string) string {
+	p := url.PathEscape(pipeline) + "/" + url.PathEscape(runID) + "/"
+	if s.cfg.Prefix != "" {
+		p = strings.TrimSuffix(s.cfg.Prefix, "/") + "/" + p
+	}
+	return p
+}
+
+// lane is the part being filled for one slice in the current round.
+type lane struct {
+	buf  *bytes.Buffer
+	rows int64
+}
+
+// Stage writes rows as gzip CSV parts under [Stager.RunPrefix], then a manifest, and
+// returns what it wrote. Rows are dealt round-robin to one part per slice; when the round
+// holds Slices*PartSize bytes its parts are handed to at most Concurrency uploaders and a
+// new round starts, so the part count is always a multiple of Slices and parts of a round
+// are the same size to within a row. A stream with fewer rows than slices still writes
+// one part per slice, some empty. On failure the objects written so far are deleted
+// unless KeepStaged is set.
+func (s *Stager) Stage(ctx context.Context, pipeline, runID string, schema etl.Schema, rows iter.Seq2[etl.Row, error]) (*Staged, error) {
+	if err := schema.Validate(); err != nil {
+		return nil, fmt.Errorf("redshift: stage: %w", err)
+	}
+	if pipeline == "" || runID == "" {
+		return nil, errors.New("redshift: stage: pipeline and run ID are required")
+	}
+	st := &Staged{Bucket: s.cfg.Bucket, Prefix: s.RunPrefix(pipeline, runID), client: s.client}
+	err := s.stage(ctx, st, schema, rows)
+	if err != nil {
+		if !s.cfg.KeepStaged {
+			if derr := st.Delete(context.WithoutCancel(ctx)); derr != nil {
+				err = errors.Join(err, fmt.Errorf("redshift: delete staged s3://%s/%s: %w", st.Bucket, st.Prefix, derr))
+			}
+		}
+		return nil, err
+	}
+	s.log.LogAttrs(ctx, slog.LevelDebug, "staged",
+		slog.String("manifest", st.ManifestURL), slog.Int("parts", len(st.Parts)),
+		slog.Int64("rows", st.Rows), slog.Int64("bytes", st.Bytes), slog.Int64("size", st.Size))
+	return st, nil
+}
+
+func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows iter.Seq2[etl.Row, error]) error {
+	slices := s.cfg.Slices
+	partSize := s.cfg.PartSize
+	if int64(slices)*partSize > maxRoundBytes {
+		partSize = max(maxRoundBytes/int64(slices), min(partSize, minCappedPartSize))
+	}
+	roundLimit := int64(slices) * partSize
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.Concurrency)
+	var mu sync.Mutex
+	var parts []Part
+	next := 0
+
+	lanes := make([]lane, slices)
+	for i := range lanes {
+		lanes[i].buf = s.getBuf()
+	}
+	flush := func() {
+		for i := range lanes {
+			l := lanes[i]
+			lanes[i] = lane{buf: s.getBuf()}
+			key := fmt.Sprintf("%spart-%05d.csv.gz", st.Prefix, next)
+			next++
+			g.Go(func() error {
+				defer s.putBuf(l.buf)
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				size, err := s.upload(gctx, key, l.buf.Bytes())
+				if err != nil {
+					return fmt.Errorf("redshift: upload s3://%s/%s: %w", s.cfg.Bucket, key, err)
+				}
+				mu.Lock()
+				parts = append(parts, Part{Key: key, Rows: l.rows, Bytes: int64(l.buf.Len()), Size: size})
+				mu.Unlock()
+				return nil
+			})
+		}
+	}
+
+	enc := encoder{schema: schema}
+	var roundBytes int64
+	var roundRows int64
+	var streamErr error
+	var scratch []byte
+	for row, err := range rows {
+		if err != nil {
+			streamErr = err
+			break
+		}
+		scratch, err = enc.appendRow(scratch[:0], row)
+		if err != nil {
+			streamErr = err
+			break
+		}
+		l := &lanes[roundRows%int64(slices)]
+		l.buf.Write(scratch)
+		l.rows++
+		roundRows++
+		roundBytes += int64(len(scratch))
+		if roundBytes >= roundLimit {
+			flush()
+			roundBytes, roundRows = 0, 0
+			if gctx.Err() != nil {
+				break
+			}
+		} else if roundRows&1023 == 0 && gctx.Err() != nil {
+			break
+		}
+	}
+	if streamErr == nil && ctx.Err() == nil && (roundRows > 0 || next == 0) {
+		flush()
+	}
+	for i := range lanes {
+		s.putBuf(lanes[i].buf)
+	}
+	werr := g.Wait()
+	if streamErr != nil {
+		return streamErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
+
+	sort.Slice(parts, func(i, j int) bool { return parts[i].Key < parts[j].Key })
+	m := manifest{Entries: make([]manifestEntry, len(parts))}
+	for i, p := range parts {
+		m.Entries[i] = manifestEntry{URL: "s3://" + s.cfg.Bucket + "/" + p.Key, Mandatory: true, Meta: manifestMeta{ContentLength: p.Size}}
+		st.Rows += p.Rows
+		st.Bytes += p.Bytes
+		st.Size += p.Size
+	}
+	st.Parts = parts
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	key := st.Prefix + "manifest.json"
+	if _, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key),
+		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+		ContentType: aws.String("application/json"),
+	}); err != nil {
+		return fmt.Errorf("redshift: upload manifest s3://%s/%s: %w", s.cfg.Bucket, key, err)
+	}
+	st.ManifestURL = "s3://" + s.cfg.Bucket + "/" + key
+	return nil
+}
+
+// upload compresses csv and puts it at key, returning the compressed size.
+func (s *Stager) upload(ctx context.Context, key string, csv []byte) (int64, error) {
+	out := s.getBuf()
+	defer s.putBuf(out)
+	if err := s.compress(out, csv); err != nil {
+		return 0, err
+	}
+	n := int64(out.Len())
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key),
+		Body: bytes.NewReader(out.Bytes()), ContentLength: aws.Int64(n),
+		ContentType: aws.String("text/csv"), ContentEncoding: aws.String("gzip"),
+	})
+	return n, err
+}
+
+func (s *Stager) compress(w io.Writer, csv []byte) error {
+	zw, _ := s.gzipPool.Get().(*gzip.Writer)
+	if zw == nil {
+		zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+	} else {
+		zw.Reset(w)
+	}
+	defer s.gzipPool.Put(zw)
+	if _, err := zw.Write(csv); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+func (s *Stager) getBuf() *bytes.Buffer {
+	if b, ok := s.bufs.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (s *Stager) putBuf(b *bytes.Buffer) {
+	if b.Cap() > 4*int(s.cfg.PartSize) {
+		return // a huge row grew it; let it go
+	}
+	b.Reset()
+	s.bufs.Put(b)
+}
+
+// deletePrefix deletes every object under prefix, a page of at most 1000 at a time.
+func deletePrefix(ctx context.Context, client *s3.Client, bucket, prefix string) error {
+	if prefix == "" {
+		return errors.New("redshift: refusing to delete an empty prefix")
+	}
+	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		if len(page.Contents) == 0 {
+			continue
+		}
+		ids := make([]types.ObjectIdentifier, len(page.Contents))
+		for i, o := range page.Contents {
+			ids[i] = types.ObjectIdentifier{Key: o.Key}
+		}
+		out, err := client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: aws.String(bucket), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			return err
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return fmt.Errorf("delete s3://%s/%s: %s", bucket, aws.ToString(e.Key), aws.ToString(e.Message))
+		}
+	}
+	return nil
+}
