@@ -162,8 +162,15 @@ func (c Unique) Run(ctx context.Context, t Target) (etl.CheckResult, error) {
 // CheckRows looks for duplicate and NULL keys among rows.
 func (c Unique) CheckRows(schema etl.Schema, rows []etl.Row, _ etl.Stats) etl.CheckResult {
 	r := etl.CheckResult{Name: c.Name(), Severity: c.Severity(), Expected: "no duplicate or NULL keys"}
-	idx := make([]int, len(c.Columns))
-	for i, col := range c.Columns {
+	return duplicates(r, schema, c.Columns, rows, true)
+}
+
+// duplicates counts repeated values of cols among rows. With nullIsBad, a NULL in any
+// column is reported instead of grouped, as a key requires; otherwise NULLs group
+// together, as SQL's GROUP BY does.
+func duplicates(r etl.CheckResult, schema etl.Schema, cols []string, rows []etl.Row, nullIsBad bool) etl.CheckResult {
+	idx := make([]int, len(cols))
+	for i, col := range cols {
 		if idx[i] = schema.Index(col); idx[i] < 0 {
 			r.Found = fmt.Sprintf("no column %q", col)
 			return r
@@ -179,7 +186,7 @@ func (c Unique) CheckRows(schema etl.Schema, rows []etl.Row, _ etl.Stats) etl.Ch
 			key[i] = row[j]
 			null = null || row[j] == nil
 		}
-		if null {
+		if null && nullIsBad {
 			nulls++
 			continue
 		}
@@ -249,14 +256,9 @@ func (c DuplicateRows) Run(ctx context.Context, t Target) (etl.CheckResult, erro
 }
 
 // CheckRows looks for identical rows.
-func (c DuplicateRows) CheckRows(schema etl.Schema, rows []etl.Row, stats etl.Stats) etl.CheckResult {
-	all := make([]string, len(schema))
-	for i, col := range schema {
-		all[i] = col.Name
-	}
-	r := Unique{Columns: all, Level: c.Level}.CheckRows(schema, rows, stats)
-	r.Name, r.Expected = c.Name(), "no identical rows"
-	return r
+func (c DuplicateRows) CheckRows(schema etl.Schema, rows []etl.Row, _ etl.Stats) etl.CheckResult {
+	r := etl.CheckResult{Name: c.Name(), Severity: c.Severity(), Expected: "no identical rows"}
+	return duplicates(r, schema, schema.Names(), rows, false)
 }
 
 // NotNull checks that the named columns hold no NULL.
@@ -366,10 +368,10 @@ func (c Shrink) Run(ctx context.Context, t Target) (etl.CheckResult, error) {
 	if err != nil {
 		return r, err
 	}
-	min := int64(c.Fraction * float64(t.PriorRows))
-	r.Expected = fmt.Sprintf("at least %d rows (%g of %d before the load)", min, c.Fraction, t.PriorRows)
+	min := c.Fraction * float64(t.PriorRows)
+	r.Expected = fmt.Sprintf("at least %g rows (%g of %d before the load)", min, c.Fraction, t.PriorRows)
 	r.Found = fmt.Sprintf("%d rows", now)
-	r.Passed = t.PriorRows == 0 || now >= min
+	r.Passed = t.PriorRows == 0 || float64(now) >= min
 	return r, nil
 }
 

@@ -154,9 +154,7 @@ func Run(ctx context.Context, t Target, cs []Check) ([]etl.CheckResult, error) {
 		if r.Table == "" {
 			r.Table = t.Name
 		}
-		if r.Severity == "" {
-			r.Severity = c.Severity()
-		}
+		r.Severity = c.Severity() // a wrapper such as Warn decides, not the inner check
 		results = append(results, r)
 	}
 	return results, nil
