@@ -29,7 +29,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -140,21 +139,15 @@ func runChild(ctx context.Context, c config) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := json.NewEncoder(os.Stdout).Encode(childResult{Stats: res.Stats, Checks: res.Checks}); err != nil {
+	if err := harness.WriteChildResult(os.Stdout, res); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return 0
 }
 
-// childResult is what a child reports to the driver.
-type childResult struct {
-	Stats  etl.Stats
-	Checks []etl.CheckResult
-}
-
 func run(ctx context.Context, c config, out io.Writer) error {
-	cases := splitList(c.cases)
+	cases := harness.SplitList(c.cases)
 	for _, name := range cases {
 		if !slices.Contains(strings.Split(allCases, ","), name) {
 			return fmt.Errorf("unknown case %q (known: %s)", name, allCases)
@@ -315,16 +308,6 @@ func baselineOf(name string) string {
 	return ""
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // driver holds the benchmark driver's own connection. It never loads data itself.
 type driver struct {
 	c    config
@@ -433,21 +416,21 @@ func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool) har
 			if err != nil {
 				return harness.Sample{}, err
 			}
-			s, err := harness.Measure(cmd)
+			s, err := harness.MeasureChild(cmd)
 			return s, d.psql.RedactErr(err)
 		}
 	}
 	c.Verify = func(ctx context.Context, s harness.Sample) (string, error) {
 		var notes []string
 		if strings.HasPrefix(name, "sluice-") {
-			var cr childResult
-			if err := json.Unmarshal(s.Stdout, &cr); err != nil {
-				return "", fmt.Errorf("read the child's result: %w", err)
+			cr, err := harness.ReadChildResult(s.Stdout)
+			if err != nil {
+				return "", err
 			}
 			if cr.Stats.RowsWritten != fx.rows {
 				return "", fmt.Errorf("sluice wrote %d rows, want %d", cr.Stats.RowsWritten, fx.rows)
 			}
-			notes = append(notes, checkSummary(cr.Checks))
+			notes = append(notes, cr.CheckSummary())
 		}
 		if d.c.verify {
 			got, err := harness.TableFingerprint(ctx, d.conn, d.target(), "")
@@ -462,25 +445,6 @@ func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool) har
 		return strings.Join(notes, "; "), nil
 	}
 	return c
-}
-
-// checkSummary lists the checks a sluice run reported, so the report shows they were on.
-func checkSummary(checks []etl.CheckResult) string {
-	if len(checks) == 0 {
-		return "no checks reported"
-	}
-	parts := make([]string, len(checks))
-	for i, ch := range checks {
-		verdict := "passed"
-		if !ch.Passed {
-			verdict = "FAILED"
-		}
-		parts[i] = ch.Name + " " + verdict
-		if ch.Note != "" {
-			parts[i] += " (" + ch.Note + ")"
-		}
-	}
-	return "checks: " + strings.Join(parts, ", ")
 }
 
 // errNotAvailable is returned by the sluice side of a case until the package it needs

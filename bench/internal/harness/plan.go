@@ -148,8 +148,8 @@ func (p Plan) Run(ctx context.Context) Results {
 			if note != "" {
 				r.Note = note
 			}
-			fmt.Fprintf(log, "run %d/%d %-28s %7.2f s  cpu %6.2f s  rss %6.1f MiB  %s\n",
-				run, runs, c.Name, s.Wall.Seconds(), s.CPU.Seconds(), s.MiB(), note)
+			fmt.Fprintf(log, "run %d/%d %-28s %7.2f s  cpu %6.2f s  rss %6.1f MiB (ru_maxrss %.1f)  %s\n",
+				run, runs, c.Name, s.Wall.Seconds(), s.CPU.Seconds(), s.MiB(), float64(s.RusageMaxRSS)/(1<<20), note)
 		}
 	}
 	return res

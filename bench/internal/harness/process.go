@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -18,8 +20,11 @@ import (
 type Sample struct {
 	// Wall is the time from process start to exit.
 	Wall time.Duration
-	// MaxRSS is the process's peak resident set in bytes, 0 when unknown.
+	// MaxRSS is the process's peak resident set in bytes (its VmHWM), 0 when unknown.
 	MaxRSS int64
+	// RusageMaxRSS is the kernel's ru_maxrss for the process, in bytes. It is an upper
+	// bound only: the kernel folds the parent's peak at fork time into it (see Measure).
+	RusageMaxRSS int64
 	// CPU is the process's user plus system time.
 	CPU time.Duration
 	// Stdout is what the process printed to standard output.
@@ -29,17 +34,53 @@ type Sample struct {
 // MiB returns MaxRSS in mebibytes.
 func (s Sample) MiB() float64 { return float64(s.MaxRSS) / (1 << 20) }
 
+// pollEvery is how often Measure samples a running child's peak RSS.
+const pollEvery = 10 * time.Millisecond
+
 // Measure runs cmd to completion and returns its wall time, peak RSS and CPU time. It
 // captures stdout and stderr; a failure's error carries the tail of stderr.
+//
+// The peak RSS is the child's VmHWM from /proc/<pid>/status, read every 10 ms while it
+// runs: the high-water mark of the memory the child mapped after exec, so its own alone.
+// The rusage ru_maxrss is kept too, but it is not the child's alone: at exec the kernel
+// records the peak of the address space being replaced, which for a child forked (or
+// vforked, as Go does) from the driver is the driver's. A child that reports its own
+// VmHWM at exit, as the sluice children do with [WriteChildResult], is measured exactly
+// by [MeasureChild].
 func Measure(cmd *exec.Cmd) (Sample, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
-	s := Sample{Wall: time.Since(start), Stdout: stdout.Bytes()}
+	if err := cmd.Start(); err != nil {
+		return Sample{}, fmt.Errorf("%s: %w", filepath.Base(cmd.Path), err)
+	}
+	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+	var hwm atomic.Int64
+	done := make(chan struct{})
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		t := time.NewTicker(pollEvery)
+		defer t.Stop()
+		for {
+			if v, err := readHWM(status); err == nil && v > hwm.Load() {
+				hwm.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	wall := time.Since(start)
+	close(done)
+	<-polled
+	s := Sample{Wall: wall, Stdout: stdout.Bytes(), MaxRSS: hwm.Load()}
 	if ps := cmd.ProcessState; ps != nil {
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			s.MaxRSS = ru.Maxrss * 1024 // Linux reports KiB
+			s.RusageMaxRSS = ru.Maxrss * 1024 // Linux reports KiB
 		}
 		s.CPU = ps.UserTime() + ps.SystemTime()
 	}
@@ -47,6 +88,43 @@ func Measure(cmd *exec.Cmd) (Sample, error) {
 		return s, fmt.Errorf("%s: %w: %s", filepath.Base(cmd.Path), err, tail(stderr.String(), 2000))
 	}
 	return s, nil
+}
+
+// MeasureChild is [Measure] for a sluice child: when the child reported its own peak RSS
+// with [WriteChildResult], that exact figure replaces the polled one.
+func MeasureChild(cmd *exec.Cmd) (Sample, error) {
+	s, err := Measure(cmd)
+	if err != nil {
+		return s, err
+	}
+	if cr, rerr := ReadChildResult(s.Stdout); rerr == nil && cr.PeakRSS > 0 {
+		s.MaxRSS = cr.PeakRSS
+	}
+	return s, nil
+}
+
+// readHWM returns the VmHWM line of a /proc status file in bytes.
+func readHWM(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	_, rest, ok := bytes.Cut(b, []byte("VmHWM:"))
+	if !ok {
+		return 0, errors.New("no VmHWM")
+	}
+	line, _, _ := bytes.Cut(rest, []byte("\n"))
+	kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(string(line)), "kB")), 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return kb * 1024, nil
+}
+
+// OwnPeakRSS returns the calling process's VmHWM in bytes, or 0 when unknown.
+func OwnPeakRSS() int64 {
+	v, _ := readHWM("/proc/self/status")
+	return v
 }
 
 func tail(s string, n int) string {
