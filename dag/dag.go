@@ -336,7 +336,10 @@ func (g *graph) cyclePath(indeg []int32) []string {
 		}
 	}
 	// walk follows edges backwards; reverse it into run order and close the loop.
+	// Start at the task declared first, so the message is stable.
 	slices.Reverse(walk)
+	first := slices.Index(walk, slices.Min(walk))
+	walk = append(walk[first:], walk[:first]...)
 	path := make([]string, 0, len(walk)+1)
 	for _, i := range walk {
 		path = append(path, g.tasks[i].name)

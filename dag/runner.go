@@ -44,15 +44,17 @@ func (d *DAG) Run(ctx context.Context, w etl.Window) (*Report, error) {
 
 // runLocked runs one window with the lock already held.
 func (d *DAG) runLocked(ctx context.Context, g *graph, store Store, w etl.Window) (*Report, error) {
+	t0 := time.Now()
 	rep := d.newReport(g, w)
+	rep.Started = t0.UTC()
 	log := d.logger.With(slog.String("dag", d.name), slog.String("run_id", rep.RunID))
 	if err := store.SaveRun(ctx, rep.clone()); err != nil {
 		return nil, fmt.Errorf("dag %q: save run: %w", d.name, err)
 	}
 	log.Info("dag run started", slog.String("window", w.String()), slog.Int("tasks", len(g.tasks)))
 	runErr := d.execute(ctx, g, rep, log)
-	rep.Finished = time.Now()
-	rep.Duration = rep.Finished.Sub(rep.Started)
+	rep.Duration = time.Since(t0)
+	rep.Finished = rep.Started.Add(rep.Duration)
 	if runErr != nil {
 		rep.Status = StatusFailed
 		rep.Error = runErr.Error()
@@ -256,7 +258,8 @@ func (d *DAG) runTask(ctx context.Context, t *Task, rep *Report, shared *sharedS
 		timeout = d.cfg.Timeout
 	}
 	tlog := log.With(slog.String("task", t.name))
-	tr := TaskReport{Started: time.Now()}
+	t0 := time.Now()
+	tr := TaskReport{Started: t0.UTC()}
 	for attempt := 1; ; attempt++ {
 		r := &Run{ID: rep.RunID, DAG: rep.DAG, Task: t.name, Window: rep.Window, Attempt: attempt, Logger: tlog, shared: shared}
 		err := d.attempt(ctx, r, t.fn, timeout)
@@ -281,12 +284,12 @@ func (d *DAG) runTask(ctx context.Context, t *Task, rep *Report, shared *sharedS
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			tr.Duration = time.Since(tr.Started)
+			tr.Duration = time.Since(t0)
 			return tr
 		case <-timer.C:
 		}
 	}
-	tr.Duration = time.Since(tr.Started)
+	tr.Duration = time.Since(t0)
 	return tr
 }
 

@@ -1,0 +1,202 @@
+package dag_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-etl/sluice/dag"
+	"github.com/sluice-etl/sluice/etl"
+)
+
+type cli struct {
+	t   *testing.T
+	d   *dag.DAG
+	env []string
+}
+
+func (c cli) run(args ...string) (code int, stdout, stderr string) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	code = dag.MainArgs(context.Background(), c.d, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func mainDAG(t *testing.T) (*dag.DAG, *sync.Map) {
+	var windows sync.Map
+	d := dag.New("cli", dag.Config{Every: 24 * time.Hour, Store: dag.NewMemoryStore(),
+		Now: func() time.Time { return time.Date(2026, 2, 1, 3, 0, 0, 0, time.UTC) }})
+	d.Task("extract", func(ctx context.Context, r *dag.Run) error {
+		windows.Store(r.Window.String(), true)
+		if r.Window.Start.Day() == 13 {
+			return etl.WithStep("extract", errors.New("source is down"))
+		}
+		r.AddRows(5)
+		return nil
+	})
+	d.Task("load", noop).After("extract")
+	return d, &windows
+}
+
+func TestMainRun(t *testing.T) {
+	t.Parallel()
+	d, windows := mainDAG(t)
+	c := cli{t: t, d: d}
+
+	code, out, _ := c.run("run", "--window-start", "2026-01-05", "--window-end", "2026-01-06")
+	require.Equal(t, dag.ExitOK, code)
+	require.Contains(t, out, "window 2026-01-05T00:00:00Z/2026-01-06T00:00:00Z: success")
+	require.Regexp(t, `extract\s+success\s+1\s+\S+\s+5`, out)
+
+	code, out, _ = c.run("run", "--logical-date", "2026-01-13", "--json", "--log-format", "json")
+	require.Equal(t, dag.ExitFailed, code)
+	var rep dag.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Equal(t, dag.StatusFailed, rep.Status)
+	require.Equal(t, "extract", rep.Task("extract").Step)
+
+	// No window flags: catch up on every day since the last success (Jan 5), up to the
+	// latest complete day; Jan 13 fails again.
+	windows.Clear()
+	code, out, _ = c.run("run")
+	require.Equal(t, dag.ExitFailed, code)
+	for _, w := range []string{"2026-01-06T00:00:00Z/2026-01-07T00:00:00Z", "2026-01-31T00:00:00Z/2026-02-01T00:00:00Z"} {
+		_, ok := windows.Load(w)
+		require.True(t, ok, w)
+	}
+	_, ok := windows.Load("2026-01-05T00:00:00Z/2026-01-06T00:00:00Z")
+	require.False(t, ok)
+	require.Equal(t, 26, strings.Count(out, "TASK"), "one report per window")
+}
+
+func TestMainUsage(t *testing.T) {
+	t.Parallel()
+	d, _ := mainDAG(t)
+	c := cli{t: t, d: d}
+	for _, args := range [][]string{
+		{},
+		{"fly"},
+		{"run", "--window-start", "2026-01-05"},
+		{"run", "--window-start", "yesterday", "--window-end", "2026-01-05"},
+		{"run", "--window-start", "2026-01-06", "--window-end", "2026-01-05"},
+		{"run", "--logical-date", "2026-01-05", "--window-start", "2026-01-05", "--window-end", "2026-01-06"},
+		{"backfill", "--from", "2026-01-05"},
+		{"backfill", "--from", "2026-01-05", "--to", "2026-01-07", "--reprocess", "some"},
+		{"graph", "--format", "png"},
+		{"run", "--log-format", "xml"},
+		{"run", "extra"},
+		{"history", "--store", "postgres://u:secret@h/db"},
+	} {
+		code, _, stderr := c.run(args...)
+		require.Equal(t, dag.ExitUsage, code, "%q: %s", args, stderr)
+		require.NotContains(t, stderr, "secret")
+	}
+	code, _, stderr := c.run("--help")
+	require.Equal(t, dag.ExitOK, code)
+	require.Contains(t, stderr, "Exit codes: 0 success, 1 failure, 2 usage, 75 another run holds the lock.")
+	code, _, stderr = c.run("backfill", "--help")
+	require.Equal(t, dag.ExitOK, code)
+	require.Contains(t, stderr, "-dry-run")
+}
+
+func TestMainBackfillAndHistory(t *testing.T) {
+	t.Parallel()
+	d, _ := mainDAG(t)
+	c := cli{t: t, d: d}
+	code, out, _ := c.run("backfill", "--from", "2026-01-10", "--to", "2026-01-15", "--parallel", "2")
+	require.Equal(t, dag.ExitFailed, code)
+	require.Contains(t, out, "4 succeeded, 1 failed, 0 skipped")
+
+	code, out, _ = c.run("backfill", "--from", "2026-01-10", "--to", "2026-01-16", "--dry-run")
+	require.Equal(t, dag.ExitOK, code)
+	require.Regexp(t, `2026-01-13T00:00:00Z/2026-01-14T00:00:00Z\s+would run\s+-\s+-\s+last run \S+ failed`, out)
+	require.Regexp(t, `2026-01-15T00:00:00Z/2026-01-16T00:00:00Z\s+would run\s+-\s+-\s+never run`, out)
+	require.Regexp(t, `2026-01-10T00:00:00Z/2026-01-11T00:00:00Z\s+skip\s+-\s+-\s+succeeded in run`, out)
+
+	code, out, _ = c.run("history")
+	require.Equal(t, dag.ExitOK, code)
+	require.Equal(t, 6, strings.Count(out, "\n"), out) // header and five runs
+
+	code, out, _ = c.run("history", "--failed")
+	require.Equal(t, dag.ExitOK, code)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2, out)
+	require.Contains(t, lines[1], "2026-01-13T00:00:00Z/2026-01-14T00:00:00Z")
+	require.Contains(t, lines[1], "extract (extract): extract: source is down")
+	runID := strings.Fields(lines[1])[0]
+
+	code, out, _ = c.run("history", "--failed", "--pipeline", "load")
+	require.Equal(t, dag.ExitOK, code)
+	require.Equal(t, "no runs\n", out)
+
+	code, out, _ = c.run("history", "--run", runID)
+	require.Equal(t, dag.ExitOK, code)
+	require.Contains(t, out, "run:      "+runID)
+	require.Contains(t, out, "task extract: failed\n  attempts: 1")
+	require.Contains(t, out, "task load: upstream_failed")
+
+	code, out, _ = c.run("history", "--run", runID, "--mermaid")
+	require.Equal(t, dag.ExitOK, code)
+	require.Contains(t, out, ":::failed")
+
+	code, _, _ = c.run("history", "--run", "nope")
+	require.Equal(t, dag.ExitFailed, code)
+}
+
+func TestMainLocked(t *testing.T) {
+	t.Parallel()
+	d, _ := mainDAG(t)
+	unlock, err := d.Store().Lock(context.Background(), "cli")
+	require.NoError(t, err)
+	defer unlock()
+	code, _, stderr := cli{t: t, d: d}.run("run", "--logical-date", "2026-01-02")
+	require.Equal(t, dag.ExitLocked, code)
+	require.Contains(t, stderr, "another run holds the lock")
+	code, _, _ = cli{t: t, d: d}.run("backfill", "--from", "2026-01-01", "--to", "2026-01-03")
+	require.Equal(t, dag.ExitLocked, code)
+}
+
+func TestMainOpensStore(t *testing.T) {
+	t.Parallel()
+	var gotDSN string
+	store := dag.NewMemoryStore()
+	d := dag.New("opened", dag.Config{OpenStore: func(ctx context.Context, dsn string) (dag.Store, error) {
+		gotDSN = dsn
+		return store, nil
+	}})
+	d.Task("t", noop)
+	code, _, _ := cli{t: t, d: d}.run("--store", "fake://x", "run")
+	require.Equal(t, dag.ExitOK, code)
+	require.Equal(t, "fake://x", gotDSN)
+	runs, err := store.Runs(context.Background(), dag.Query{})
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+
+	d2 := dag.New("broken", dag.Config{OpenStore: func(ctx context.Context, dsn string) (dag.Store, error) {
+		return nil, errors.New("unreachable")
+	}})
+	d2.Task("t", noop)
+	code, _, stderr := cli{t: t, d: d2}.run("run", "--store", "postgres://u:hunter2@h/db")
+	require.Equal(t, dag.ExitFailed, code)
+	require.Contains(t, stderr, "postgres://u:xxxxx@h/db")
+	require.NotContains(t, stderr, "hunter2")
+}
+
+func TestRedactDSN(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"postgres://u:pw@h:5432/db?sslmode=disable": "postgres://u:xxxxx@h:5432/db?sslmode=disable",
+		"postgres://u@h/db":                         "postgres://u@h/db",
+		"host=h user=u password=pw dbname=d":        "host=h user=u password=xxxxx dbname=d",
+		"memory":                                    "memory",
+	} {
+		require.Equal(t, want, dag.RedactDSN(in))
+	}
+}
