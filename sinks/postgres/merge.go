@@ -1,0 +1,271 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/load"
+)
+
+// Merge applies a stream of changed rows to a table by key, with deletes, through the
+// load protocol:
+//
+//  1. COPY the rows into a temporary stage, numbering them in arrival order.
+//  2. Deduplicate the stage: for a key that appears more than once, the latest by Cursor,
+//     then by arrival, wins.
+//  3. Delete the target rows whose key is in the stage.
+//  4. Insert the stage rows that are not deleted (all of them with KeepDeleted).
+//  5. Optionally reconcile keys, deleting target rows whose key the source no longer has.
+//
+// Checks, the watermark and the run record follow in the same transaction, so a failed
+// check rolls back the rows and the watermark together. Re-running a batch changes
+// nothing, so an incremental source may re-read with a look-back safely.
+type Merge struct {
+	Target
+	// Cursor names the column that orders versions of one key: the highest wins, NULL
+	// lowest. Defaults to none: the last to arrive wins.
+	Cursor string
+	// Deleted names the soft-delete column: a boolean that is true, or any other type that
+	// is not NULL (a deleted_at timestamp), marks a row deleted at the source. Defaults to
+	// none: every row is an upsert.
+	Deleted string
+	// KeepDeleted keeps soft-deleted rows in the target, with their flag, instead of
+	// deleting them. Defaults to false: hard deletes.
+	KeepDeleted bool
+	// Reconcile, when set, also deletes target rows whose key the source no longer has.
+	// Defaults to nil: off.
+	Reconcile *Reconcile
+}
+
+// Reconcile finds rows hard-deleted at the source, which leave no tombstone to merge. It
+// streams every key of the source (in Scope) into a temporary table and deletes the target
+// rows in Scope whose key is not there, in the load's transaction.
+//
+// Its cost is a full read of the source's keys in scope on every run, plus an anti-join
+// over the target rows in scope: a 10M-key table moves 10M keys each time. Scope it to
+// the rows that can still change (one partition, the last 30 days) to keep it cheap.
+type Reconcile struct {
+	// Keys streams the source's keys: a stream whose columns are the merge's key columns.
+	// It must cover exactly the rows that Scope selects in the target. Required.
+	Keys etl.Extractor
+	// Scope is a SQL predicate over the target's columns that limits which target rows may
+	// be deleted, such as `created >= now() - interval '30 days'`. It is SQL written by
+	// the pipeline's author, never data; bind values through ScopeArgs as $1, $2, ...
+	// Defaults to all rows.
+	Scope string
+	// ScopeArgs are bound to Scope's placeholders.
+	ScopeArgs []any
+}
+
+var (
+	_ etl.Loader          = (*Merge)(nil)
+	_ etl.FailureRecorder = (*Merge)(nil)
+	_ etl.Lineage         = (*Merge)(nil)
+)
+
+// ErrNoKey is wrapped by the error of a merge whose table has no key: set Key or give the
+// table a primary key.
+var ErrNoKey = errors.New("merge needs a key")
+
+// Load merges in into the table through the load protocol.
+func (m *Merge) Load(ctx context.Context, run *etl.Run, in etl.Stream) (etl.LoadResult, error) {
+	if err := m.validate(); err != nil {
+		return etl.LoadResult{}, err
+	}
+	if m.Reconcile != nil && m.Reconcile.Keys == nil {
+		return etl.LoadResult{}, errors.New("postgres: Reconcile has no Keys")
+	}
+	spec := m.spec(false)
+	spec.Columns = in.Schema.Names()
+	return load.Run(ctx, m.dialect(), spec, &mergeMode{m: m}, run, in)
+}
+
+// RecordFailure writes the run record of a run that failed before its load began.
+func (m *Merge) RecordFailure(ctx context.Context, run *etl.Run, stats etl.Stats, err error) error {
+	return m.recordFailure(ctx, "merge", run, stats, err)
+}
+
+const seqColumn = "__sluice_seq"
+
+type mergeMode struct {
+	m     *Merge
+	p     *prepared
+	stage tableRef
+	names []string
+}
+
+func (mm *mergeMode) Kind() string { return "merge" }
+
+// stageTable creates a session-local stage with the stream's columns, typed like the
+// target's, that vanishes at commit or rollback.
+func stageTable(ctx context.Context, tx pgx.Tx, p *prepared, name string, cols []string, seq bool) (tableRef, error) {
+	stage := tableRef{Schema: "pg_temp", Name: name}
+	sql := "CREATE TEMP TABLE " + quoteIdent(name) + " ON COMMIT DROP AS SELECT " + quoteList(cols) +
+		" FROM " + p.ref.sql() + " WITH NO DATA"
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		return stage, fmt.Errorf("create stage for %s: %w", p.ref, err)
+	}
+	if seq {
+		if _, err := tx.Exec(ctx, "ALTER TABLE "+stage.sql()+" ADD COLUMN "+quoteIdent(seqColumn)+
+			" bigint GENERATED ALWAYS AS IDENTITY"); err != nil {
+			return stage, fmt.Errorf("create stage for %s: %w", p.ref, err)
+		}
+	}
+	return stage, nil
+}
+
+func (mm *mergeMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in etl.Stream) (int64, error) {
+	t, err := asPgTx(ltx)
+	if err != nil {
+		return 0, err
+	}
+	tx := t.tx
+	if mm.p, err = mm.m.prepare(ctx, tx, in.Schema); err != nil {
+		return 0, err
+	}
+	if len(mm.p.key) == 0 {
+		return 0, fmt.Errorf("table %s: %w", mm.p.ref, ErrNoKey)
+	}
+	mm.names = in.Schema.Names()
+	for _, c := range append(append([]string(nil), mm.p.key...), mm.m.Cursor, mm.m.Deleted) {
+		if c != "" && in.Schema.Index(c) < 0 {
+			return 0, fmt.Errorf("table %s: the stream has no column %q", mm.p.ref, c)
+		}
+	}
+	if mm.stage, err = stageTable(ctx, tx, mm.p, runTable("sluice_stage", run.ID), mm.names, true); err != nil {
+		return 0, err
+	}
+	return mm.p.plan.copyIn(ctx, tx.Conn().PgConn(), mm.stage, false, in.Rows)
+}
+
+// tombstone returns the SQL that is true for a deleted row of alias, or "false".
+func (mm *mergeMode) tombstone(alias string) string {
+	if mm.m.Deleted == "" {
+		return "false"
+	}
+	col := alias + "." + quoteIdent(mm.m.Deleted)
+	for _, c := range mm.p.cols {
+		if c.Name == mm.m.Deleted && c.Receive == "boolrecv" {
+			return "(" + col + " IS TRUE)"
+		}
+	}
+	return "(" + col + " IS NOT NULL)"
+}
+
+func keyMatch(key []string, a, b string) string {
+	parts := make([]string, len(key))
+	for i, k := range key {
+		parts[i] = a + "." + quoteIdent(k) + " = " + b + "." + quoteIdent(k)
+	}
+	return strings.Join(parts, " AND ")
+}
+
+func (mm *mergeMode) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load.Applied, error) {
+	t, err := asPgTx(ltx)
+	if err != nil {
+		return load.Applied{}, err
+	}
+	tx := t.tx
+	target, stage, key := mm.p.ref, mm.stage.sql(), mm.p.key
+	// Temporary tables are never auto-analyzed; without statistics the planner may pick a
+	// nested loop over the whole target.
+	if _, err := tx.Exec(ctx, "ANALYZE "+stage); err != nil {
+		return load.Applied{}, fmt.Errorf("analyze stage of %s: %w", target, err)
+	}
+	keyCols := make([]string, len(key))
+	for i, k := range key {
+		keyCols[i] = quoteIdent(k) + " IS NULL"
+	}
+	var nullKeys int64
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+stage+" WHERE "+strings.Join(keyCols, " OR ")).Scan(&nullKeys); err != nil {
+		return load.Applied{}, err
+	}
+	if nullKeys > 0 {
+		return load.Applied{}, fmt.Errorf("table %s: %d staged rows have a NULL in key (%s)", target, nullKeys, strings.Join(key, ", "))
+	}
+
+	order := ""
+	if mm.m.Cursor != "" {
+		order = quoteIdent(mm.m.Cursor) + " DESC NULLS LAST, "
+	}
+	seq := quoteIdent(seqColumn)
+	dedupe := "DELETE FROM " + stage + " WHERE " + seq + " IN (SELECT " + seq + " FROM (SELECT " + seq +
+		", row_number() OVER (PARTITION BY " + quoteList(key) + " ORDER BY " + order + seq + " DESC) AS rn FROM " +
+		stage + ") ranked WHERE rn > 1)"
+	if _, err := tx.Exec(ctx, dedupe); err != nil {
+		return load.Applied{}, fmt.Errorf("deduplicate stage of %s: %w", target, err)
+	}
+
+	var matched, gone int64
+	del := "WITH d AS (DELETE FROM " + target.sql() + " t USING " + stage + " s WHERE " + keyMatch(key, "t", "s") +
+		" RETURNING " + mm.tombstone("s") + " AS gone) SELECT count(*), count(*) FILTER (WHERE gone) FROM d"
+	if err := tx.QueryRow(ctx, del).Scan(&matched, &gone); err != nil {
+		return load.Applied{}, fmt.Errorf("delete changed rows of %s: %w", target, err)
+	}
+	ins := "INSERT INTO " + target.sql() + " (" + quoteList(mm.names) + ") SELECT " + quoteList(mm.names) +
+		" FROM " + stage + " s"
+	if !mm.m.KeepDeleted {
+		ins += " WHERE NOT " + mm.tombstone("s")
+	} else {
+		gone = 0
+	}
+	tag, err := tx.Exec(ctx, ins)
+	if err != nil {
+		return load.Applied{}, fmt.Errorf("insert changed rows into %s: %w", target, err)
+	}
+	applied := load.Applied{Written: tag.RowsAffected(), Deleted: gone}
+
+	if r := mm.m.Reconcile; r != nil {
+		n, err := mm.reconcile(ctx, tx, run, r)
+		if err != nil {
+			return applied, err
+		}
+		applied.Deleted += n
+	}
+	return applied, nil
+}
+
+// reconcile deletes the target rows in scope whose key the source's key stream lacks.
+func (mm *mergeMode) reconcile(ctx context.Context, tx pgx.Tx, run *etl.Run, r *Reconcile) (int64, error) {
+	target, key := mm.p.ref, mm.p.key
+	keys, err := r.Keys.Extract(ctx, run)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile %s: extract keys: %w", target, err)
+	}
+	if len(keys.Schema) != len(key) {
+		return 0, fmt.Errorf("reconcile %s: the key stream has columns %v, the key is %v", target, keys.Schema.Names(), key)
+	}
+	for _, k := range key {
+		if keys.Schema.Index(k) < 0 {
+			return 0, fmt.Errorf("reconcile %s: the key stream has no column %q", target, k)
+		}
+	}
+	plan, err := planCopy(target, keys.Schema, mm.p.cols)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile %s: %w", target, err)
+	}
+	ks, err := stageTable(ctx, tx, mm.p, runTable("sluice_keys", run.ID), keys.Schema.Names(), false)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := plan.copyIn(ctx, tx.Conn().PgConn(), ks, false, keys.Rows); err != nil {
+		return 0, fmt.Errorf("reconcile %s: %w", target, err)
+	}
+	if _, err := tx.Exec(ctx, "ANALYZE "+ks.sql()); err != nil {
+		return 0, err
+	}
+	sql := "DELETE FROM " + target.sql() + " t WHERE NOT EXISTS (SELECT 1 FROM " + ks.sql() + " k WHERE " +
+		keyMatch(key, "k", "t") + ")"
+	if r.Scope != "" {
+		sql += " AND (" + r.Scope + ")"
+	}
+	tag, err := tx.Exec(ctx, sql, r.ScopeArgs...)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile %s: delete rows gone from the source: %w", target, err)
+	}
+	return tag.RowsAffected(), nil
+}

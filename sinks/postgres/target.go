@@ -1,0 +1,268 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sluice-etl/sluice/checks"
+	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/load"
+)
+
+// Target is the table a loader writes and the policies every PostgreSQL loader shares.
+// Embed it in [FullRefresh], [Merge] or [WindowReplace].
+type Target struct {
+	// Pool connects to the database. Required.
+	Pool *pgxpool.Pool
+	// Schema holds the table. Defaults to the connection's search_path.
+	Schema string
+	// Table is the target table's name, unquoted; any string is allowed. Required.
+	Table string
+	// Create creates the table from the stream's schema when it is missing, with Key as
+	// its primary key. Defaults to false: a missing table fails the load with [ErrNoTable].
+	Create bool
+	// Key is the table's key: what a merge matches on, what checks.UniqueKey with no
+	// columns checks, and the primary key of a created table. Defaults to the table's
+	// primary key.
+	Key []string
+	// Checks run inside the load's transaction, before commit. Defaults to none.
+	Checks []checks.Check
+	// MetaSchema holds the sluice_runs and sluice_state tables, created on first use.
+	// Defaults to Schema.
+	MetaSchema string
+	// LockWait bounds the wait for another run of the same pipeline to finish. Defaults
+	// to 0: a second run fails at once with an error wrapping etl.ErrLocked, which suits
+	// overlapping cron runs (the next run catches up).
+	LockWait time.Duration
+	// LockTimeout bounds each wait for a lock on the table itself (TRUNCATE, the swap's
+	// DROP), so a long query on the table cannot stall the load, and the queries queued
+	// behind it, indefinitely. A timed-out wait is retried LockRetries times. Defaults to
+	// 5s.
+	LockTimeout time.Duration
+	// LockRetries is how often a timed-out table lock is tried again, with a doubling
+	// pause. Defaults to 5.
+	LockRetries int
+}
+
+func (t *Target) ref() tableRef { return tableRef{Schema: t.Schema, Name: t.Table} }
+
+func (t *Target) validate() error {
+	switch {
+	case t.Pool == nil:
+		return errors.New("postgres: loader has no Pool")
+	case t.Table == "":
+		return errors.New("postgres: loader has no Table")
+	}
+	return nil
+}
+
+func (t *Target) spec(full bool) load.Spec {
+	return load.Spec{
+		Schema: t.Schema, Table: t.Table, Key: t.Key, FullRefresh: full, Checks: t.Checks,
+		MetaSchema: t.MetaSchema, LockWait: t.LockWait,
+	}
+}
+
+// Datasets names the target table for lineage, as "postgres://host:port" and
+// "database.schema.table".
+func (t *Target) Datasets() []etl.Dataset {
+	if t.Pool == nil {
+		return nil
+	}
+	cc := t.Pool.Config().ConnConfig
+	name := t.Table
+	if t.Schema != "" {
+		name = t.Schema + "." + name
+	}
+	return []etl.Dataset{{Namespace: fmt.Sprintf("postgres://%s:%d", cc.Host, cc.Port), Name: cc.Database + "." + name}}
+}
+
+// recordFailure writes the failed-run record of a run that never reached Load.
+func (t *Target) recordFailure(ctx context.Context, kind string, run *etl.Run, stats etl.Stats, err error) error {
+	if verr := t.validate(); verr != nil {
+		return verr
+	}
+	return load.RecordFailure(ctx, t.dialect(), t.spec(false), kind, run, stats, err)
+}
+
+// prepared is what every mode learns about the target at the start of its stage.
+type prepared struct {
+	ref  tableRef
+	oid  uint32
+	cols []targetColumn
+	plan *copyPlan
+	key  []string
+}
+
+// prepare looks the table up (creating it when configured), plans the COPY of the stream
+// and settles the key. It runs inside the load's transaction.
+func (t *Target) prepare(ctx context.Context, tx pgx.Tx, schema etl.Schema) (*prepared, error) {
+	if err := schema.Validate(); err != nil {
+		return nil, err
+	}
+	ref := t.ref()
+	oid, err := tableOID(ctx, tx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if oid == 0 {
+		if !t.Create {
+			return nil, fmt.Errorf("table %s: %w (set Create to make it from the stream's schema)", ref, ErrNoTable)
+		}
+		if _, err := tx.Exec(ctx, createTableSQL(ref, schema, t.Key)); err != nil {
+			return nil, fmt.Errorf("create table %s: %w", ref, err)
+		}
+		if oid, err = tableOID(ctx, tx, ref); err != nil {
+			return nil, err
+		}
+	}
+	// Pin the schema the search_path resolved, so tables made next to it land beside it.
+	if err := tx.QueryRow(ctx, `SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = $1`, oid).Scan(&ref.Schema); err != nil {
+		return nil, fmt.Errorf("look up table %s: %w", ref, err)
+	}
+	cols, err := tableColumns(ctx, tx, oid)
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", ref, err)
+	}
+	plan, err := planCopy(ref, schema, cols)
+	if err != nil {
+		return nil, err
+	}
+	key := t.Key
+	if len(key) == 0 {
+		if key, err = primaryKey(ctx, tx, oid); err != nil {
+			return nil, fmt.Errorf("read primary key of %s: %w", ref, err)
+		}
+	}
+	return &prepared{ref: ref, oid: oid, cols: cols, plan: plan, key: key}, nil
+}
+
+func createTableSQL(ref tableRef, schema etl.Schema, key []string) string {
+	var b strings.Builder
+	b.WriteString("CREATE TABLE ")
+	b.WriteString(ref.sql())
+	b.WriteString(" (")
+	for i, c := range schema {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteIdent(c.Name))
+		b.WriteString(" ")
+		b.WriteString(sqlType(c.Type))
+		if c.NotNull {
+			b.WriteString(" NOT NULL")
+		}
+	}
+	if len(key) > 0 {
+		b.WriteString(", PRIMARY KEY (")
+		b.WriteString(quoteList(key))
+		b.WriteString(")")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+func primaryKey(ctx context.Context, q querier, oid uint32) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT a.attname FROM pg_index i
+		CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord`, oid)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+// quoteList quotes names and joins them with ", ".
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quoteIdent(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// runTable returns a per-run name derived from base: base, "__sluice_" and the first
+// eight characters of the run ID, cut to PostgreSQL's 63-byte limit on a character
+// boundary. Two runs, or two pipelines, never share one.
+func runTable(base, runID string) string {
+	id := runID
+	if len(id) > 8 {
+		id = id[:8]
+	}
+	suffix := "__sluice_" + id
+	max := 63 - len(suffix)
+	if len(base) > max {
+		cut := max
+		for cut > 0 && !utf8RuneStart(base[cut]) {
+			cut--
+		}
+		base = base[:cut]
+	}
+	return base + suffix
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// withLockRetry runs fn under a savepoint with lock_timeout set, and runs it again after
+// a doubling pause when it times out waiting for a lock. The transaction survives a
+// timed-out attempt, so the rows already staged are kept.
+func (t *Target) withLockRetry(ctx context.Context, tx pgx.Tx, what string, fn func() error) error {
+	timeout := t.LockTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	retries := t.LockRetries
+	if retries <= 0 {
+		retries = 5
+	}
+	pause := 200 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		if _, err := tx.Exec(ctx, "SAVEPOINT sluice_lock"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprint(max(timeout.Milliseconds(), 1))); err != nil {
+			return err
+		}
+		err := fn()
+		var pe *pgconn.PgError
+		if err == nil {
+			_, err = tx.Exec(ctx, "RELEASE SAVEPOINT sluice_lock")
+			if err == nil {
+				_, err = tx.Exec(ctx, "SET LOCAL lock_timeout TO DEFAULT")
+			}
+			return err
+		}
+		if !errors.As(err, &pe) || pe.Code != "55P03" || attempt >= retries {
+			return err
+		}
+		if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT sluice_lock"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		timer := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		case <-timer.C:
+		}
+		pause *= 2
+	}
+}
+
+func (t *Target) dialect() dialect {
+	meta := t.MetaSchema
+	if meta == "" {
+		meta = t.Schema
+	}
+	return dialect{pool: t.Pool, meta: meta}
+}
