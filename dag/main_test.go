@@ -19,7 +19,6 @@ import (
 type cli struct {
 	t   *testing.T
 	d   *dag.DAG
-	env []string
 }
 
 func (c cli) run(args ...string) (code int, stdout, stderr string) {
