@@ -62,8 +62,8 @@ func TableFingerprint(ctx context.Context, conn *pgx.Conn, qualified, where stri
 
 // Environment describes the machine and server for the report header.
 func Environment(ctx context.Context, conn *pgx.Conn) []string {
-	lines := []string{fmt.Sprintf("client: %s %s/%s, %d CPUs, GOMAXPROCS %d", runtime.Version(), runtime.GOOS, runtime.GOARCH,
-		runtime.NumCPU(), runtime.GOMAXPROCS(0))}
+	lines := []string{fmt.Sprintf("client: %s %s/%s, %d CPUs, GOMAXPROCS %d, load average %s", runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), LoadAverage())}
 	var version string
 	if err := conn.QueryRow(ctx, "SELECT split_part(version(), ' on ', 1)").Scan(&version); err != nil {
 		return append(lines, "server: unknown ("+err.Error()+")")
@@ -76,4 +76,18 @@ func Environment(ctx context.Context, conn *pgx.Conn) []string {
 		}
 	}
 	return append(lines, "server: "+version+", "+strings.Join(settings, " "))
+}
+
+// LoadAverage returns the 1, 5 and 15 minute load averages from /proc/loadavg, or
+// "unknown". A load well above the CPU count means the figures are noisy.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
