@@ -29,7 +29,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -220,6 +219,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		targets = append(targets, d.observerComparison(ctx, out, fx, strategy))
 	}
 
+	fmt.Fprintln(out, "\nLoad average at the end: "+harness.LoadAverage())
 	fmt.Fprintln(out, "\nTargets:")
 	fmt.Fprintln(out, "```")
 	failed := harness.WriteTargets(out, targets)
@@ -446,7 +446,3 @@ func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool) har
 	}
 	return c
 }
-
-// errNotAvailable is returned by the sluice side of a case until the package it needs
-// exists.
-var errNotAvailable = errors.New("sinks/postgres not available yet")

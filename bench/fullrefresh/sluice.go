@@ -2,8 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluice-etl/sluice/bench/internal/dataset"
+	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/sinks/postgres"
+	csvsource "github.com/sluice-etl/sluice/sources/csv"
 )
 
 // loadSpec is what the sluice side of a full-refresh case needs.
@@ -18,11 +25,42 @@ type loadSpec struct {
 	Observer etl.Observer
 }
 
-// sluiceFullRefresh is the whole sluice side of a case: a pipeline that reads the CSV with
-// sources/csv and loads it with sinks/postgres as a full refresh with the given strategy,
-// with the unique-key and row-count checks on.
+var strategies = map[string]postgres.Strategy{
+	"truncate": postgres.Truncate,
+	"delete":   postgres.Delete,
+	"swap":     postgres.Swap,
+}
+
+// sluiceFullRefresh is the whole sluice side of a case, written as a user would: a
+// pipeline that reads the CSV with sources/csv and loads it with sinks/postgres as a full
+// refresh with the given strategy, with the unique-key and row-count checks on.
 func sluiceFullRefresh(ctx context.Context, s loadSpec) (etl.Result, error) {
-	_ = ctx
-	_ = s
-	return etl.Result{}, errNotAvailable
+	strategy, ok := strategies[s.Strategy]
+	if !ok {
+		return etl.Result{}, fmt.Errorf("unknown strategy %q", s.Strategy)
+	}
+	pool, err := pgxpool.New(ctx, s.DSN)
+	if err != nil {
+		return etl.Result{}, err
+	}
+	defer pool.Close()
+	src, err := csvsource.New(csvsource.Config{Path: s.CSV, Schema: dataset.Schema})
+	if err != nil {
+		return etl.Result{}, err
+	}
+	p := etl.Pipeline{
+		Name:   "bench_fullrefresh",
+		Source: src,
+		Sink: &postgres.FullRefresh{
+			Target: postgres.Target{
+				Pool:   pool,
+				Schema: s.Schema,
+				Table:  s.Table,
+				Checks: []checks.Check{checks.UniqueKey("id"), checks.RowCount{Min: s.Rows, Max: s.Rows}},
+			},
+			Strategy: strategy,
+		},
+		Observer: s.Observer,
+	}
+	return p.Run(ctx, etl.Window{})
 }

@@ -163,6 +163,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		res.RatioTarget("sluice-incremental", "psql-incremental", targetRatio),
 		res.RSSTarget("sluice-incremental", targetRSS),
 	}
+	fmt.Fprintln(out, "\nLoad average at the end: "+harness.LoadAverage())
 	fmt.Fprintln(out, "\nTargets:")
 	fmt.Fprintln(out, "```")
 	failed := harness.WriteTargets(out, targets)

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/sinks/postgres"
+	pgsource "github.com/sluice-etl/sluice/sources/postgres"
 )
 
 // syncSpec is what the sluice side of the benchmark needs.
@@ -18,19 +21,45 @@ type syncSpec struct {
 	Pipeline string
 }
 
-// errNotAvailable is returned by the sluice side until the packages it needs exist.
-var errNotAvailable = errors.New("sinks/postgres not available yet")
-
-// sluiceIncremental is the whole sluice side: sources/postgres reads the rows modified
-// after the stored watermark, with the deleted flag, and sinks/postgres merges them into
-// the target by id, applying the soft deletes as hard deletes, streaming with no file.
+// sluiceIncremental is the whole sluice side, written as a user would: sources/postgres
+// reads the rows modified after the stored watermark, with the deleted flag, and
+// sinks/postgres merges them into the target by id, applying the soft deletes as hard
+// deletes and storing the new watermark in the same transaction. Rows stream from one
+// table to the other with no file in between.
 func sluiceIncremental(ctx context.Context, s syncSpec) (etl.Result, error) {
-	_, _ = ctx, s
-	return etl.Result{}, errNotAvailable
+	pool, err := pgxpool.New(ctx, s.DSN)
+	if err != nil {
+		return etl.Result{}, err
+	}
+	defer pool.Close()
+	src, err := pgsource.New(pool, pgsource.Config{
+		Schema:        s.SourceSchema,
+		Table:         s.Table,
+		Cursor:        "modified",
+		DeletedColumn: "deleted",
+	})
+	if err != nil {
+		return etl.Result{}, err
+	}
+	p := etl.Pipeline{
+		Name:   s.Pipeline,
+		Source: src,
+		Sink: &postgres.Merge{
+			Target:  postgres.Target{Pool: pool, Schema: s.TargetSchema, Table: s.Table, Key: []string{"id"}},
+			Cursor:  "modified",
+			Deleted: "deleted",
+		},
+	}
+	return p.Run(ctx, etl.Window{})
 }
 
 // resetWatermark sets the pipeline's stored watermark to x, as the previous sync left it.
 func resetWatermark(ctx context.Context, dsn, schema, pipeline string, x time.Time) error {
-	_, _, _, _, _ = ctx, dsn, schema, pipeline, x
-	return errNotAvailable
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st := postgres.State{Pool: pool, Schema: schema}
+	return st.Set(ctx, pipeline, x)
 }
