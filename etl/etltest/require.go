@@ -168,7 +168,10 @@ const diffContext = 2
 
 // diffLines returns a line diff of want and got: "  " for lines in both, "- " for lines
 // only in want, "+ " for lines only in got. Long runs of equal lines are elided.
-func diffLines(want, got []string) []string {
+func diffLines(want, got []string) []string { return elide(diffOps(want, got)) }
+
+// diffOps is diffLines without the elision.
+func diffOps(want, got []string) []string {
 	var ops []string
 	n, m := len(want), len(got)
 	if n*m > 4_000_000 {
@@ -210,7 +213,7 @@ func diffLines(want, got []string) []string {
 			j++
 		}
 	}
-	return elide(ops)
+	return ops
 }
 
 // elide replaces runs of equal lines far from any change with a count.
