@@ -74,8 +74,10 @@ func (f *FullRefresh) Load(ctx context.Context, run *etl.Run, in etl.Stream) (et
 	if err := f.validate(); err != nil {
 		return etl.LoadResult{}, err
 	}
-	spec := f.spec(true)
-	spec.Columns = in.Schema.Names()
+	spec, err := f.loadSpec(ctx, true, in)
+	if err != nil {
+		return etl.LoadResult{}, etl.WithStep("connect", err)
+	}
 	return load.Run(ctx, f.dialect(), spec, &refreshMode{f: f}, run, in)
 }
 

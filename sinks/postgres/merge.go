@@ -79,8 +79,10 @@ func (m *Merge) Load(ctx context.Context, run *etl.Run, in etl.Stream) (etl.Load
 	if m.Reconcile != nil && m.Reconcile.Keys == nil {
 		return etl.LoadResult{}, errors.New("postgres: Reconcile has no Keys")
 	}
-	spec := m.spec(false)
-	spec.Columns = in.Schema.Names()
+	spec, err := m.loadSpec(ctx, false, in)
+	if err != nil {
+		return etl.LoadResult{}, etl.WithStep("connect", err)
+	}
 	return load.Run(ctx, m.dialect(), spec, &mergeMode{m: m}, run, in)
 }
 

@@ -69,6 +69,25 @@ func (t *Target) spec(full bool) load.Spec {
 	}
 }
 
+// loadSpec is spec with the stream's columns and, when Key is unset, the table's primary
+// key, read before the load so that checks see it. A table that does not exist yet has
+// no key to read.
+func (t *Target) loadSpec(ctx context.Context, full bool, in etl.Stream) (load.Spec, error) {
+	spec := t.spec(full)
+	spec.Columns = in.Schema.Names()
+	if len(spec.Key) > 0 {
+		return spec, nil
+	}
+	oid, err := tableOID(ctx, t.Pool, t.ref())
+	if err != nil || oid == 0 {
+		return spec, err
+	}
+	if spec.Key, err = primaryKey(ctx, t.Pool, oid); err != nil {
+		return spec, fmt.Errorf("read primary key of %s: %w", t.ref(), err)
+	}
+	return spec, nil
+}
+
 // Datasets names the target table for lineage, as "postgres://host:port" and
 // "database.schema.table".
 func (t *Target) Datasets() []etl.Dataset {

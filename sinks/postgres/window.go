@@ -44,8 +44,10 @@ func (w *WindowReplace) Load(ctx context.Context, run *etl.Run, in etl.Stream) (
 	if run.Window.IsZero() {
 		return etl.LoadResult{}, etl.WithStep("stage", fmt.Errorf("table %s: %w", w.ref(), ErrNoWindow))
 	}
-	spec := w.spec(false)
-	spec.Columns = in.Schema.Names()
+	spec, err := w.loadSpec(ctx, false, in)
+	if err != nil {
+		return etl.LoadResult{}, etl.WithStep("connect", err)
+	}
 	return load.Run(ctx, w.dialect(), spec, &windowMode{w: w}, run, in)
 }
 
