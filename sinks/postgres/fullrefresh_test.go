@@ -349,4 +349,3 @@ func TestCreateMissingTable(t *testing.T) {
 	require.Equal(t, []string{`New Table_pkey CREATE UNIQUE INDEX "New Table_pkey" ON ` + db.Schema + `.T USING btree (id)`},
 		indexes(t, db.Pool, "New Table"))
 }
-
