@@ -3,6 +3,7 @@ package dag
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/sluice-etl/sluice/etl"
 )
@@ -15,7 +16,11 @@ func Pipeline(p *etl.Pipeline) TaskFunc {
 	return func(ctx context.Context, r *Run) error {
 		run := etl.NewRun(p.Name, r.Window)
 		run.ID = r.ID
+		// The pipeline adds its own run_id; start from the DAG's logger to avoid a second.
 		run.Logger = r.Log()
+		if r.baseLog != nil {
+			run.Logger = r.baseLog.With(slog.String("dag", r.DAG), slog.String("task", r.Task))
+		}
 		res, err := p.RunWith(ctx, run)
 		r.AddRows(res.Stats.RowsWritten)
 		r.AddChecks(res.Checks...)

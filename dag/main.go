@@ -467,7 +467,7 @@ func (m *mainEnv) cmdHistory(fs *flag.FlagSet) func(context.Context) error {
 				failed += ": " + firstLine(f.Error)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.RunID, r.Started.UTC().Format(time.RFC3339),
-				r.Status, r.Window, r.Rows(), r.Duration.Round(time.Millisecond), failed)
+				r.Status, r.Window, r.Rows(), fmtDuration(r.Duration), failed)
 		}
 		return tw.Flush()
 	}

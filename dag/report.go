@@ -119,12 +119,12 @@ func (r *Report) clone() *Report {
 // the errors of failed tasks.
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "dag %s run %s window %s: %s in %s\n", r.DAG, r.RunID, r.Window, r.Status, r.Duration.Round(time.Millisecond))
+	fmt.Fprintf(&b, "dag %s run %s window %s: %s in %s\n", r.DAG, r.RunID, r.Window, r.Status, fmtDuration(r.Duration))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TASK\tSTATUS\tATTEMPTS\tDURATION\tROWS\tERROR")
 	for _, t := range r.Tasks {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\n", t.Name, t.Status, t.Attempts,
-			t.Duration.Round(time.Millisecond), t.Rows, firstLine(t.Error))
+			fmtDuration(t.Duration), t.Rows, firstLine(t.Error))
 	}
 	tw.Flush()
 	_, err := io.WriteString(w, b.String())
@@ -136,13 +136,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 func (r *Report) WriteDetail(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "run:      %s\ndag:      %s\nwindow:   %s\nstatus:   %s\nstarted:  %s\nduration: %s\n",
-		r.RunID, r.DAG, r.Window, r.Status, r.Started.UTC().Format(time.RFC3339), r.Duration.Round(time.Millisecond))
+		r.RunID, r.DAG, r.Window, r.Status, r.Started.UTC().Format(time.RFC3339), fmtDuration(r.Duration))
 	if r.Error != "" {
 		fmt.Fprintf(&b, "error:    %s\n", r.Error)
 	}
 	for _, t := range r.Tasks {
 		fmt.Fprintf(&b, "\ntask %s: %s\n  attempts: %d\n  duration: %s\n  rows:     %d\n",
-			t.Name, t.Status, t.Attempts, t.Duration.Round(time.Millisecond), t.Rows)
+			t.Name, t.Status, t.Attempts, fmtDuration(t.Duration), t.Rows)
 		if len(t.Upstream) > 0 {
 			fmt.Fprintf(&b, "  after:    %s\n", strings.Join(t.Upstream, ", "))
 		}
@@ -169,6 +169,18 @@ func (r *Report) WriteDetail(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// fmtDuration rounds d for people: microseconds below a millisecond, milliseconds below
+// a minute, seconds above.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Minute:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }
 
 func firstLine(s string) string {

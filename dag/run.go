@@ -27,8 +27,9 @@ type Run struct {
 	// Logger receives the task's logs, with the DAG, task and run ID attached.
 	Logger *slog.Logger
 
-	shared *sharedState
-	rows   atomic.Int64
+	shared  *sharedState
+	baseLog *slog.Logger // the DAG's logger, before the run's attributes
+	rows    atomic.Int64
 	mu     sync.Mutex
 	checks []etl.CheckResult
 }

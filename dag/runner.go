@@ -261,7 +261,7 @@ func (d *DAG) runTask(ctx context.Context, t *Task, rep *Report, shared *sharedS
 	t0 := time.Now()
 	tr := TaskReport{Started: t0.UTC()}
 	for attempt := 1; ; attempt++ {
-		r := &Run{ID: rep.RunID, DAG: rep.DAG, Task: t.name, Window: rep.Window, Attempt: attempt, Logger: tlog, shared: shared}
+		r := &Run{ID: rep.RunID, DAG: rep.DAG, Task: t.name, Window: rep.Window, Attempt: attempt, Logger: tlog, shared: shared, baseLog: d.logger}
 		err := d.attempt(ctx, r, t.fn, timeout)
 		tr.Attempts = attempt
 		tr.Rows = r.Rows()

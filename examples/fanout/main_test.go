@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-etl/sluice/internal/pgtest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildDir  string
+)
+
+// binary builds the example once per test process into a temporary directory.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "fanout-test")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(buildDir, "fanout")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), "SLUICE_DAG_STORE=")
+	cmd.Env = append(cmd.Env, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
+}
+
+func TestGraphAndDescribe(t *testing.T) {
+	t.Parallel()
+	r := run(t, nil, "graph")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "flowchart LR\n  t0[\"extract\"]\n  t1[\"transform_a\"]\n  t2[\"transform_b\"]\n  t0 --> t1\n  t0 --> t2\n", r.stdout)
+
+	r = run(t, nil, "graph", "--format", "dot")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, `"extract" -> "transform_b";`)
+
+	r = run(t, nil, "graph", "--format", "svg")
+	require.Equal(t, 2, r.code)
+
+	r = run(t, nil, "describe")
+	require.Equal(t, 0, r.code, r.stderr)
+	for _, want := range []string{
+		"# fanout\n",
+		"- **Owner:** sales-ops@example.com\n",
+		"### extract\n\nReads the window's orders from the shop's order feed.\n\n- **Owner:** data-eng@example.com\n- **Schedule:** daily\n",
+		"- **Inputs:** `https://shop.example.com/api/orders`",
+		"### transform_a\n\nOrders of 5.00 or more, for the fraud review.\n\n- **Owner:** finance@example.com\n",
+		"- **Outputs:** `file:///large_orders_<day>.csv`",
+		"- **Checks:**\n  - one row per region\n  - totals add up to the day's total\n",
+		"```mermaid\nflowchart LR\n",
+	} {
+		require.Contains(t, r.stdout, want)
+	}
+
+	r = run(t, nil, "--help")
+	require.Equal(t, 0, r.code)
+	require.Contains(t, r.stderr, "Commands:")
+	r = run(t, nil, "launch")
+	require.Equal(t, 2, r.code)
+}
+
+func TestRunWithoutDatabase(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	env := []string{"FANOUT_OUT=" + out}
+	r := run(t, env, "run", "--logical-date", "2026-01-05", "--log-format", "json")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `extract\s+success\s+1\s+\S+\s+24`, r.stdout)
+	require.Regexp(t, `transform_a\s+success\s+1\s+\S+\s+13`, r.stdout)
+	require.Regexp(t, `transform_b\s+success\s+1\s+\S+\s+3`, r.stdout)
+	require.Contains(t, r.stderr, `"msg":"dag run finished"`)
+
+	f, err := os.Open(filepath.Join(out, "region_totals_2026-01-05.csv"))
+	require.NoError(t, err)
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, []string{"region", "orders", "total_cents"}, recs[0])
+	require.Len(t, recs, 4)
+	large, err := os.ReadFile(filepath.Join(out, "large_orders_2026-01-05.csv"))
+	require.NoError(t, err)
+	require.Equal(t, 14, strings.Count(string(large), "\n"))
+
+	r = run(t, append(env, "FANOUT_FAIL_ON=2026-01-06"), "run", "--window-start", "2026-01-06", "--window-end", "2026-01-07")
+	require.Equal(t, 1, r.code)
+	require.Regexp(t, `extract\s+failed\s+2\s+.*HTTP 502`, r.stdout) // retried once
+	require.Regexp(t, `transform_a\s+upstream_failed\s+0`, r.stdout)
+
+	r = run(t, nil, "backfill", "--from", "2026-01-01", "--to", "2026-01-08", "--parallel", "3")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "7 succeeded, 0 failed, 0 skipped")
+
+	r = run(t, nil, "history", "--failed")
+	require.Equal(t, 0, r.code)
+	require.Equal(t, "no runs\n", r.stdout, "the in-memory store ends with the process")
+}
+
+// TestWithPostgres runs the cron story with the PostgreSQL store: a 30-day backfill with
+// one bad day, the post-mortem through history, the resumed backfill after the fix, and
+// a second invocation refused while the first holds the lock.
+func TestWithPostgres(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	env := []string{"SLUICE_DAG_STORE=" + db.URL, "SLUICE_DAG_SCHEMA=" + db.Schema}
+	bad := append(env, "FANOUT_FAIL_ON=2026-01-17")
+
+	r := run(t, bad, "backfill", "--from", "2026-01-01", "--to", "2026-01-31", "--parallel", "4")
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stdout, "29 succeeded, 1 failed, 0 skipped")
+
+	r = run(t, env, "history", "--failed")
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 2, r.stdout)
+	require.Regexp(t, `^RUN\s+STARTED\s+STATUS\s+WINDOW\s+ROWS\s+DURATION\s+FAILED$`, lines[0])
+	require.Contains(t, lines[1], "failed  2026-01-17T00:00:00Z/2026-01-18T00:00:00Z")
+	require.Contains(t, lines[1], "extract (extract): extract: order feed returned HTTP 502 for 2026-01-17")
+	runID := strings.Fields(lines[1])[0]
+
+	r = run(t, env, "history", "--run", runID)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "task extract: failed\n  attempts: 2\n")
+	require.Contains(t, r.stdout, "  step:     extract\n")
+	require.Contains(t, r.stdout, "task transform_b: upstream_failed")
+
+	r = run(t, env, "history", "--pipeline", "transform_b", "--limit", "100")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, 31, strings.Count(r.stdout, "\n"))
+
+	r = run(t, env, "backfill", "--from", "2026-01-01", "--to", "2026-01-31", "--dry-run")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, 1, strings.Count(r.stdout, "would run"), r.stdout)
+	require.Regexp(t, `2026-01-17T00:00:00Z/2026-01-18T00:00:00Z\s+would run\s+-\s+-\s+last run \S+ failed`, r.stdout)
+
+	// The source is fixed: only the failed day runs again.
+	r = run(t, env, "backfill", "--from", "2026-01-01", "--to", "2026-01-31", "--parallel", "4")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "1 succeeded, 0 failed, 29 skipped")
+	require.Regexp(t, `2026-01-17T00:00:00Z/2026-01-18T00:00:00Z\s+run\s+success`, r.stdout)
+
+	r = run(t, env, "backfill", "--from", "2026-01-01", "--to", "2026-01-03", "--force")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "2 succeeded, 0 failed, 0 skipped")
+
+	// Overlap: the first invocation holds the lock until its stdin closes.
+	first := exec.Command(binary(t), "run", "--logical-date", "2026-02-01")
+	first.Env = append(append(os.Environ(), env...), "FANOUT_HOLD=1")
+	stdin, err := first.StdinPipe()
+	require.NoError(t, err)
+	stderr, err := first.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, first.Start())
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "holding until stdin closes") {
+	}
+	go func() { _, _ = bufio.NewReader(stderr).WriteTo(devNull{}) }()
+
+	r = run(t, env, "run", "--logical-date", "2026-02-02")
+	require.Equal(t, 75, r.code, r.stderr)
+	require.Contains(t, r.stderr, "another run holds the lock")
+
+	require.NoError(t, stdin.Close())
+	require.NoError(t, first.Wait())
+
+	r = run(t, env, "run", "--logical-date", "2026-02-02")
+	require.Equal(t, 0, r.code, r.stderr)
+}
+
+type devNull struct{}
+
+func (devNull) Write(p []byte) (int, error) { return len(p), nil }
