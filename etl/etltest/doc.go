@@ -36,9 +36,18 @@
 //
 // # Assertions
 //
-// [RequireRows] and [RequireRowsAnyOrder] compare rows and prints a
-// line diff, [RequireStats] compares run counters without the duration, and
-// [RequireCheckFailed] finds a failed check in an error chain: any error in the chain that
-// has a CheckResults() []etl.CheckResult method (as [*CheckError] does) or a
-// CheckResult() etl.CheckResult method (as package checks' *checks.Error does) counts.
+// [RequireRows] and [RequireRowsAnyOrder] compare rows and print a line diff,
+// [RequireStats] compares run counters without the duration, and [RequireCheckFailed]
+// finds a failed check in an error chain: any error in the chain that has a
+// CheckResults() []etl.CheckResult method (as [*CheckError] does) or a CheckResult()
+// etl.CheckResult method (as package checks' *checks.Error does) counts.
+//
+// Failure messages are testify's, with the diff in the Error field:
+//
+//	Error:  rows differ (in order): want 2, got 2
+//	        --- want
+//	        +++ got
+//	          (1, "ann")
+//	        - (2, "bob")
+//	        + (2, "bobby")
 package etltest
