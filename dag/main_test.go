@@ -17,8 +17,8 @@ import (
 )
 
 type cli struct {
-	t   *testing.T
-	d   *dag.DAG
+	t *testing.T
+	d *dag.DAG
 }
 
 func (c cli) run(args ...string) (code int, stdout, stderr string) {

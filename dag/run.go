@@ -30,8 +30,8 @@ type Run struct {
 	shared  *sharedState
 	baseLog *slog.Logger // the DAG's logger, before the run's attributes
 	rows    atomic.Int64
-	mu     sync.Mutex
-	checks []etl.CheckResult
+	mu      sync.Mutex
+	checks  []etl.CheckResult
 }
 
 // sharedState is what the tasks of one DAG run share: the values passed downstream.
