@@ -1,5 +1,3 @@
-// Package dagtest holds test helpers for package dag: [ExerciseStore], a conformance suite
-// that every [dag.Store] must pass, in the manner of riverdrivertest.Exercise.
 package dagtest
 
 import (
