@@ -30,6 +30,13 @@
 // Sinks may accept other values for a column (a string for a numeric column, say) but the
 // table above is what sources produce and what sinks must accept.
 //
+// # Structs
+//
+// Rows map to and from Go structs through `db:"col"` tags, reflected once per type:
+// [SchemaOf] derives a schema, [FromStructs] and [StructStream] turn structs into a stream,
+// and [Structs], [CollectStructs] and [ScanRow] turn rows back into structs. The mapping
+// rules are in SchemaOf's documentation.
+//
 // # Runs
 //
 // [Pipeline.Run] gives every execution a [Run]: a unique ID, the pipeline's name and

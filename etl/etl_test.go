@@ -148,7 +148,6 @@ func TestPipelineLogs(t *testing.T) {
 
 func TestPipelineRunLogsToItsLogger(t *testing.T) {
 	t.Parallel()
-	t.Skip("Pipeline.Run ignores Pipeline.Logger: NewRun gives the Run a discarding logger, so RunWith never falls back to p.Logger")
 	var logs bytes.Buffer
 	p := &etl.Pipeline{Name: "people", Source: memSource(), Sink: &memSink{}, AllowEmpty: true,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
@@ -657,4 +656,27 @@ func TestWatermarkAccessors(t *testing.T) {
 	run.Advance(nil)
 	_, ok = run.NextWatermark()
 	require.False(t, ok)
+}
+
+func TestMapErrorsBelongToTheTransformStep(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("bad gender")
+	p := &etl.Pipeline{
+		Name: "m",
+		Source: etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
+			return etl.SliceStream(etl.Schema{{Name: "g"}}, []etl.Row{{"X"}}), nil
+		}),
+		Transforms: []etl.Transformer{etl.Map(nil, func(etl.Row) (etl.Row, error) { return nil, boom })},
+		Sink: etl.LoadFunc(func(_ context.Context, _ *etl.Run, in etl.Stream) (etl.LoadResult, error) {
+			for _, err := range in.Rows {
+				if err != nil {
+					return etl.LoadResult{}, etl.WithStep("stage", err)
+				}
+			}
+			return etl.LoadResult{}, nil
+		}),
+	}
+	_, err := p.Run(context.Background(), etl.Window{})
+	require.ErrorIs(t, err, boom)
+	require.Equal(t, "transform", etl.Step(err), "the sink must not be blamed for a transform's error")
 }

@@ -106,8 +106,7 @@ func (p *Pipeline) Lineage() (inputs, outputs []Dataset) {
 // Run executes the pipeline once over window w (the zero Window for all data). It streams
 // rows from the source through the transforms into the sink, which loads them atomically.
 func (p *Pipeline) Run(ctx context.Context, w Window) (Result, error) {
-	run := NewRun(p.Name, w)
-	return p.RunWith(ctx, run)
+	return p.RunWith(ctx, &Run{Pipeline: p.Name, Window: w})
 }
 
 // RunWith is [Pipeline.Run] with a Run the caller made, for a caller that needs to choose

@@ -78,7 +78,9 @@ func Map(out Schema, fn func(Row) (Row, error)) Transformer {
 		return Stream{Schema: schema, Rows: func(yield func(Row, error) bool) {
 			for row, err := range in.Rows {
 				if err == nil {
-					row, err = fn(row)
+					if row, err = fn(row); err != nil {
+						err = WithStep("transform", err)
+					}
 				}
 				if err != nil {
 					yield(nil, err)
