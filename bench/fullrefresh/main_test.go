@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-etl/sluice/bench/internal/harness"
+	"github.com/sluice-etl/sluice/internal/pgtest"
+)
+
+// TestMain lets the test binary stand in for the benchmark binary when the driver
+// re-executes itself as a sluice child.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-"+harness.ChildFlag {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestSmoke runs every case once on a small file and checks that each load left the
+// CSV's exact contents, with the checks on. It asserts no timing.
+func TestSmoke(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.URL(t)
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	schema := "sluice_bench_test_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	t.Cleanup(func() {
+		conn, err := harness.Connect(ctx, dsn)
+		if err == nil {
+			_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+harness.QuoteIdent(schema)+" CASCADE")
+			conn.Close(ctx)
+		}
+	})
+	var out bytes.Buffer
+	err := run(ctx, config{
+		rows: 3000, runs: 1, dsn: dsn, schema: schema, cases: allCases,
+		observer: true, rssRows: 500, verify: true, tmpdir: t.TempDir(),
+	}, &out)
+	require.NoError(t, err)
+	report := out.String()
+	require.NotContains(t, report, "FAILED", report)
+	require.NotContains(t, report, "n/a ", report)
+	for _, name := range []string{"psql-truncate", "psql-delete", "sluice-truncate", "sluice-delete", "sluice-swap"} {
+		require.Regexp(t, `\| `+name+` \|[^\n]*contents verified`, report)
+	}
+	// The observer comparison runs on whichever strategy was fastest.
+	require.Regexp(t, `\| sluice-\w+\+observer \|[^\n]*contents verified`, report)
+	require.Contains(t, report, "unique_key(id) passed")
+	require.Contains(t, report, "row_count passed")
+}
