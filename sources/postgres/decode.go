@@ -79,8 +79,17 @@ func wireFor(oid uint32) wire {
 	return wire{kind: kindText, typ: etl.TypeText, format: pgx.TextFormatCode}
 }
 
-// pgEpochMicros is 2000-01-01 00:00:00 UTC, PostgreSQL's epoch, in Unix microseconds.
-const pgEpochMicros = 946684800 * 1_000_000
+// pgEpochSeconds is 2000-01-01 00:00:00 UTC, PostgreSQL's epoch, in Unix seconds.
+const pgEpochSeconds = 946684800
+
+// PostgreSQL's timestamp range (4714-11-24 BC to 294277 AD, exclusive), in microseconds
+// from its epoch: MIN_TIMESTAMP and END_TIMESTAMP in its source.
+const (
+	minTimestampMicros = -211813488000000000
+	endTimestampMicros = 9223371331200000000
+	minDateDays        = -2451545   // Julian day 0 less POSTGRES_EPOCH_JDATE
+	endDateDays        = 2145031949 // DATE_END_JULIAN less POSTGRES_EPOCH_JDATE
+)
 
 // decode turns one raw column value into its etl value. b is only valid until the next
 // row, so anything kept (strings, bytes) is copied.
@@ -146,7 +155,12 @@ func decode(k kind, b []byte) (any, error) {
 		if us == math.MaxInt64 || us == math.MinInt64 {
 			return nil, fmt.Errorf("infinite timestamp: %w", ErrUnsupportedValue)
 		}
-		return time.UnixMicro(us + pgEpochMicros).UTC(), nil
+		if us < minTimestampMicros || us >= endTimestampMicros {
+			return nil, fmt.Errorf("timestamp %d microseconds from 2000-01-01 is out of PostgreSQL's range", us)
+		}
+		// Seconds and microseconds apart: near PostgreSQL's maximum, adding the epoch's
+		// microseconds would overflow.
+		return time.Unix(pgEpochSeconds+us/1_000_000, us%1_000_000*1_000).UTC(), nil
 	case kindDate:
 		if len(b) != 4 {
 			return nil, badLen(4, b)
@@ -154,6 +168,9 @@ func decode(k kind, b []byte) (any, error) {
 		days := int32(binary.BigEndian.Uint32(b))
 		if days == math.MaxInt32 || days == math.MinInt32 {
 			return nil, fmt.Errorf("infinite date: %w", ErrUnsupportedValue)
+		}
+		if days < minDateDays || days >= endDateDays {
+			return nil, fmt.Errorf("date %d days from 2000-01-01 is out of PostgreSQL's range", days)
 		}
 		return time.Date(2000, 1, 1+int(days), 0, 0, 0, 0, time.UTC), nil
 	case kindUUID:

@@ -644,3 +644,16 @@ func TestOpenOwnsItsPool(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int64{1, 2}, ids(rows))
 }
+
+func TestExtremeTimesComeOutExactly(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	_, rows, err := read(t, newSource(t, db, postgres.Config{Query: `SELECT
+		'294276-12-31 23:59:59.999999+00'::timestamptz AS hi, '4714-11-24 00:00:00+00 BC'::timestamptz AS lo,
+		'5874897-12-31'::date AS dhi, '4714-11-24 BC'::date AS dlo`}), nil)
+	require.NoError(t, err)
+	require.Equal(t, []etl.Row{{
+		time.Date(294276, 12, 31, 23, 59, 59, 999999000, time.UTC), time.Date(-4713, 11, 24, 0, 0, 0, 0, time.UTC),
+		time.Date(5874897, 12, 31, 0, 0, 0, 0, time.UTC), time.Date(-4713, 11, 24, 0, 0, 0, 0, time.UTC),
+	}}, rows)
+}
