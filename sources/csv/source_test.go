@@ -394,6 +394,7 @@ func TestReaderIsSingleUse(t *testing.T) {
 func TestCancel(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	src, err := csv.New(csv.Config{Reader: strings.NewReader(benchText(10_000)), Schema: benchSchema})
 	require.NoError(t, err)
 	s, err := src.Extract(ctx, nil)

@@ -1,0 +1,139 @@
+package csv_test
+
+import (
+	"math"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/sources/csv"
+)
+
+func TestParseValue(t *testing.T) {
+	t.Parallel()
+	plus2 := time.FixedZone("", 2*3600)
+	minus0530 := time.FixedZone("", -(5*3600 + 30*60))
+	ok := []struct {
+		typ  etl.Type
+		in   string
+		want any
+	}{
+		{etl.TypeInt64, "0", int64(0)},
+		{etl.TypeInt64, "-9223372036854775808", int64(math.MinInt64)},
+		{etl.TypeInt64, "+17", int64(17)},
+		{etl.TypeFloat64, "1e3", 1000.0},
+		{etl.TypeFloat64, "-0.25", -0.25},
+		{etl.TypeNumeric, "12.50", etl.Decimal("12.50")},
+		{etl.TypeNumeric, "-0.001", etl.Decimal("-0.001")},
+		{etl.TypeNumeric, "+3", etl.Decimal("3")},
+		{etl.TypeNumeric, ".5", etl.Decimal(".5")},
+		{etl.TypeNumeric, "5.", etl.Decimal("5.")},
+		{etl.TypeNumeric, "123456789012345678901234567890.123", etl.Decimal("123456789012345678901234567890.123")},
+		{etl.TypeBool, "t", true}, {etl.TypeBool, "F", false},
+		{etl.TypeBool, "TRUE", true}, {etl.TypeBool, "false", false},
+		{etl.TypeBool, "1", true}, {etl.TypeBool, "0", false},
+		{etl.TypeBool, "Yes", true}, {etl.TypeBool, "no", false},
+		{etl.TypeTimestamp, "2024-06-01T12:30:00Z", time.Date(2024, 6, 1, 12, 30, 0, 0, time.UTC)},
+		{etl.TypeTimestamp, "2024-06-01T12:30:00.123456789+02:00", time.Date(2024, 6, 1, 12, 30, 0, 123456789, plus2)},
+		{etl.TypeTimestamp, "2024-06-01 12:30:00", time.Date(2024, 6, 1, 12, 30, 0, 0, time.UTC)},
+		{etl.TypeTimestamp, "2024-06-01 12:30:00.5", time.Date(2024, 6, 1, 12, 30, 0, 5e8, time.UTC)},
+		{etl.TypeTimestamp, "2024-06-01 12:30:00+02", time.Date(2024, 6, 1, 12, 30, 0, 0, plus2)},
+		{etl.TypeTimestamp, "2024-06-01 12:30:00.000001-0530", time.Date(2024, 6, 1, 12, 30, 0, 1000, minus0530)},
+		{etl.TypeTimestamp, "2024-06-01 12:30:00-05:30", time.Date(2024, 6, 1, 12, 30, 0, 0, minus0530)},
+		{etl.TypeTimestamp, "2024-06-01 12:30:00+00", time.Date(2024, 6, 1, 12, 30, 0, 0, time.UTC)},
+		{etl.TypeTimestamp, "2024-06-01 12:30:00.1234567891", time.Date(2024, 6, 1, 12, 30, 0, 123456789, time.UTC)},
+		{etl.TypeDate, "2024-02-29", time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)},
+		{etl.TypeBytes, `\xDEADbeef`, []byte{0xde, 0xad, 0xbe, 0xef}},
+		{etl.TypeBytes, "raw", []byte("raw")},
+		{etl.TypeJSON, `{"a":[1,2]}`, `{"a":[1,2]}`},
+		{etl.TypeJSON, `"s"`, `"s"`},
+		{etl.TypeText, "héllo", "héllo"},
+		{etl.TypeText, "", ""},
+	}
+	for _, tc := range ok {
+		got, err := csv.ParseValue(tc.typ, tc.in)
+		require.NoError(t, err, "%s %q", tc.typ, tc.in)
+		if want, isTime := tc.want.(time.Time); isTime {
+			require.True(t, want.Equal(got.(time.Time)), "%s %q: got %v want %v", tc.typ, tc.in, got, want)
+			_, wo := want.Zone()
+			_, go_ := got.(time.Time).Zone()
+			require.Equal(t, wo, go_, "%q keeps its offset", tc.in)
+			continue
+		}
+		require.Equal(t, tc.want, got, "%s %q", tc.typ, tc.in)
+	}
+
+	bad := []struct {
+		typ etl.Type
+		in  string
+	}{
+		{etl.TypeInt64, ""}, {etl.TypeInt64, "1.0"}, {etl.TypeInt64, "9223372036854775808"}, {etl.TypeInt64, " 1"},
+		{etl.TypeFloat64, "abc"}, {etl.TypeFloat64, ""},
+		{etl.TypeNumeric, ""}, {etl.TypeNumeric, "-"}, {etl.TypeNumeric, "."}, {etl.TypeNumeric, "1.2.3"},
+		{etl.TypeNumeric, "1e5"}, {etl.TypeNumeric, "NaN"}, {etl.TypeNumeric, "1,5"}, {etl.TypeNumeric, "--1"},
+		{etl.TypeBool, "maybe"}, {etl.TypeBool, ""}, {etl.TypeBool, "2"}, {etl.TypeBool, "on"},
+		{etl.TypeTimestamp, "2024-06-01"}, {etl.TypeTimestamp, "2024-13-01 00:00:00"},
+		{etl.TypeTimestamp, "2023-02-29 00:00:00"}, {etl.TypeTimestamp, "2024-06-01 24:00:00"},
+		{etl.TypeTimestamp, "2024-06-01 12:60:00"}, {etl.TypeTimestamp, "2024-06-01 12:00:60"},
+		{etl.TypeTimestamp, "2024-06-01X12:00:00"}, {etl.TypeTimestamp, "2024-06-01 12:00:00."},
+		{etl.TypeTimestamp, "2024-06-01 12:00:00+2"}, {etl.TypeTimestamp, "2024-06-01 12:00:00+02:0"},
+		{etl.TypeTimestamp, "2024-06-01 12:00:00 UTC"}, {etl.TypeTimestamp, "2024-06-01 12:00:00+16"},
+		{etl.TypeTimestamp, "June 1, 2024"},
+		{etl.TypeDate, "2024-6-1"}, {etl.TypeDate, "2024-06-31"}, {etl.TypeDate, "2024-06-01 00:00:00"},
+		{etl.TypeBytes, `\xabc`}, {etl.TypeBytes, `\xzz`},
+		{etl.TypeJSON, "{"}, {etl.TypeJSON, ""}, {etl.TypeJSON, "\xff"},
+		{etl.TypeText, "a\xffb"},
+	}
+	for _, tc := range bad {
+		_, err := csv.ParseValue(tc.typ, tc.in)
+		require.Error(t, err, "%s %q", tc.typ, tc.in)
+		if strings.Contains(tc.in, "\xff") {
+			require.ErrorIs(t, err, csv.ErrInvalidUTF8)
+		} else {
+			require.ErrorIs(t, err, csv.ErrInvalidValue)
+			require.ErrorContains(t, err, tc.typ.String())
+		}
+	}
+}
+
+// FuzzParseValue checks the hand-written parsers against the standard library: whatever
+// they accept, time.Parse and big.Rat read the same way.
+func FuzzParseValue(f *testing.F) {
+	for _, s := range []string{"2024-06-01T12:30:00.5+02:00", "2024-06-01 12:30:00", "2024-02-29",
+		"-12.50", ".5", "1e5", "t", "yes", "FALSE", `\x00ff`, "123", "2024-06-01 12:30:00.1234567891-0530"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for typ := etl.TypeText; typ <= etl.TypeJSON; typ++ {
+			v, err := csv.ParseValue(typ, s)
+			if err != nil {
+				if v != nil {
+					t.Fatalf("%s %q: value %v with error %v", typ, s, v, err)
+				}
+				continue
+			}
+			switch typ {
+			case etl.TypeNumeric:
+				if _, ok := new(big.Rat).SetString(string(v.(etl.Decimal))); !ok {
+					t.Fatalf("numeric %q accepted, but big.Rat refuses %q", s, v)
+				}
+			case etl.TypeTimestamp:
+				got := v.(time.Time)
+				if len(s) > 10 && s[10] == 'T' {
+					if want, err := time.Parse(time.RFC3339Nano, s); err == nil && !want.Equal(got) {
+						t.Fatalf("timestamp %q: got %v, time.Parse says %v", s, got, want)
+					}
+				}
+			case etl.TypeDate:
+				want, err := time.Parse(time.DateOnly, s)
+				if err != nil || !want.Equal(v.(time.Time)) {
+					t.Fatalf("date %q: got %v, time.Parse says %v, %v", s, v, want, err)
+				}
+			}
+		}
+	})
+}
