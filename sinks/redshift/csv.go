@@ -3,6 +3,8 @@ package redshift
 import (
 	"errors"
 	"fmt"
+	"io"
+	"iter"
 	"math"
 	"strconv"
 	"strings"
@@ -200,4 +202,27 @@ func isDecimal(s string) bool {
 		}
 	}
 	return digits > 0
+}
+
+// WriteCSV writes rows to w in the CSV form that [Stager] stages and [Copy.SQL] reads,
+// one line per row, with no header. It returns the rows and bytes written. It is for
+// tools and tests that need the staged form without S3.
+func WriteCSV(w io.Writer, schema etl.Schema, rows iter.Seq2[etl.Row, error]) (n, size int64, err error) {
+	enc := encoder{schema: schema}
+	var buf []byte
+	for row, err := range rows {
+		if err != nil {
+			return n, size, err
+		}
+		if buf, err = enc.appendRow(buf[:0], row); err != nil {
+			return n, size, err
+		}
+		m, err := w.Write(buf)
+		size += int64(m)
+		if err != nil {
+			return n, size, err
+		}
+		n++
+	}
+	return n, size, nil
 }

@@ -35,6 +35,10 @@ const (
 	minCappedPartSize = 1 << 20
 )
 
+// GzipLevel is the compression level of staged parts. Fastest wins: staging is bound by
+// the client's CPU, and Redshift reads any level at the same speed.
+const GzipLevel = gzip.BestSpeed
+
 // ErrNoBucket is returned by [NewStager] when [StageConfig.Bucket] is empty.
 var ErrNoBucket = errors.New("redshift: no S3 staging bucket configured")
 
@@ -85,7 +89,8 @@ type Stager struct {
 	cfg      StageConfig
 	client   *s3.Client
 	log      *slog.Logger
-	bufs     sync.Pool
+	bufs     sync.Pool // *bytes.Buffer, compressed parts
+	raws     sync.Pool // *[]byte, parts' CSV
 	gzipPool sync.Pool
 }
 
@@ -192,7 +197,7 @@ func (s *Stager) RunPrefix(pipeline, runID string) string {
 
 // lane is the part being filled for one slice in the current round.
 type lane struct {
-	buf  *bytes.Buffer
+	buf  *[]byte
 	rows int64
 }
 
@@ -242,25 +247,26 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 
 	lanes := make([]lane, slices)
 	for i := range lanes {
-		lanes[i].buf = s.getBuf()
+		lanes[i].buf = s.getRaw(partSize)
 	}
 	flush := func() {
 		for i := range lanes {
 			l := lanes[i]
-			lanes[i] = lane{buf: s.getBuf()}
+			lanes[i] = lane{buf: s.getRaw(partSize)}
 			key := fmt.Sprintf("%spart-%05d.csv.gz", st.Prefix, next)
 			next++
 			g.Go(func() error {
-				defer s.putBuf(l.buf)
+				raw := int64(len(*l.buf))
 				if err := gctx.Err(); err != nil {
+					s.putRaw(l.buf, partSize)
 					return err
 				}
-				size, err := s.upload(gctx, key, l.buf.Bytes())
+				size, err := s.upload(gctx, key, l.buf, partSize)
 				if err != nil {
 					return fmt.Errorf("redshift: upload s3://%s/%s: %w", s.cfg.Bucket, key, err)
 				}
 				mu.Lock()
-				parts = append(parts, Part{Key: key, Rows: l.rows, Bytes: int64(l.buf.Len()), Size: size})
+				parts = append(parts, Part{Key: key, Rows: l.rows, Bytes: raw, Size: size})
 				mu.Unlock()
 				return nil
 			})
@@ -271,22 +277,21 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 	var roundBytes int64
 	var roundRows int64
 	var streamErr error
-	var scratch []byte
 	for row, err := range rows {
 		if err != nil {
 			streamErr = err
 			break
 		}
-		scratch, err = enc.appendRow(scratch[:0], row)
+		l := &lanes[roundRows%int64(slices)]
+		before := len(*l.buf)
+		*l.buf, err = enc.appendRow(*l.buf, row)
 		if err != nil {
 			streamErr = err
 			break
 		}
-		l := &lanes[roundRows%int64(slices)]
-		l.buf.Write(scratch)
 		l.rows++
 		roundRows++
-		roundBytes += int64(len(scratch))
+		roundBytes += int64(len(*l.buf) - before)
 		if roundBytes >= roundLimit {
 			flush()
 			roundBytes, roundRows = 0, 0
@@ -301,7 +306,7 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 		flush()
 	}
 	for i := range lanes {
-		s.putBuf(lanes[i].buf)
+		s.putRaw(lanes[i].buf, partSize)
 	}
 	werr := g.Wait()
 	if streamErr != nil {
@@ -339,15 +344,18 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 	return nil
 }
 
-// upload compresses csv and puts it at key, returning the compressed size.
-func (s *Stager) upload(ctx context.Context, key string, csv []byte) (int64, error) {
+// upload compresses the CSV in raw, returns raw to the pool (so a part in flight holds
+// only its compressed bytes), and puts the result at key. It returns the compressed size.
+func (s *Stager) upload(ctx context.Context, key string, raw *[]byte, partSize int64) (int64, error) {
 	out := s.getBuf()
 	defer s.putBuf(out)
-	if err := s.compress(out, csv); err != nil {
+	err := s.compress(out, *raw)
+	s.putRaw(raw, partSize)
+	if err != nil {
 		return 0, err
 	}
 	n := int64(out.Len())
-	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key),
 		Body: bytes.NewReader(out.Bytes()), ContentLength: aws.Int64(n),
 		ContentType: aws.String("text/csv"), ContentEncoding: aws.String("gzip"),
@@ -358,7 +366,7 @@ func (s *Stager) upload(ctx context.Context, key string, csv []byte) (int64, err
 func (s *Stager) compress(w io.Writer, csv []byte) error {
 	zw, _ := s.gzipPool.Get().(*gzip.Writer)
 	if zw == nil {
-		zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+		zw, _ = gzip.NewWriterLevel(w, GzipLevel)
 	} else {
 		zw.Reset(w)
 	}
@@ -369,6 +377,26 @@ func (s *Stager) compress(w io.Writer, csv []byte) error {
 	return zw.Close()
 }
 
+// rawSlack is room past PartSize in a part's buffer, so the row that crosses the size
+// rarely makes append double the buffer.
+const rawSlack = 256 << 10
+
+func (s *Stager) getRaw(partSize int64) *[]byte {
+	if b, ok := s.raws.Get().(*[]byte); ok && int64(cap(*b)) >= partSize {
+		return b
+	}
+	b := make([]byte, 0, partSize+rawSlack)
+	return &b
+}
+
+func (s *Stager) putRaw(b *[]byte, partSize int64) {
+	if int64(cap(*b)) > partSize+rawSlack {
+		return // a long row grew it; let it go
+	}
+	*b = (*b)[:0]
+	s.raws.Put(b)
+}
+
 func (s *Stager) getBuf() *bytes.Buffer {
 	if b, ok := s.bufs.Get().(*bytes.Buffer); ok {
 		return b
@@ -377,8 +405,8 @@ func (s *Stager) getBuf() *bytes.Buffer {
 }
 
 func (s *Stager) putBuf(b *bytes.Buffer) {
-	if b.Cap() > 4*int(s.cfg.PartSize) {
-		return // a huge row grew it; let it go
+	if b.Cap() > 2*int(s.cfg.PartSize)+rawSlack {
+		return
 	}
 	b.Reset()
 	s.bufs.Put(b)

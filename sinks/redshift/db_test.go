@@ -1,0 +1,76 @@
+package redshift_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-etl/sluice/internal/pgtest"
+	"github.com/sluice-etl/sluice/sinks/redshift"
+)
+
+func TestRedactDSN(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"postgres://etl:s3cret@cluster:5439/dev":           "postgres://etl:xxxxx@cluster:5439/dev",
+		"postgres://etl@cluster:5439/dev?password=s3cret":  "postgres://etl@cluster:5439/dev?password=xxxxx",
+		"host=cluster user=etl password=s3cret dbname=dev": "host=cluster user=etl password=xxxxx dbname=dev",
+		"postgres://etl@cluster/dev":                       "postgres://etl@cluster/dev",
+	} {
+		require.Equal(t, want, redshift.RedactDSN(in))
+	}
+}
+
+func TestConnectNeverShowsThePassword(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, dsn := range []string{
+		"postgres://etl:s3cret@127.0.0.1:1/dev?connect_timeout=2",
+		"host=127.0.0.1 port=1 user=etl password=s3cret connect_timeout=2",
+		"postgres://etl:s3cret@127.0.0.1:1/dev?sslmode=bogus",
+	} {
+		_, err := redshift.Connect(ctx, dsn)
+		require.Error(t, err)
+		require.NotContains(t, err.Error(), "s3cret")
+		require.NotContains(t, fmt.Sprintf("%+v", err), "s3cret")
+	}
+}
+
+func TestConnectExecMode(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn, err := redshift.Connect(ctx, pgtest.URL(t))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	require.Equal(t, pgx.QueryExecModeExec, conn.Config().DefaultQueryExecMode)
+	var n int64
+	var s string
+	require.NoError(t, conn.QueryRow(ctx, "SELECT $1::bigint + 1, $2::text", int64(41), "x").Scan(&n, &s))
+	require.Equal(t, int64(42), n)
+	require.Equal(t, "x", s)
+}
+
+func TestIsRetryable(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "XX000", Message: "1023", Detail: "Serializable isolation violation on table - 1"}, true},
+		{fmt.Errorf("commit: %w", &pgconn.PgError{Code: "XX000", Message: "1023"}), true},
+		{&pgconn.PgError{Code: "XX000", Message: "other", Detail: "Serializable isolation violation on table"}, true},
+		{&pgconn.PgError{Code: "40001", Message: "could not serialize access"}, true},
+		{&pgconn.PgError{Code: "XX000", Message: "Load into table 't' failed."}, false},
+		{&pgconn.PgError{Code: "23505"}, false},
+		{errors.New("ERROR: 1023"), false},
+		{nil, false},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, redshift.IsRetryable(c.err), "%v", c.err)
+	}
+}
