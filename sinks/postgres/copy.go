@@ -125,6 +125,18 @@ type copyPlan struct {
 	table   tableRef
 	columns []string
 	enc     []fieldEncoder
+	// ordinal appends each row's 1-based arrival number as a last bigint column, named
+	// ordinalName, so a stage can tell which of two versions of a key came last.
+	ordinal     bool
+	ordinalName string
+}
+
+// withOrdinal returns a copy of p that also sends each row's arrival number as column
+// name.
+func (p *copyPlan) withOrdinal(name string) *copyPlan {
+	q := *p
+	q.ordinal, q.ordinalName = true, name
+	return &q
 }
 
 // planCopy matches the stream's columns to the table's by name. Table columns the stream
@@ -165,6 +177,10 @@ func (p *copyPlan) copySQL(into tableRef, freeze bool) string {
 		}
 		b.WriteString(pgx.Identifier{c}.Sanitize())
 	}
+	if p.ordinal {
+		b.WriteString(", ")
+		b.WriteString(pgx.Identifier{p.ordinalName}.Sanitize())
+	}
 	b.WriteString(") FROM STDIN (FORMAT binary")
 	if freeze {
 		b.WriteString(", FREEZE")
@@ -182,7 +198,11 @@ func (p *copyPlan) appendRow(buf []byte, row etl.Row, n int64) ([]byte, error) {
 		return buf, &ValueError{Table: p.table.String(), Row: n, Err: fmt.Errorf("row has %d values, the stream's schema %d columns", len(row), len(p.enc))}
 	}
 	start := len(buf)
-	buf = binary.BigEndian.AppendUint16(buf, uint16(len(p.enc)))
+	fields := len(p.enc)
+	if p.ordinal {
+		fields++
+	}
+	buf = binary.BigEndian.AppendUint16(buf, uint16(fields))
 	for i, v := range row {
 		if v == nil {
 			buf = binary.BigEndian.AppendUint32(buf, 0xFFFFFFFF)
@@ -200,6 +220,10 @@ func (p *copyPlan) appendRow(buf []byte, row etl.Row, n int64) ([]byte, error) {
 			return buf[:start], &ValueError{Table: p.table.String(), Row: n, Column: p.columns[i], Err: errors.New("value is larger than 1 GiB")}
 		}
 		binary.BigEndian.PutUint32(buf[at:], uint32(size))
+	}
+	if p.ordinal {
+		buf = binary.BigEndian.AppendUint32(buf, 8)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(n))
 	}
 	return buf, nil
 }

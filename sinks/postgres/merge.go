@@ -106,16 +106,14 @@ func (mm *mergeMode) Kind() string { return "merge" }
 // target's, that vanishes at commit or rollback.
 func stageTable(ctx context.Context, tx pgx.Tx, p *prepared, name string, cols []string, seq bool) (tableRef, error) {
 	stage := tableRef{Schema: "pg_temp", Name: name}
-	sql := "CREATE TEMP TABLE " + quoteIdent(name) + " ON COMMIT DROP AS SELECT " + quoteList(cols) +
-		" FROM " + p.ref.sql() + " WITH NO DATA"
+	sql := "CREATE TEMP TABLE " + quoteIdent(name) + " ON COMMIT DROP AS SELECT " + quoteList(cols)
+	if seq {
+		// The COPY sends each row's arrival number here (see copyPlan.withOrdinal).
+		sql += ", 0::bigint AS " + quoteIdent(seqColumn)
+	}
+	sql += " FROM " + p.ref.sql() + " WITH NO DATA"
 	if _, err := tx.Exec(ctx, sql); err != nil {
 		return stage, fmt.Errorf("create stage for %s: %w", p.ref, err)
-	}
-	if seq {
-		if _, err := tx.Exec(ctx, "ALTER TABLE "+stage.sql()+" ADD COLUMN "+quoteIdent(seqColumn)+
-			" bigint GENERATED ALWAYS AS IDENTITY"); err != nil {
-			return stage, fmt.Errorf("create stage for %s: %w", p.ref, err)
-		}
 	}
 	return stage, nil
 }
@@ -141,7 +139,7 @@ func (mm *mergeMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in et
 	if mm.stage, err = stageTable(ctx, tx, mm.p, runTable("sluice_stage", run.ID), mm.names, true); err != nil {
 		return 0, err
 	}
-	return mm.p.plan.copyIn(ctx, tx.Conn().PgConn(), mm.stage, false, in.Rows)
+	return mm.p.plan.withOrdinal(seqColumn).copyIn(ctx, tx.Conn().PgConn(), mm.stage, false, in.Rows)
 }
 
 // tombstone returns the SQL that is true for a deleted row of alias, or "false".

@@ -1,0 +1,277 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sluice-etl/sluice/checks"
+	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/pgtest"
+	"github.com/sluice-etl/sluice/sinks/postgres"
+	"github.com/stretchr/testify/require"
+)
+
+var itemSchema = etl.Schema{
+	{Name: "id", Type: etl.TypeInt64}, {Name: "name"}, {Name: "qty", Type: etl.TypeInt64},
+	{Name: "modified", Type: etl.TypeTimestamp}, {Name: "deleted", Type: etl.TypeBool},
+}
+
+const itemTableSQL = `CREATE TABLE %s (id bigint PRIMARY KEY, name text, qty bigint, modified timestamptz, deleted boolean)`
+
+type srcRow struct {
+	name     string
+	qty      int64
+	modified time.Time
+	deleted  bool
+}
+
+func (r srcRow) row(id int64) etl.Row { return etl.Row{id, r.name, r.qty, r.modified, r.deleted} }
+
+// sourceModel is a source table with created/modified/deleted columns, held in memory,
+// that an incremental extractor reads with a look-back.
+type sourceModel struct {
+	rows     map[int64]srcRow
+	now      time.Time
+	extras   []etl.Row // older versions of a key seen in the same batch (a change feed)
+	lookback time.Duration
+	rnd      *rand.Rand
+}
+
+func (m *sourceModel) tick() time.Time {
+	m.now = m.now.Add(time.Second)
+	return m.now
+}
+
+// extractor reads rows with modified > watermark - lookback, in random order, and
+// advances the watermark to the highest modified it yielded.
+func (m *sourceModel) extractor() etl.Extractor {
+	return etl.ExtractFunc(func(ctx context.Context, run *etl.Run) (etl.Stream, error) {
+		return etl.Stream{Schema: itemSchema, Rows: func(yield func(etl.Row, error) bool) {
+			var from time.Time
+			if wm, ok := run.Watermark(); ok {
+				from = wm.(time.Time).Add(-m.lookback)
+			}
+			var out []etl.Row
+			for id, r := range m.rows {
+				if r.modified.After(from) {
+					out = append(out, r.row(id))
+				}
+			}
+			for _, r := range m.extras {
+				if r[3].(time.Time).After(from) {
+					out = append(out, r)
+				}
+			}
+			slices.SortFunc(out, func(a, b etl.Row) int { return int(a[0].(int64) - b[0].(int64)) })
+			m.rnd.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+			var max time.Time
+			for _, r := range out {
+				if mod := r[3].(time.Time); mod.After(max) {
+					max = mod
+				}
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if !max.IsZero() {
+				run.Advance(max)
+			}
+		}}, nil
+	})
+}
+
+// mutate applies a random batch: inserts, updates, soft deletes, several versions of one
+// key, and rows that commit late with an older modified time.
+func (m *sourceModel) mutate() {
+	m.extras = nil
+	ids := func(deleted bool) []int64 {
+		var out []int64
+		for id, r := range m.rows {
+			if r.deleted == deleted {
+				out = append(out, id)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	for range 1 + m.rnd.IntN(8) {
+		live := ids(false)
+		switch op := m.rnd.IntN(6); {
+		case op == 0 || len(live) == 0: // insert, or revive a deleted key
+			id := int64(1 + m.rnd.IntN(40))
+			if r, ok := m.rows[id]; ok && !r.deleted {
+				continue
+			}
+			m.rows[id] = srcRow{name: fmt.Sprintf("n%d", m.rnd.IntN(1000)), qty: m.rnd.Int64N(100), modified: m.tick()}
+		case op == 1: // update
+			id := live[m.rnd.IntN(len(live))]
+			r := m.rows[id]
+			r.qty, r.modified = m.rnd.Int64N(100), m.tick()
+			m.rows[id] = r
+		case op == 2: // soft delete
+			id := live[m.rnd.IntN(len(live))]
+			r := m.rows[id]
+			r.deleted, r.modified = true, m.tick()
+			m.rows[id] = r
+		case op == 3: // two versions of one key in the batch
+			id := live[m.rnd.IntN(len(live))]
+			r := m.rows[id]
+			r.name, r.modified = "intermediate", m.tick()
+			m.extras = append(m.extras, r.row(id))
+			r.name, r.modified = "final", m.tick()
+			m.rows[id] = r
+		case op == 4: // a late commit: modified is older than the latest change seen
+			// A source never commits a key's version older than its previous one.
+			id := live[m.rnd.IntN(len(live))]
+			if slices.ContainsFunc(m.extras, func(e etl.Row) bool { return e[0] == id }) {
+				continue
+			}
+			r := m.rows[id]
+			mod := m.now.Add(-time.Duration(1+m.rnd.IntN(int(m.lookback/time.Second/2))) * time.Second)
+			if !mod.After(r.modified) {
+				mod = r.modified.Add(time.Second)
+			}
+			r.qty, r.modified = -1, mod
+			m.rows[id] = r
+		default: // an untouched key gets a new version with the same content
+			id := live[m.rnd.IntN(len(live))]
+			r := m.rows[id]
+			r.modified = m.tick()
+			m.rows[id] = r
+		}
+	}
+}
+
+func (m *sourceModel) want() []string {
+	out := []string{}
+	ids := make([]int64, 0, len(m.rows))
+	for id := range m.rows {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if r := m.rows[id]; !r.deleted {
+			out = append(out, fmt.Sprintf("%d|%s|%d|%s", id, r.name, r.qty, r.modified.UTC().Format(time.RFC3339)))
+		}
+	}
+	return out
+}
+
+func itemContents(t *testing.T, pool *pgxpool.Pool, table string) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT format('%s|%s|%s|%s', id, name, qty,
+		to_char(modified AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')) FROM `+pgx.Identifier{table}.Sanitize()+` ORDER BY id`)
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return out
+}
+
+func TestMergeProperty(t *testing.T) {
+	t.Parallel()
+	const workers, perWorker = 8, 25 // 200 cases
+	for w := range workers {
+		t.Run(fmt.Sprint("worker", w), func(t *testing.T) {
+			t.Parallel()
+			db := pgtest.New(t)
+			ctx := context.Background()
+			for c := range perWorker {
+				seed := uint64(w*perWorker + c)
+				table := fmt.Sprintf("items_%d", c)
+				_, err := db.Pool.Exec(ctx, fmt.Sprintf(itemTableSQL, table))
+				require.NoError(t, err)
+				m := &sourceModel{rows: map[int64]srcRow{}, now: t0, lookback: 10 * time.Second, rnd: rand.New(rand.NewPCG(seed, 7))}
+				p := &etl.Pipeline{Name: table, Source: m.extractor(), Sink: &postgres.Merge{
+					Target: postgres.Target{Pool: db.Pool, Table: table, Checks: []checks.Check{checks.UniqueKey()}},
+					Cursor: "modified", Deleted: "deleted",
+				}}
+				for b := range 2 + m.rnd.IntN(2) {
+					m.mutate()
+					for r := range 1 + m.rnd.IntN(3)/2 { // a third of the syncs run twice
+						_, err := p.Run(ctx, etl.Window{})
+						require.NoError(t, err, "seed %d batch %d run %d", seed, b, r)
+						require.Equal(t, m.want(), itemContents(t, db.Pool, table), "seed %d batch %d run %d", seed, b, r)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestMergeKeepDeletedAndDeletedAt(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `CREATE TABLE t (id bigint PRIMARY KEY, v text, deleted_at timestamptz)`)
+	require.NoError(t, err)
+	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "v"}, {Name: "deleted_at", Type: etl.TypeTimestamp}}
+	load := func(m *postgres.Merge, rows ...etl.Row) etl.Result {
+		res, err := (&etl.Pipeline{Name: "m", Sink: m, Source: source(func() etl.Stream { return etl.SliceStream(schema, rows) })}).Run(ctx, etl.Window{})
+		require.NoError(t, err)
+		return res
+	}
+	hard := &postgres.Merge{Target: postgres.Target{Pool: db.Pool, Table: "t"}, Deleted: "deleted_at"}
+	load(hard, etl.Row{int64(1), "a", nil}, etl.Row{int64(2), "b", nil}, etl.Row{int64(3), "c", nil})
+	res := load(hard, etl.Row{int64(2), "b", t0}, etl.Row{int64(9), "never there", t0})
+	require.EqualValues(t, 1, res.Stats.RowsDeleted)
+	require.EqualValues(t, 0, res.Stats.RowsWritten)
+	soft := &postgres.Merge{Target: postgres.Target{Pool: db.Pool, Table: "t"}, Deleted: "deleted_at", KeepDeleted: true}
+	load(soft, etl.Row{int64(3), "c", t0})
+	var got []string
+	rows, err := db.Pool.Query(ctx, `SELECT id || ':' || (deleted_at IS NOT NULL) FROM t ORDER BY id`)
+	require.NoError(t, err)
+	got, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"1:false", "3:true"}, got)
+}
+
+func TestMergeReconcileDeletesRowsGoneFromTheSource(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `CREATE TABLE t (region text, id bigint, v text, PRIMARY KEY (region, id))`)
+	require.NoError(t, err)
+	schema := etl.Schema{{Name: "region"}, {Name: "id", Type: etl.TypeInt64}, {Name: "v"}}
+	keySchema := etl.Schema{{Name: "region"}, {Name: "id", Type: etl.TypeInt64}}
+	src := []etl.Row{{"eu", int64(1), "a"}, {"eu", int64(2), "b"}, {"eu", int64(3), "c"}, {"us", int64(1), "x"}, {"us", int64(2), "y"}}
+	keys := func(region string) etl.Extractor {
+		return etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
+			var out []etl.Row
+			for _, r := range src {
+				if region == "" || r[0] == region {
+					out = append(out, etl.Row{r[0], r[1]})
+				}
+			}
+			return etl.SliceStream(keySchema, out), nil
+		})
+	}
+	sync := func(changed []etl.Row, rec *postgres.Reconcile) etl.Result {
+		m := &postgres.Merge{Target: postgres.Target{Pool: db.Pool, Table: "t"}, Reconcile: rec}
+		res, err := (&etl.Pipeline{Name: "r", Sink: m, Source: source(func() etl.Stream { return etl.SliceStream(schema, changed) })}).Run(ctx, etl.Window{})
+		require.NoError(t, err)
+		return res
+	}
+	contents := func() []string {
+		rows, err := db.Pool.Query(ctx, `SELECT region || id || v FROM t ORDER BY 1`)
+		require.NoError(t, err)
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return out
+	}
+	sync(src, nil)
+	// Hard deletes at the source: eu/2 and us/1 vanish without a tombstone.
+	src = []etl.Row{{"eu", int64(1), "a"}, {"eu", int64(3), "c2"}, {"us", int64(2), "y"}}
+	// Scoped to eu, only eu's keys are read and only eu rows may go.
+	res := sync([]etl.Row{{"eu", int64(3), "c2"}}, &postgres.Reconcile{Keys: keys("eu"), Scope: "region = $1", ScopeArgs: []any{"eu"}})
+	require.EqualValues(t, 1, res.Stats.RowsDeleted)
+	require.Equal(t, []string{"eu1a", "eu3c2", "us1x", "us2y"}, contents())
+	res = sync(nil, &postgres.Reconcile{Keys: keys("")})
+	require.EqualValues(t, 1, res.Stats.RowsDeleted)
+	require.Equal(t, []string{"eu1a", "eu3c2", "us2y"}, contents())
+}
