@@ -8,19 +8,21 @@ import (
 	"github.com/sluice-etl/sluice/etl"
 )
 
-// Pipeline returns a task that runs p over the DAG run's window with [etl.Pipeline.RunWith],
-// under the DAG run's ID and logger. The rows p wrote are the task's rows, and its check
-// results go into the run report. Sources inside p can reach the task's [Run], and so the
-// values of upstream tasks, with [FromContext].
+// Pipeline returns a task that runs p over the DAG run's window with [etl.Pipeline.RunWith].
+// Each attempt is a pipeline run of its own, with its own run ID (so sinks that keep run
+// records see one record per attempt); its logs carry the DAG run's ID as dag_run_id. The
+// rows p wrote are the task's rows, and its check results go into the run report. Sources
+// inside p can reach the task's [Run], and so the values of upstream tasks, with
+// [FromContext].
 func Pipeline(p *etl.Pipeline) TaskFunc {
 	return func(ctx context.Context, r *Run) error {
 		run := etl.NewRun(p.Name, r.Window)
-		run.ID = r.ID
-		// The pipeline adds its own run_id; start from the DAG's logger to avoid a second.
-		run.Logger = r.Log()
-		if r.baseLog != nil {
-			run.Logger = r.baseLog.With(slog.String("dag", r.DAG), slog.String("task", r.Task))
+		// The pipeline adds its own run_id; start from the DAG's logger, not the task's.
+		base := r.baseLog
+		if base == nil {
+			base = r.Log()
 		}
+		run.Logger = base.With(slog.String("dag", r.DAG), slog.String("task", r.Task), slog.String("dag_run_id", r.ID))
 		res, err := p.RunWith(ctx, run)
 		r.AddRows(res.Stats.RowsWritten)
 		r.AddChecks(res.Checks...)
