@@ -65,6 +65,7 @@ type config struct {
 	cases       string
 	observer    bool
 	obsStrategy string
+	obsRuns     int
 	rssRows     int64
 	verify      bool
 	tmpdir      string
@@ -86,6 +87,7 @@ func main() {
 	flag.StringVar(&c.schema, "schema", "sluice_bench", "schema that holds the target table and sluice's run records; dropped and recreated")
 	flag.StringVar(&c.cases, "cases", allCases, "comma-separated cases to run, in order")
 	flag.BoolVar(&c.observer, "observer", false, "also time the fastest sluice strategy with and without a no-op etl.Observer")
+	flag.IntVar(&c.obsRuns, "observer-runs", 0, "interleaved runs for -observer (defaults to -runs); a 1% effect needs many")
 	flag.StringVar(&c.obsStrategy, "observer-strategy", "", "strategy for -observer (defaults to the fastest measured, else swap)")
 	flag.Int64Var(&c.rssRows, "rss-rows", 0, "also load every sluice case once at this many rows, to compare peak RSS (0: off)")
 	flag.BoolVar(&c.verify, "verify", true, "fingerprint the table after every load and compare it with the CSV")
@@ -185,18 +187,30 @@ func run(ctx context.Context, c config, out io.Writer) error {
 
 	var targets []harness.Target
 	sluiceCases := []string{"sluice-truncate", "sluice-delete", "sluice-swap"}
-	if f := res.Fastest(sluiceCases...); f != nil {
-		t := res.RatioTarget(f.Name, "psql-truncate", targetRatio)
-		t.Goal = "fastest sluice strategy (" + f.Name + ") vs psql-truncate"
-		targets = append(targets, t)
-	} else {
-		targets = append(targets, harness.Target{Goal: "fastest sluice strategy vs psql-truncate", Missing: "no sluice case ran"})
+	selected := func(names ...string) bool {
+		for _, n := range names {
+			if !slices.Contains(cases, n) {
+				return false
+			}
+		}
+		return true
 	}
-	targets = append(targets,
-		res.RatioTarget("sluice-truncate", "psql-truncate", targetEquiv),
-		res.RatioTarget("sluice-delete", "psql-delete", targetEquiv))
+	if selected("psql-truncate") && slices.ContainsFunc(sluiceCases, func(n string) bool { return selected(n) }) {
+		if f := res.Fastest(sluiceCases...); f != nil {
+			t := res.RatioTarget(f.Name, "psql-truncate", targetRatio)
+			t.Goal = "fastest sluice strategy (" + f.Name + ") vs psql-truncate"
+			targets = append(targets, t)
+		} else {
+			targets = append(targets, harness.Target{Goal: "fastest sluice strategy vs psql-truncate", Missing: "no sluice case ran"})
+		}
+	}
+	for _, pair := range [][2]string{{"sluice-truncate", "psql-truncate"}, {"sluice-delete", "psql-delete"}} {
+		if selected(pair[0], pair[1]) {
+			targets = append(targets, res.RatioTarget(pair[0], pair[1], targetEquiv))
+		}
+	}
 	for _, name := range sluiceCases {
-		if res.Get(name) != nil {
+		if selected(name) {
 			targets = append(targets, res.RSSTarget(name, targetRSS))
 		}
 	}
@@ -273,11 +287,15 @@ func (d *driver) rssComparison(ctx context.Context, out io.Writer, big harness.R
 // observerComparison times one strategy with and without a no-op observer, interleaved.
 func (d *driver) observerComparison(ctx context.Context, out io.Writer, fx *fixture, strategy string) harness.Target {
 	plain, observed := "sluice-"+strategy, "sluice-"+strategy+"+observer"
-	plan := harness.Plan{Runs: d.c.runs, Cases: []harness.Case{
+	runs := d.c.obsRuns
+	if runs <= 0 {
+		runs = d.c.runs
+	}
+	plan := harness.Plan{Runs: runs, Cases: []harness.Case{
 		d.loadCase(fx, plain, "", false),
 		d.loadCase(fx, observed, plain, true),
 	}}
-	fmt.Fprintf(out, "\nNo-op observer overhead, strategy %s, %d interleaved runs:\n\n", strategy, d.c.runs)
+	fmt.Fprintf(out, "\nNo-op observer overhead, strategy %s, %d interleaved runs:\n\n", strategy, runs)
 	res := plan.Run(ctx)
 	res.WriteTable(out)
 	t := harness.Target{Goal: "overhead of a no-op observer on " + plain, Limit: targetObs, Unit: "%"}
