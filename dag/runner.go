@@ -257,7 +257,10 @@ func (d *DAG) runTask(ctx context.Context, t *Task, rep *Report, shared *sharedS
 	if timeout < 0 {
 		timeout = d.cfg.Timeout
 	}
-	tlog := log.With(slog.String("task", t.name))
+	tlog := log
+	if log.Handler() != slog.DiscardHandler { // With costs allocations even when discarded
+		tlog = log.With(slog.String("task", t.name))
+	}
 	t0 := time.Now()
 	tr := TaskReport{Started: t0.UTC()}
 	for attempt := 1; ; attempt++ {
