@@ -46,6 +46,7 @@ type BackfillOptions struct {
 
 // WindowPlan is what a backfill does, or would do, with one window.
 type WindowPlan struct {
+	// Window is the data interval.
 	Window etl.Window `json:"window"`
 	// Run says whether the window runs.
 	Run bool `json:"run"`
@@ -57,8 +58,11 @@ type WindowPlan struct {
 
 // BackfillReport is the outcome of [DAG.Backfill].
 type BackfillReport struct {
-	DAG     string       `json:"dag"`
-	DryRun  bool         `json:"dry_run"`
+	// DAG is the DAG's name.
+	DAG string `json:"dag"`
+	// DryRun reports a plan that was not carried out.
+	DryRun bool `json:"dry_run"`
+	// Windows lists every window in order, run or not.
 	Windows []WindowPlan `json:"windows"`
 }
 

@@ -29,10 +29,13 @@ var (
 // CycleError reports a dependency cycle. Path starts and ends with the same task, in the
 // order the tasks would have to run: "a -> b -> c -> a".
 type CycleError struct {
-	DAG  string
+	// DAG is the DAG's name.
+	DAG string
+	// Path lists the tasks on the cycle, the first repeated at the end.
 	Path []string
 }
 
+// Error formats the cycle as "dag \"name\": dependency cycle: a -> b -> a".
 func (e *CycleError) Error() string {
 	return fmt.Sprintf("dag %q: %v: %s", e.DAG, ErrCycle, strings.Join(e.Path, " -> "))
 }

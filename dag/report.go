@@ -39,12 +39,18 @@ var ErrRunFailed = errors.New("DAG run failed")
 // Report is the record of one DAG run: what ran, how it ended, and why. Stores keep it as
 // the run's history.
 type Report struct {
-	RunID    string        `json:"run_id"`
-	DAG      string        `json:"dag"`
-	Window   etl.Window    `json:"window"`
-	Status   Status        `json:"status"`
-	Started  time.Time     `json:"started"`
-	Finished time.Time     `json:"finished,omitzero"`
+	// RunID identifies the run; `history --run` takes it.
+	RunID string `json:"run_id"`
+	// DAG is the DAG's name.
+	DAG string `json:"dag"`
+	// Window is the run's data interval; zero means all data.
+	Window etl.Window `json:"window"`
+	// Status is running while the run goes on, then success or failed.
+	Status Status `json:"status"`
+	// Started and Finished are in UTC; Finished is zero while the run goes on.
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	// Duration is the run's wall time.
 	Duration time.Duration `json:"duration_ns"`
 	// Error says why the run failed: its failed tasks, or its cancellation.
 	Error string `json:"error,omitempty"`
@@ -54,18 +60,25 @@ type Report struct {
 
 // TaskReport is how one task of a run ended.
 type TaskReport struct {
-	Name     string        `json:"name"`
-	Upstream []string      `json:"upstream,omitempty"`
-	Status   Status        `json:"status"`
-	Attempts int           `json:"attempts"`
-	Started  time.Time     `json:"started,omitzero"`
+	// Name is the task's name.
+	Name string `json:"name"`
+	// Upstream names the tasks it ran after.
+	Upstream []string `json:"upstream,omitempty"`
+	// Status is how it ended; pending while the run goes on.
+	Status Status `json:"status"`
+	// Attempts counts the tries, retries included; 0 for a task that never started.
+	Attempts int `json:"attempts"`
+	// Started is when the first attempt began, in UTC.
+	Started time.Time `json:"started,omitzero"`
+	// Duration spans every attempt and the waits between them.
 	Duration time.Duration `json:"duration_ns"`
 	// Rows is what the task counted with [Run.AddRows] in its last attempt.
 	Rows int64 `json:"rows"`
 	// Step is the pipeline step that failed, from [etl.Step], when the task is a pipeline.
 	Step string `json:"step,omitempty"`
 	// Error is the last attempt's error, or why the task did not run.
-	Error  string            `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Checks holds the check results the last attempt recorded with [Run.AddChecks].
 	Checks []etl.CheckResult `json:"checks,omitempty"`
 }
 
@@ -190,7 +203,7 @@ func firstLine(s string) string {
 	return s
 }
 
-// statusClass maps a status to the Mermaid class that colours it.
+// statusColours gives each status's Mermaid class its colours.
 var statusColours = []struct {
 	status Status
 	style  string
