@@ -250,7 +250,7 @@ func (s *Source) Keys(keyCols []string, where string) *Source {
 		Query:     s.cfg.Query,
 		QueryName: s.cfg.QueryName,
 		Columns:   append([]string(nil), keyCols...),
-		Types:     s.cfg.Types,
+		Types:     keyTypes(s.cfg.Types, keyCols),
 		Where:     andWhere(s.cfg.Where, where),
 		Logger:    s.cfg.Logger,
 	}}
@@ -260,6 +260,20 @@ func (s *Source) Keys(keyCols []string, where string) *Source {
 		k.err = err
 	}
 	return k
+}
+
+// keyTypes keeps the type overrides of the key columns.
+func keyTypes(types map[string]etl.Type, keyCols []string) map[string]etl.Type {
+	var out map[string]etl.Type
+	for _, c := range keyCols {
+		if t, ok := types[c]; ok {
+			if out == nil {
+				out = make(map[string]etl.Type)
+			}
+			out[c] = t
+		}
+	}
+	return out
 }
 
 func andWhere(a, b string) string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sluice-etl/sluice/etl"
 )
@@ -50,6 +51,12 @@ func (s *Source) plan(ctx context.Context) (*plan, error) {
 		return fail("", fmt.Errorf("connect: %w", err))
 	}
 	sd, err := conn.Conn().PgConn().Prepare(ctx, "", describe, nil)
+	var notNull map[[2]uint32]bool
+	if err == nil && cfg.Table != "" {
+		// Only a table's own columns: in a query, an outer join can put NULLs in a column
+		// that is NOT NULL in its table.
+		notNull, err = notNullColumns(ctx, conn.Conn(), sd.Fields)
+	}
 	conn.Release()
 	if err != nil {
 		return fail("", fmt.Errorf("describe: %w", err))
@@ -75,7 +82,8 @@ func (s *Source) plan(ctx context.Context) (*plan, error) {
 		p.names = append(p.names, f.Name)
 		p.wires = append(p.wires, w)
 		p.oids = append(p.oids, f.DataTypeOID)
-		p.schema = append(p.schema, etl.Column{Name: f.Name, Type: w.typ})
+		p.schema = append(p.schema, etl.Column{Name: f.Name, Type: w.typ,
+			NotNull: notNull[[2]uint32{f.TableOID, uint32(f.TableAttributeNumber)}]})
 	}
 	for name := range cfg.Types {
 		if !slices.Contains(p.names, name) {
@@ -129,6 +137,34 @@ func (s *Source) plan(ctx context.Context) (*plan, error) {
 		p.formats = append(p.formats, w.format)
 	}
 	return p, nil
+}
+
+// notNullColumns returns which of the result's columns come from a table column declared
+// NOT NULL, keyed by table OID and column number, so that the schema tells a sink
+// that creates the target. Computed columns are taken as nullable.
+func notNullColumns(ctx context.Context, conn *pgx.Conn, fields []pgconn.FieldDescription) (map[[2]uint32]bool, error) {
+	var tables []uint32
+	for _, f := range fields {
+		if f.TableOID != 0 && !slices.Contains(tables, f.TableOID) {
+			tables = append(tables, f.TableOID)
+		}
+	}
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	rows, err := conn.Query(ctx, `SELECT attrelid, attnum FROM pg_catalog.pg_attribute
+		WHERE attrelid = ANY($1::oid[]) AND attnum > 0 AND attnotnull`, tables)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[[2]uint32]bool)
+	var rel uint32
+	var num int16
+	_, err = pgx.ForEachRow(rows, []any{&rel, &num}, func() error {
+		out[[2]uint32{rel, uint32(num)}] = true
+		return nil
+	})
+	return out, err
 }
 
 // read is one stream's SQL and arguments, decided when the stream starts.
