@@ -166,6 +166,12 @@ func TestExtractReportsMissingTableAndColumn(t *testing.T) {
 
 	_, err = newSource(t, db, postgres.Config{Table: "items", Cursor: "id = 1"}).Extract(context.Background(), nil)
 	require.ErrorContains(t, err, "unsupported cursor type")
+
+	_, err = newSource(t, db, postgres.Config{Table: "items", Where: "colour = 'red'"}).Extract(context.Background(), nil)
+	require.ErrorContains(t, err, "colour")
+
+	_, err = newSource(t, db, postgres.Config{Table: "items", Cursor: "modifed"}).Extract(context.Background(), nil)
+	require.ErrorContains(t, err, "modifed")
 	requireNoLeak(t, db.Pool)
 }
 
@@ -307,8 +313,7 @@ func TestWindowEndBoundsTheCursor(t *testing.T) {
 	items(t, db)
 	src := newSource(t, db, postgres.Config{Table: "items", Columns: []string{"id"}, Cursor: "modified"})
 
-	run := etl.NewRun("p", etl.Window{Start: at(100), End: at(4)}) // Start is ignored without WindowColumn
-	run.Window.Start = at(0)
+	run := etl.NewRun("p", etl.Window{Start: at(3), End: at(4)}) // Start is ignored without WindowColumn
 	run.SetWatermark(at(1))
 	_, rows, err := read(t, src, run)
 	require.NoError(t, err)
@@ -422,6 +427,51 @@ func TestIntegerNumericAndTextCursors(t *testing.T) {
 		next, _ := run.NextWatermark()
 		require.Equal(t, tc.wantAfter, next, tc.cursor)
 	}
+}
+
+func TestDateAndNaiveTimestampCursors(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	exec(t, db, `CREATE TABLE days (id int, day date, at timestamp)`)
+	exec(t, db, `INSERT INTO days VALUES (1, '2024-05-01', '2024-05-01 10:00'), (2, '2024-05-02', '2024-05-02 10:00'),
+		(3, '2024-05-03', '2024-05-03 10:00')`)
+	day := func(d int) time.Time { return time.Date(2024, 5, d, 0, 0, 0, 0, time.UTC) }
+	// The session's time zone must not matter.
+	pc, err := pgxpool.ParseConfig(db.URL)
+	require.NoError(t, err)
+	pc.ConnConfig.RuntimeParams["timezone"] = "America/Sao_Paulo"
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	require.NoError(t, err)
+	defer pool.Close()
+	newSource := func(t *testing.T, _ *pgtest.DB, cfg postgres.Config) *postgres.Source {
+		src, err := postgres.New(pool, cfg)
+		require.NoError(t, err)
+		return src
+	}
+
+	run := etl.NewRun("p", etl.Window{})
+	run.SetWatermark(day(2))
+	_, rows, err := read(t, newSource(t, db, postgres.Config{Table: "days", Columns: []string{"id"}, Cursor: "day"}), run)
+	require.NoError(t, err)
+	require.Equal(t, []int64{3}, ids(rows))
+	next, _ := run.NextWatermark()
+	require.Equal(t, day(3), next)
+
+	// Any LookBack on a date cursor re-reads the watermark's day.
+	run = etl.NewRun("p", etl.Window{})
+	run.SetWatermark(day(2))
+	_, rows, err = read(t, newSource(t, db, postgres.Config{Table: "days", Columns: []string{"id"}, Cursor: "day", LookBack: time.Hour}), run)
+	require.NoError(t, err)
+	require.Equal(t, []int64{2, 3}, ids(rows))
+
+	// A timestamp without time zone is read, bound and compared as UTC.
+	run = etl.NewRun("p", etl.Window{End: day(3).Add(10 * time.Hour)})
+	run.SetWatermark(day(1).Add(10 * time.Hour))
+	_, rows, err = read(t, newSource(t, db, postgres.Config{Table: "days", Columns: []string{"id"}, Cursor: "at"}), run)
+	require.NoError(t, err)
+	require.Equal(t, []int64{2}, ids(rows))
+	next, _ = run.NextWatermark()
+	require.Equal(t, day(2).Add(10*time.Hour), next)
 }
 
 func TestQueryWithCursorAndWhere(t *testing.T) {

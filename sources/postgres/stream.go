@@ -44,13 +44,16 @@ func (s *Source) plan(ctx context.Context) (*plan, error) {
 	if cfg.WindowColumn != "" {
 		probes = append(probes, cfg.WindowColumn)
 	}
-	describe := selectSQL{from: s.from(), cols: cols, probes: probes}.String()
+	describe := selectSQL{from: s.from(), cols: cols, probes: probes}
+	if cfg.Where != "" {
+		describe.where = []string{cfg.Where} // so that a bad predicate fails here too
+	}
 
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fail("", fmt.Errorf("connect: %w", err))
 	}
-	sd, err := conn.Conn().PgConn().Prepare(ctx, "", describe, nil)
+	sd, err := conn.Conn().PgConn().Prepare(ctx, "", describe.String(), nil)
 	var notNull map[[2]uint32]bool
 	if err == nil && cfg.Table != "" {
 		// Only a table's own columns: in a query, an outer join can put NULLs in a column
