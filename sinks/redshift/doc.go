@@ -5,9 +5,9 @@
 //
 // A [Stager] writes a stream under a unique run prefix,
 // "<prefix>/<pipeline>/<run ID>/part-00000.csv.gz", in rounds of one part per slice
-// ([StageConfig.Slices]): rows are dealt round-robin to the parts of a round, and when the
-// round holds Slices*PartSize bytes of CSV its parts are compressed and uploaded by at most
-// Concurrency goroutines while the next round fills. The part count is therefore always a
+// ([StageConfig.Slices]): rows are dealt round-robin to the parts of a round and
+// compressed as they come, and when the round holds Slices*PartSize bytes of CSV its parts
+// are uploaded by at most Concurrency goroutines while the next round fills. The part count is therefore always a
 // multiple of the slice count, every slice gets an equal share, and memory stays flat
 // whatever the row count. The returned [Staged] holds the manifest URL, the parts and the
 // row count to compare with pg_last_copy_count(); [Staged.Delete] removes the run prefix.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"log/slog"
 	"net/url"
@@ -64,9 +63,9 @@ type StageConfig struct {
 	// PartSize is the size of one part's CSV before compression, in bytes. Defaults to
 	// 8 MiB. With many slices it is lowered so one round of parts stays within 64 MiB.
 	PartSize int64
-	// Concurrency bounds the parts being compressed and uploaded at once. Memory is about
-	// Slices*PartSize for the round being filled plus 2*Concurrency*PartSize in flight.
-	// Defaults to 4.
+	// Concurrency bounds the parts being uploaded at once. Parts are compressed as they
+	// fill, so memory is about Slices+Concurrency compressed parts plus a gzip writer
+	// (about 1 MiB) per slice, whatever the row count. Defaults to 4.
 	Concurrency int
 	// Slices is the cluster's slice count (SELECT COUNT(*) FROM stv_slices). Parts come
 	// in rounds of Slices, one per slice, so every slice loads a share of every run.
@@ -90,8 +89,6 @@ type Stager struct {
 	client   *s3.Client
 	log      *slog.Logger
 	bufs     sync.Pool // *bytes.Buffer, compressed parts
-	raws     sync.Pool // *[]byte, parts' CSV
-	gzipPool sync.Pool
 }
 
 // NewStager returns a Stager for cfg. It builds the S3 client when cfg.Client is nil.
@@ -195,16 +192,24 @@ func (s *Stager) RunPrefix(pipeline, runID string) string {
 	return p
 }
 
-// lane is the part being filled for one slice in the current round.
+// lane is the part being filled for one slice in the current round. Rows are encoded
+// into pending and compressed into out as they come, so a lane holds compressed bytes.
 type lane struct {
-	buf  *[]byte
-	rows int64
+	zw      *gzip.Writer
+	out     *bytes.Buffer
+	pending []byte
+	raw     int64
+	rows    int64
 }
 
+// pendingSize is how much CSV a lane gathers before handing it to gzip, so gzip sees
+// large writes rather than one per row.
+const pendingSize = 32 << 10
+
 // Stage writes rows as gzip CSV parts under [Stager.RunPrefix], then a manifest, and
-// returns what it wrote. Rows are dealt round-robin to one part per slice; when the round
-// holds Slices*PartSize bytes its parts are handed to at most Concurrency uploaders and a
-// new round starts, so the part count is always a multiple of Slices and parts of a round
+// returns what it wrote. Rows are dealt round-robin to one part per slice and compressed
+// as they come; when the round holds Slices*PartSize bytes of CSV its parts are handed to
+// at most Concurrency uploaders and a new round starts, so the part count is always a multiple of Slices and parts of a round
 // are the same size to within a row. A stream with fewer rows than slices still writes
 // one part per slice, some empty. On failure the objects written so far are deleted
 // unless KeepStaged is set.
@@ -247,30 +252,44 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 
 	lanes := make([]lane, slices)
 	for i := range lanes {
-		lanes[i].buf = s.getRaw(partSize)
+		lanes[i].out = s.getBuf()
+		lanes[i].zw, _ = gzip.NewWriterLevel(lanes[i].out, GzipLevel)
+		lanes[i].pending = make([]byte, 0, 2*pendingSize)
 	}
-	flush := func() {
+	// flush closes every lane's part and hands it to an uploader. The uploaders own the
+	// compressed bytes; g.Go blocks while Concurrency uploads run, which is what bounds
+	// the parts in memory.
+	flush := func() error {
 		for i := range lanes {
-			l := lanes[i]
-			lanes[i] = lane{buf: s.getRaw(partSize)}
-			key := fmt.Sprintf("%spart-%05d.csv.gz", st.Prefix, next)
+			l := &lanes[i]
+			if _, err := l.zw.Write(l.pending); err != nil {
+				return err
+			}
+			if err := l.zw.Close(); err != nil {
+				return err
+			}
+			part := Part{Key: fmt.Sprintf("%spart-%05d.csv.gz", st.Prefix, next), Rows: l.rows, Bytes: l.raw}
 			next++
+			out := l.out
 			g.Go(func() error {
-				raw := int64(len(*l.buf))
+				defer s.putBuf(out)
 				if err := gctx.Err(); err != nil {
-					s.putRaw(l.buf, partSize)
 					return err
 				}
-				size, err := s.upload(gctx, key, l.buf, partSize)
-				if err != nil {
-					return fmt.Errorf("redshift: upload s3://%s/%s: %w", s.cfg.Bucket, key, err)
+				part.Size = int64(out.Len())
+				if err := s.put(gctx, part.Key, out.Bytes()); err != nil {
+					return fmt.Errorf("redshift: upload s3://%s/%s: %w", s.cfg.Bucket, part.Key, err)
 				}
 				mu.Lock()
-				parts = append(parts, Part{Key: key, Rows: l.rows, Bytes: raw, Size: size})
+				parts = append(parts, part)
 				mu.Unlock()
 				return nil
 			})
+			l.out = s.getBuf()
+			l.zw.Reset(l.out)
+			l.pending, l.raw, l.rows = l.pending[:0], 0, 0
 		}
+		return nil
 	}
 
 	enc := encoder{schema: schema}
@@ -283,17 +302,27 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 			break
 		}
 		l := &lanes[roundRows%int64(slices)]
-		before := len(*l.buf)
-		*l.buf, err = enc.appendRow(*l.buf, row)
-		if err != nil {
+		before := len(l.pending)
+		if l.pending, err = enc.appendRow(l.pending, row); err != nil {
 			streamErr = err
 			break
 		}
+		n := int64(len(l.pending) - before)
+		if len(l.pending) >= pendingSize {
+			if _, err := l.zw.Write(l.pending); err != nil {
+				streamErr = err
+				break
+			}
+			l.pending = l.pending[:0]
+		}
+		l.raw += n
 		l.rows++
 		roundRows++
-		roundBytes += int64(len(*l.buf) - before)
+		roundBytes += n
 		if roundBytes >= roundLimit {
-			flush()
+			if streamErr = flush(); streamErr != nil {
+				break
+			}
 			roundBytes, roundRows = 0, 0
 			if gctx.Err() != nil {
 				break
@@ -303,10 +332,10 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 		}
 	}
 	if streamErr == nil && ctx.Err() == nil && (roundRows > 0 || next == 0) {
-		flush()
+		streamErr = flush()
 	}
 	for i := range lanes {
-		s.putRaw(lanes[i].buf, partSize)
+		s.putBuf(lanes[i].out)
 	}
 	werr := g.Wait()
 	if streamErr != nil {
@@ -344,57 +373,14 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 	return nil
 }
 
-// upload compresses the CSV in raw, returns raw to the pool (so a part in flight holds
-// only its compressed bytes), and puts the result at key. It returns the compressed size.
-func (s *Stager) upload(ctx context.Context, key string, raw *[]byte, partSize int64) (int64, error) {
-	out := s.getBuf()
-	defer s.putBuf(out)
-	err := s.compress(out, *raw)
-	s.putRaw(raw, partSize)
-	if err != nil {
-		return 0, err
-	}
-	n := int64(out.Len())
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+// put uploads one compressed part.
+func (s *Stager) put(ctx context.Context, key string, body []byte) error {
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key),
-		Body: bytes.NewReader(out.Bytes()), ContentLength: aws.Int64(n),
+		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 		ContentType: aws.String("text/csv"), ContentEncoding: aws.String("gzip"),
 	})
-	return n, err
-}
-
-func (s *Stager) compress(w io.Writer, csv []byte) error {
-	zw, _ := s.gzipPool.Get().(*gzip.Writer)
-	if zw == nil {
-		zw, _ = gzip.NewWriterLevel(w, GzipLevel)
-	} else {
-		zw.Reset(w)
-	}
-	defer s.gzipPool.Put(zw)
-	if _, err := zw.Write(csv); err != nil {
-		return err
-	}
-	return zw.Close()
-}
-
-// rawSlack is room past PartSize in a part's buffer, so the row that crosses the size
-// rarely makes append double the buffer.
-const rawSlack = 256 << 10
-
-func (s *Stager) getRaw(partSize int64) *[]byte {
-	if b, ok := s.raws.Get().(*[]byte); ok && int64(cap(*b)) >= partSize {
-		return b
-	}
-	b := make([]byte, 0, partSize+rawSlack)
-	return &b
-}
-
-func (s *Stager) putRaw(b *[]byte, partSize int64) {
-	if int64(cap(*b)) > partSize+rawSlack {
-		return // a long row grew it; let it go
-	}
-	*b = (*b)[:0]
-	s.raws.Put(b)
+	return err
 }
 
 func (s *Stager) getBuf() *bytes.Buffer {
@@ -405,8 +391,8 @@ func (s *Stager) getBuf() *bytes.Buffer {
 }
 
 func (s *Stager) putBuf(b *bytes.Buffer) {
-	if b.Cap() > 2*int(s.cfg.PartSize)+rawSlack {
-		return
+	if b.Cap() > 2*int(s.cfg.PartSize) {
+		return // incompressible data or a long row grew it; let it go
 	}
 	b.Reset()
 	s.bufs.Put(b)
