@@ -85,10 +85,10 @@ type StageConfig struct {
 // Stager writes row streams to S3 as gzip CSV parts plus a manifest for COPY. It is safe
 // for concurrent use; each Stage call writes under its own run prefix.
 type Stager struct {
-	cfg      StageConfig
-	client   *s3.Client
-	log      *slog.Logger
-	bufs     sync.Pool // *bytes.Buffer, compressed parts
+	cfg    StageConfig
+	client *s3.Client
+	log    *slog.Logger
+	bufs   sync.Pool // *bytes.Buffer, compressed parts
 }
 
 // NewStager returns a Stager for cfg. It builds the S3 client when cfg.Client is nil.
