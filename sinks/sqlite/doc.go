@@ -1,0 +1,72 @@
+// Package sqlite is sluice's embedded default sink: transactional loads into a local SQLite
+// file through modernc.org/sqlite (pure Go, no cgo), following the same load protocol,
+// checks, state and run history as the PostgreSQL and Redshift sinks.
+//
+// [Open] a file, then load it with a [FullRefresh], a [Merge] or a [WindowReplace]; each
+// is an etl.Loader, an etl.FailureRecorder and an etl.Lineage.
+//
+//	db, err := sqlite.Open("name_gender.db")
+//	...
+//	p := &etl.Pipeline{Name: "name_gender", Source: src, Sink: sqlite.FullRefresh{
+//		DB: db, Table: "name_gender", Key: []string{"name"},
+//		Checks: []checks.Check{checks.RowCount{}, checks.UniqueKey(), checks.DuplicateRows{}},
+//	}}
+//
+// # Load modes
+//
+//   - [FullRefresh] deletes the table's rows and inserts the stream, in one transaction.
+//     An empty stream fails with etl.ErrEmpty unless the run allows it.
+//   - [Merge] stages the stream in a TEMP table with each row's arrival order, keeps the
+//     latest row per key (by its cursor column, then arrival), deletes the table's rows
+//     with those keys, and inserts the staged rows that are not deletes. Deletes are hard
+//     by default, or kept as soft-deleted rows.
+//   - [WindowReplace] deletes the rows whose time column falls in the run's window and
+//     inserts the stream, for backfills.
+//
+// A missing table is created from the stream's schema, with the loader's key as its
+// PRIMARY KEY. Rows go in through prepared multi-row INSERT statements ([DefaultBatchRows]
+// rows each). Every check runs inside the transaction, and a failed one rolls back the
+// rows and the watermark together. A unique-key check on a key that a unique index
+// already enforces passes without a scan; a duplicate that the PRIMARY KEY rejects fails
+// the load with a [*DuplicateKeyError] naming the row and its key.
+//
+// # Transactions and locks
+//
+// SQLite allows one writer at a time. Every load transaction starts with BEGIN IMMEDIATE,
+// so it takes the write lock before it reads anything and never fails halfway on a lock
+// upgrade; a second writer waits up to [Config.BusyTimeout] (5s by default) and a BEGIN
+// that ran out of it is retried while the stream is still unread. The file is in WAL
+// mode, so readers see the old rows until commit and never block the load.
+//
+// No two runs of one pipeline overlap. The pipeline lock is an operating-system file lock
+// (flock on Unix, LockFileEx on Windows) on a file beside the database, named after it:
+// DB.sluice-lock-PIPELINE-HASH. It works across processes, and the kernel drops it when a
+// process dies, so a killed run never leaves it held. A run that cannot take it within the
+// loader's LockWait fails with an error wrapping etl.ErrLocked. SQLite's write lock could
+// not serve: a load is several transactions that the lock must span, and loads of other
+// pipelines into the same file must queue, not fail.
+//
+// # Values
+//
+// Each etl type has one storage form, written by the load and read back exactly by
+// [Decode]:
+//
+//	text, json   TEXT
+//	int64        INTEGER
+//	float64      REAL (SQLite stores NaN as NULL)
+//	numeric      TEXT, the decimal's text unchanged (a NUMERIC or REAL column would round it)
+//	bool         INTEGER 0 or 1
+//	timestamp    TEXT in UTC with nine fractional digits ([TimestampLayout]), so text order is time order
+//	date         TEXT, YYYY-MM-DD
+//	bytes        BLOB
+//
+// # State and run history
+//
+// The watermark of each pipeline lives in the sluice_state table and every run leaves a
+// row in sluice_runs, both in the same file and written in the load's transaction. Read
+// and change the watermark with [State], [SetState] and [ResetState]; read the history
+// with [Runs].
+//
+// Table names are plain SQLite names in the main database; the protocol's schema, where
+// other sinks put a PostgreSQL schema, would name an attached database.
+package sqlite

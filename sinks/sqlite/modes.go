@@ -1,0 +1,496 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/load"
+)
+
+// maxVariables is SQLite's default bound on parameters per statement.
+const maxVariables = 32766
+
+// DefaultBatchRows is how many rows one prepared INSERT carries.
+const DefaultBatchRows = 500
+
+// arrivalColumn orders a merge's stage by arrival, to break ties of the cursor.
+const arrivalColumn = "sluice_arrival"
+
+// stream is what every mode knows about the load: the target and the stream's schema.
+type stream struct {
+	table     string // unquoted
+	key       []string
+	batchRows int
+	schema    etl.Schema
+	started   bool
+}
+
+// Prepare creates the target from the stream's schema when it is missing, first in the
+// transaction, so that the checks' count of the rows before the load finds it.
+func (s *stream) Prepare(ctx context.Context, ltx load.Tx, run *etl.Run) error {
+	t, err := asTx(ltx)
+	if err != nil {
+		return err
+	}
+	if err := createTable(ctx, t, quoteIdent(s.table), s.schema, s.key); err != nil {
+		return etl.WithStep("stage", fmt.Errorf("create table %s: %w", s.table, err))
+	}
+	return nil
+}
+
+// CanReplay reports whether the stream is still unread: a transaction that failed before
+// staging began (SQLITE_BUSY at BEGIN) can run again, one that read rows cannot.
+func (s *stream) CanReplay() bool { return !s.started }
+
+func asTx(t load.Tx) (*tx, error) {
+	x, ok := t.(*tx)
+	if !ok {
+		return nil, fmt.Errorf("sqlite: transaction of type %T is not SQLite's", t)
+	}
+	return x, nil
+}
+
+// createTable creates table from schema unless it exists, with key as its PRIMARY KEY
+// (key columns NOT NULL, since SQLite's PRIMARY KEY admits NULL otherwise).
+func createTable(ctx context.Context, t *tx, qualified string, schema etl.Schema, key []string, extra ...string) error {
+	inKey := map[string]bool{}
+	for _, k := range key {
+		inKey[k] = true
+	}
+	defs := make([]string, 0, len(schema)+len(extra)+1)
+	for _, c := range schema {
+		d := quoteIdent(c.Name) + " " + columnType(c.Type)
+		if c.NotNull || inKey[c.Name] {
+			d += " NOT NULL"
+		}
+		defs = append(defs, d)
+	}
+	defs = append(defs, extra...)
+	if len(key) > 0 {
+		defs = append(defs, "PRIMARY KEY ("+quoteList(key)+")")
+	}
+	_, err := t.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+qualified+" ("+strings.Join(defs, ", ")+")")
+	return err
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quoteIdent(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// rowFilter vets one encoded row before it is inserted.
+type rowFilter func(n int64, vals []any) error
+
+// insertRows streams in into table in prepared multi-row INSERTs and returns the rows
+// SQLite inserted. withArrival appends each row's 1-based position as a last column.
+func (s *stream) insertRows(ctx context.Context, t *tx, qualified string, in etl.Stream, withArrival bool, vet rowFilter) (int64, error) {
+	cols := s.schema.Names()
+	if withArrival {
+		cols = append(cols, arrivalColumn)
+	}
+	width := len(cols)
+	per := s.batchRows
+	if per <= 0 {
+		per = DefaultBatchRows
+	}
+	per = max(1, min(per, maxVariables/width))
+	head := "INSERT INTO " + qualified + " (" + quoteList(cols) + ") VALUES "
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	values := func(n int) string { return strings.TrimSuffix(strings.Repeat(one+", ", n), ", ") }
+
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			_ = full.Close()
+		}
+	}()
+	buf := make([]any, 0, per*width)
+	var loaded, n int64
+	exec := func() error {
+		rows := len(buf) / width
+		var res sql.Result
+		var err error
+		if rows == per {
+			if full == nil {
+				if full, err = t.s.conn.PrepareContext(ctx, head+values(per)); err != nil {
+					return err
+				}
+			}
+			res, err = full.ExecContext(ctx, buf...)
+		} else {
+			res, err = t.s.conn.ExecContext(ctx, head+values(rows), buf...)
+		}
+		if err != nil {
+			return s.explain(ctx, t, qualified, err, buf, width, n-int64(rows))
+		}
+		k, err := res.RowsAffected()
+		loaded += k
+		buf = buf[:0]
+		return err
+	}
+	s.started = true
+	for row, err := range in.Rows {
+		if err != nil {
+			return loaded, err
+		}
+		n++
+		if len(row) != len(s.schema) {
+			return loaded, fmt.Errorf("table %s: row %d has %d values for %d columns", s.table, n, len(row), len(s.schema))
+		}
+		start := len(buf)
+		for i, v := range row {
+			ev, err := encodeValue(s.schema[i].Type, v)
+			if err != nil {
+				return loaded, &ValueError{Table: s.table, Row: n, Column: s.schema[i].Name, Err: err}
+			}
+			buf = append(buf, ev)
+		}
+		if withArrival {
+			buf = append(buf, n)
+		}
+		if vet != nil {
+			if err := vet(n, buf[start:]); err != nil {
+				return loaded, err
+			}
+		}
+		if len(buf) == per*width {
+			if err := exec(); err != nil {
+				return loaded, err
+			}
+		}
+	}
+	if len(buf) > 0 {
+		if err := exec(); err != nil {
+			return loaded, err
+		}
+	}
+	return loaded, nil
+}
+
+// DuplicateKeyError reports a row whose key the target's PRIMARY KEY or unique index
+// already holds, from an earlier row of the same load or, in a merge, from the table.
+type DuplicateKeyError struct {
+	// Table is the target table.
+	Table string
+	// Key names the key columns; Value holds the row's key values.
+	Key   []string
+	Value []any
+	// Row is the 1-based position of the row in the stream.
+	Row int64
+	// Err is SQLite's constraint error.
+	Err error
+}
+
+func (e *DuplicateKeyError) Error() string {
+	parts := make([]string, len(e.Key))
+	for i, k := range e.Key {
+		parts[i] = fmt.Sprintf("%s=%v", k, e.Value[i])
+	}
+	return fmt.Sprintf("table %s: row %d: duplicate key %s: %v", e.Table, e.Row, strings.Join(parts, ", "), e.Err)
+}
+
+// Unwrap returns SQLite's error.
+func (e *DuplicateKeyError) Unwrap() error { return e.Err }
+
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	c := se.Code()
+	return c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || c == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// explain turns a unique violation of a batch into a *DuplicateKeyError naming the row
+// and its key, by looking for the first row of the batch whose key is already in the
+// table or earlier in the batch. SQLite undid the failed statement only, so the table
+// holds exactly the earlier batches.
+func (s *stream) explain(ctx context.Context, t *tx, qualified string, err error, buf []any, width int, first int64) error {
+	if !isUniqueViolation(err) || len(s.key) == 0 {
+		return err
+	}
+	idx := make([]int, len(s.key))
+	for i, k := range s.key {
+		if idx[i] = s.schema.Index(k); idx[i] < 0 {
+			return err
+		}
+	}
+	conds := make([]string, len(s.key))
+	for i, k := range s.key {
+		conds[i] = quoteIdent(k) + " = ?"
+	}
+	q := "SELECT 1 FROM " + qualified + " WHERE " + strings.Join(conds, " AND ") + " LIMIT 1"
+	seen := map[string]bool{}
+	for r := 0; r*width < len(buf); r++ {
+		vals := buf[r*width : (r+1)*width]
+		key := make([]any, len(idx))
+		for i, j := range idx {
+			key[i] = vals[j]
+		}
+		sig := fmt.Sprintf("%#v", key)
+		dup := seen[sig]
+		if !dup {
+			rows, qerr := queryRows(ctx, t.s.conn, q, key...)
+			if qerr != nil {
+				return err
+			}
+			dup = len(rows) > 0
+		}
+		if dup {
+			return &DuplicateKeyError{Table: s.table, Key: s.key, Value: key, Row: first + int64(r) + 1, Err: err}
+		}
+		seen[sig] = true
+	}
+	return err
+}
+
+// fullRefresh replaces the whole table: DELETE (inside the transaction, so readers keep
+// the old rows until commit) and insert.
+type fullRefresh struct{ stream }
+
+func (*fullRefresh) Kind() string { return "full_refresh" }
+
+func (m *fullRefresh) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in etl.Stream) (int64, error) {
+	t, err := asTx(ltx)
+	if err != nil {
+		return 0, err
+	}
+	table := quoteIdent(m.table)
+	if _, err := t.Exec(ctx, "DELETE FROM "+table); err != nil {
+		return 0, fmt.Errorf("empty table %s: %w", m.table, err)
+	}
+	return m.insertRows(ctx, t, table, in, false, nil)
+}
+
+func (m *fullRefresh) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load.Applied, error) {
+	t, err := asTx(ltx)
+	if err != nil {
+		return load.Applied{}, err
+	}
+	n, err := countRows(ctx, t, quoteIdent(m.table))
+	return load.Applied{Written: n}, err
+}
+
+func countRows(ctx context.Context, t *tx, qualified string) (int64, error) {
+	rows, err := t.QueryRows(ctx, "SELECT COUNT(*) FROM "+qualified)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := rows[0][0].(int64)
+	return n, nil
+}
+
+// windowReplace replaces the rows whose time column falls in the run's window.
+type windowReplace struct {
+	stream
+	timeColumn string
+	deleted    int64
+}
+
+func (*windowReplace) Kind() string { return "window_replace" }
+
+// bounds returns the window in the stored text form of the time column, so that the
+// comparison is text order. For a date column a row's day counts as its midnight, so the
+// bounds round up to the next whole day.
+func (m *windowReplace) bounds(run *etl.Run) (lo, hi string, err error) {
+	w := run.Window
+	if w.IsZero() {
+		return "", "", fmt.Errorf("table %s: window replace needs a run window", m.table)
+	}
+	i := m.schema.Index(m.timeColumn)
+	if i < 0 {
+		return "", "", fmt.Errorf("table %s: the stream has no time column %q", m.table, m.timeColumn)
+	}
+	switch m.schema[i].Type {
+	case etl.TypeTimestamp:
+		return formatTimestamp(w.Start), formatTimestamp(w.End), nil
+	case etl.TypeDate:
+		return ceilDate(w.Start), ceilDate(w.End), nil
+	}
+	return "", "", fmt.Errorf("table %s: time column %q is %s, not timestamp or date", m.table, m.timeColumn, m.schema[i].Type)
+}
+
+// ceilDate returns the first calendar day (as stored) whose midnight UTC is not before t.
+func ceilDate(t time.Time) string {
+	t = t.UTC()
+	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	if d.Before(t) {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d.Format(DateLayout)
+}
+
+func (m *windowReplace) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in etl.Stream) (int64, error) {
+	t, err := asTx(ltx)
+	if err != nil {
+		return 0, err
+	}
+	lo, hi, err := m.bounds(run)
+	if err != nil {
+		return 0, err
+	}
+	table := quoteIdent(m.table)
+	col := quoteIdent(m.timeColumn)
+	m.deleted, err = t.Exec(ctx, "DELETE FROM "+table+" WHERE "+col+" >= ? AND "+col+" < ?", lo, hi)
+	if err != nil {
+		return 0, fmt.Errorf("table %s: delete window %s: %w", m.table, run.Window, err)
+	}
+	// A row outside the window would survive the next replace of its own window and be
+	// duplicated, so it fails the load.
+	i := m.schema.Index(m.timeColumn)
+	vet := func(n int64, vals []any) error {
+		s, _ := vals[i].(string)
+		if vals[i] == nil || s < lo || s >= hi {
+			return fmt.Errorf("table %s: row %d: %s %v is outside the window %s", m.table, n, m.timeColumn, vals[i], run.Window)
+		}
+		return nil
+	}
+	return m.insertRows(ctx, t, table, in, false, vet)
+}
+
+// Apply reports the rows now in the window; the old ones are replaced, not counted as
+// deleted, as in a full refresh.
+func (m *windowReplace) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load.Applied, error) {
+	t, err := asTx(ltx)
+	if err != nil {
+		return load.Applied{}, err
+	}
+	lo, hi, err := m.bounds(run)
+	if err != nil {
+		return load.Applied{}, err
+	}
+	col := quoteIdent(m.timeColumn)
+	rows, err := t.QueryRows(ctx, "SELECT COUNT(*) FROM "+quoteIdent(m.table)+" WHERE "+col+" >= ? AND "+col+" < ?", lo, hi)
+	if err != nil {
+		return load.Applied{}, err
+	}
+	n, _ := rows[0][0].(int64)
+	return load.Applied{Written: n}, nil
+}
+
+// merge applies changed rows by key: stage into a TEMP table with each row's arrival,
+// keep the latest row per key (by cursor, then arrival), delete the target's rows with
+// those keys, and insert the staged rows that are not deletes.
+type merge struct {
+	stream
+	cursor      string
+	deleted     string
+	keepDeleted bool
+	stage       string // quoted temp.name
+}
+
+func (*merge) Kind() string { return "merge" }
+
+// Prepare checks the merge's columns against the stream before creating the target.
+func (m *merge) Prepare(ctx context.Context, ltx load.Tx, run *etl.Run) error {
+	if len(m.key) == 0 {
+		return etl.WithStep("stage", fmt.Errorf("table %s: merge needs a key", m.table))
+	}
+	for _, c := range append(append([]string{}, m.key...), m.cursor, m.deleted) {
+		if c != "" && m.schema.Index(c) < 0 {
+			return etl.WithStep("stage", fmt.Errorf("table %s: the stream has no column %q", m.table, c))
+		}
+	}
+	if m.schema.Index(arrivalColumn) >= 0 {
+		return etl.WithStep("stage", fmt.Errorf("table %s: column name %q is reserved for the merge stage", m.table, arrivalColumn))
+	}
+	return m.stream.Prepare(ctx, ltx, run)
+}
+
+func (m *merge) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in etl.Stream) (int64, error) {
+	t, err := asTx(ltx)
+	if err != nil {
+		return 0, err
+	}
+	// The stage is per run, in the connection's temp database; it is dropped before
+	// commit and vanishes with a rollback.
+	m.stage = `temp.` + quoteIdent("sluice_stage_"+run.ID)
+	plain := make(etl.Schema, len(m.schema))
+	for i, c := range m.schema {
+		plain[i] = etl.Column{Name: c.Name, Type: c.Type}
+	}
+	if err := createTable(ctx, t, m.stage, plain, nil, quoteIdent(arrivalColumn)+" INTEGER NOT NULL"); err != nil {
+		return 0, fmt.Errorf("create the stage of %s: %w", m.table, err)
+	}
+	return m.insertRows(ctx, t, m.stage, in, true, nil)
+}
+
+// tombstone returns the SQL condition, over the stage, for a row that is a delete.
+func (m *merge) tombstone() string {
+	if m.deleted == "" {
+		return "0"
+	}
+	col := quoteIdent(m.deleted)
+	if m.schema[m.schema.Index(m.deleted)].Type == etl.TypeBool {
+		return col + " = 1"
+	}
+	return col + " IS NOT NULL" // a deleted_at timestamp
+}
+
+func (m *merge) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load.Applied, error) {
+	var a load.Applied
+	t, err := asTx(ltx)
+	if err != nil {
+		return a, err
+	}
+	target := quoteIdent(m.table)
+	keys := quoteList(m.key)
+	arrival := quoteIdent(arrivalColumn)
+	order := arrival + " DESC"
+	if m.cursor != "" {
+		c := quoteIdent(m.cursor)
+		if m.schema[m.schema.Index(m.cursor)].Type == etl.TypeNumeric {
+			c = "CAST(" + c + " AS NUMERIC)" // decimals are stored as text
+		}
+		order = c + " DESC, " + order
+	}
+	type step struct {
+		what, sql string
+		n         *int64
+	}
+	steps := []step{
+		{"dedupe the stage", "DELETE FROM " + m.stage + " WHERE " + arrival + " NOT IN (SELECT " + arrival +
+			" FROM (SELECT " + arrival + ", ROW_NUMBER() OVER (PARTITION BY " + keys + " ORDER BY " + order +
+			") AS sluice_rn FROM " + m.stage + ") WHERE sluice_rn = 1)", nil},
+		{"index the stage", "CREATE INDEX " + quoteIdent("temp") + "." + quoteIdent("sluice_stage_key_"+run.ID) +
+			" ON " + quoteIdent("sluice_stage_"+run.ID) + " (" + keys + ")", nil},
+	}
+	if !m.keepDeleted {
+		steps = append(steps, step{"apply deletes", "DELETE FROM " + target + " WHERE (" + keys + ") IN (SELECT " + keys + " FROM " + m.stage +
+			" WHERE " + m.tombstone() + ")", &a.Deleted})
+	}
+	live := "NOT (" + m.tombstone() + ")"
+	if m.keepDeleted || m.deleted == "" {
+		live = "1"
+	} else if m.schema[m.schema.Index(m.deleted)].Type == etl.TypeBool {
+		live = quoteIdent(m.deleted) + " IS NOT 1"
+	}
+	steps = append(steps,
+		step{"delete replaced rows", "DELETE FROM " + target + " WHERE (" + keys + ") IN (SELECT " + keys + " FROM " + m.stage +
+			" WHERE " + live + ")", nil},
+		step{"insert", "INSERT INTO " + target + " (" + quoteList(m.schema.Names()) + ") SELECT " + quoteList(m.schema.Names()) +
+			" FROM " + m.stage + " WHERE " + live + " ORDER BY " + arrival, &a.Written},
+		step{"drop the stage", "DROP TABLE " + m.stage, nil},
+	)
+	for _, s := range steps {
+		n, err := t.Exec(ctx, s.sql)
+		if err != nil {
+			return a, fmt.Errorf("table %s: merge: %s: %w", m.table, s.what, err)
+		}
+		if s.n != nil {
+			*s.n = n
+		}
+	}
+	return a, nil
+}

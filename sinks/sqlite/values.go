@@ -1,0 +1,256 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sluice-etl/sluice/etl"
+)
+
+// TimestampLayout is how timestamps are stored: RFC 3339 in UTC with exactly nine
+// fractional digits, so that text order is time order and every value reads back exactly.
+const TimestampLayout = "2006-01-02T15:04:05.000000000Z"
+
+// DateLayout is how dates are stored.
+const DateLayout = "2006-01-02"
+
+func formatTimestamp(t time.Time) string { return t.UTC().Format(TimestampLayout) }
+
+// formatDate stores the date's calendar day in its own location: a date carries no time
+// of day, so shifting it to UTC could change the day.
+func formatDate(t time.Time) string { return t.Format(DateLayout) }
+
+// ErrValue is wrapped by the error for a row value that does not fit its column's type.
+var ErrValue = errors.New("value does not fit the column type")
+
+// ValueError reports a row value that could not be stored.
+type ValueError struct {
+	// Table is the target table.
+	Table string
+	// Row is the 1-based position of the row in the stream.
+	Row int64
+	// Column is the column's name.
+	Column string
+	// Err says what was wrong.
+	Err error
+}
+
+func (e *ValueError) Error() string {
+	return fmt.Sprintf("table %s: row %d: column %q: %v", e.Table, e.Row, e.Column, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *ValueError) Unwrap() error { return e.Err }
+
+// encodeValue converts one row value of a column of type t to what SQLite stores. It takes
+// the values of the table in etl's package documentation, plus a few lossless extras
+// (other integer widths, a string for a numeric or a timestamp).
+func encodeValue(t etl.Type, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch t {
+	case etl.TypeInt64:
+		switch x := v.(type) {
+		case int64:
+			return x, nil
+		case int:
+			return int64(x), nil
+		case int32:
+			return int64(x), nil
+		case int16:
+			return int64(x), nil
+		case int8:
+			return int64(x), nil
+		case uint32:
+			return int64(x), nil
+		case uint16:
+			return int64(x), nil
+		case uint8:
+			return int64(x), nil
+		case uint64:
+			if x > math.MaxInt64 {
+				return nil, fmt.Errorf("%w: %d overflows int64", ErrValue, x)
+			}
+			return int64(x), nil
+		}
+	case etl.TypeFloat64:
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case float32:
+			return float64(x), nil
+		}
+	case etl.TypeNumeric:
+		var s string
+		switch x := v.(type) {
+		case etl.Decimal:
+			s = string(x)
+		case string:
+			s = x
+		case int64:
+			return strconv.FormatInt(x, 10), nil
+		case int:
+			return strconv.Itoa(x), nil
+		default:
+			return nil, fmt.Errorf("%w: numeric takes etl.Decimal, got %T", ErrValue, v)
+		}
+		if !validDecimal(s) {
+			return nil, fmt.Errorf("%w: %q is not a decimal number", ErrValue, s)
+		}
+		return s, nil
+	case etl.TypeBool:
+		if x, ok := v.(bool); ok {
+			return boolInt(x), nil
+		}
+	case etl.TypeTimestamp:
+		switch x := v.(type) {
+		case time.Time:
+			return formatTimestamp(x), nil
+		case string:
+			tm, err := time.Parse(time.RFC3339Nano, x)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrValue, err)
+			}
+			return formatTimestamp(tm), nil
+		}
+	case etl.TypeDate:
+		switch x := v.(type) {
+		case time.Time:
+			return formatDate(x), nil
+		case string:
+			tm, err := time.Parse(DateLayout, x)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrValue, err)
+			}
+			return formatDate(tm), nil
+		}
+	case etl.TypeBytes:
+		switch x := v.(type) {
+		case []byte:
+			return x, nil
+		case string:
+			return []byte(x), nil
+		}
+	default: // text, JSON and an unset type
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case []byte:
+			if !utf8.Valid(x) {
+				return nil, fmt.Errorf("%w: bytes for a text column are not UTF-8", ErrValue)
+			}
+			return string(x), nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s column got %T", ErrValue, t, v)
+}
+
+// validDecimal reports whether s is a decimal number as PostgreSQL's numeric accepts it:
+// optional sign, digits with an optional point, optional exponent; or NaN, Infinity.
+func validDecimal(s string) bool {
+	switch s {
+	case "NaN", "Infinity", "-Infinity", "+Infinity":
+		return true
+	}
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		exp := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			exp++
+		}
+		if exp == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// Decode turns a value read back from a column this package wrote (through database/sql
+// or a query) into the etl value of type t: the inverse of the storage encoding. NULL
+// (nil) stays nil.
+func Decode(t etl.Type, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if tm, ok := v.(time.Time); ok { // a column the user declared DATETIME
+		v = formatTimestamp(tm)
+	}
+	switch t {
+	case etl.TypeInt64:
+		if x, ok := v.(int64); ok {
+			return x, nil
+		}
+	case etl.TypeFloat64:
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case int64: // REAL affinity stores whole numbers as integers on disk, not in results
+			return float64(x), nil
+		}
+	case etl.TypeNumeric:
+		switch x := v.(type) {
+		case string:
+			return etl.Decimal(x), nil
+		case int64:
+			return etl.Decimal(strconv.FormatInt(x, 10)), nil
+		}
+	case etl.TypeBool:
+		switch x := v.(type) {
+		case int64:
+			return x != 0, nil
+		case bool:
+			return x, nil
+		}
+	case etl.TypeTimestamp:
+		if x, ok := v.(string); ok {
+			return time.Parse(time.RFC3339Nano, x)
+		}
+	case etl.TypeDate:
+		if x, ok := v.(string); ok {
+			return time.Parse(DateLayout, x)
+		}
+	case etl.TypeBytes:
+		switch x := v.(type) {
+		case []byte:
+			return x, nil
+		case string:
+			return []byte(x), nil
+		}
+	default:
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case []byte:
+			return string(x), nil
+		}
+	}
+	return nil, fmt.Errorf("sqlite: cannot decode %T as %s", v, t)
+}
