@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -213,23 +213,31 @@ func (m *mainEnv) closeStore() {
 	}
 }
 
-// RedactDSN returns dsn with any password replaced by "xxxxx", for logs and errors.
+// RedactDSN returns dsn with any password replaced by "xxxxx", for logs and errors. It
+// handles URLs (the user info, and a password= query parameter) and keyword/value
+// strings, and does not trust the string to be well formed: a password with characters
+// that break URL parsing is still hidden.
 func RedactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		// The user info ends at the last "@": a stray "@" later, in a query, only hides
+		// more than needed.
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+				dsn = dsn[:i+3] + rest[:c+1] + "xxxxx" + rest[at:]
+			}
 		}
-		return u.String()
+		return queryPassword.ReplaceAllString(dsn, "${1}xxxxx")
 	}
-	// keyword/value form: password=secret
-	fields := strings.Fields(dsn)
-	for i, f := range fields {
-		if strings.HasPrefix(strings.ToLower(f), "password=") {
-			fields[i] = "password=xxxxx"
-		}
-	}
-	return strings.Join(fields, " ")
+	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
 }
+
+var (
+	// kvPassword matches password=x or password = 'a b' in keyword/value form.
+	kvPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)`)
+	// queryPassword matches a password parameter in a URL query.
+	queryPassword = regexp.MustCompile(`(?i)([?&]password=)[^&]*`)
+)
 
 // ParseTime reads a time given on the command line: RFC 3339 ("2026-01-02T15:04:05Z"),
 // a date and time without zone ("2026-01-02T15:04", taken as UTC), or a date
