@@ -139,7 +139,7 @@ func (d *DAG) plan(ctx context.Context, store Store, windows []etl.Window, polic
 	if err != nil {
 		return nil, fmt.Errorf("dag %q: read history: %w", d.name, err)
 	}
-	type past struct{ latest, success *Report }
+	type past struct{ latest, success, unfinished *Report }
 	history := make(map[[2]int64]*past)
 	key := func(w etl.Window) [2]int64 { return [2]int64{w.Start.UnixNano(), w.End.UnixNano()} }
 	for _, r := range runs { // newest first
@@ -150,6 +150,9 @@ func (d *DAG) plan(ctx context.Context, store Store, windows []etl.Window, polic
 		}
 		if p.latest == nil && r.Status != StatusRunning {
 			p.latest = r
+		}
+		if p.unfinished == nil && r.Status == StatusRunning {
+			p.unfinished = r
 		}
 		if p.success == nil && r.Status == StatusSuccess {
 			p.success = r
@@ -165,8 +168,12 @@ func (d *DAG) plan(ctx context.Context, store Store, windows []etl.Window, polic
 			if p != nil && p.success != nil {
 				wp.Reason += "; succeeded before in run " + p.success.RunID
 			}
-		case p == nil || p.latest == nil:
+		case p == nil:
 			wp.Run, wp.Reason = policy != ReprocessFailed, "never run"
+		case p.latest == nil:
+			// Only runs that never finished: the process died, or one is running now
+			// under another store's lock.
+			wp.Run, wp.Reason = true, "run "+p.unfinished.RunID+" never finished"
 		case p.success != nil && p.latest.Status == StatusSuccess:
 			wp.Reason = "succeeded in run " + p.success.RunID
 		case policy == ReprocessFailed || p.success == nil:

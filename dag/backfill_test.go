@@ -126,3 +126,20 @@ func TestDueWindows(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, ws)
 }
+
+func TestBackfillRerunsUnfinishedWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dag.NewMemoryStore()
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// A process died in the middle of the first window: its record says running.
+	require.NoError(t, store.SaveRun(ctx, &dag.Report{RunID: "dead", DAG: "d", Status: dag.StatusRunning,
+		Window: etl.Window{Start: from, End: from.AddDate(0, 0, 1)}, Started: from}))
+	d := dag.New("d", dag.Config{Store: store})
+	d.Task("t", noop)
+	br, err := d.Backfill(ctx, from, from.AddDate(0, 0, 2), 0, dag.BackfillOptions{DryRun: true, Reprocess: dag.ReprocessFailed})
+	require.NoError(t, err)
+	require.True(t, br.Windows[0].Run)
+	require.Equal(t, "run dead never finished", br.Windows[0].Reason)
+	require.False(t, br.Windows[1].Run)
+}
