@@ -23,8 +23,8 @@ const (
 	// no run and windows whose runs all failed. Succeeded windows are skipped, so a
 	// backfill re-run after a fix picks up where it failed.
 	ReprocessNone Reprocess = "none"
-	// ReprocessFailed runs only windows whose latest run failed, leaving windows never run
-	// alone.
+	// ReprocessFailed runs only windows whose latest run failed or never finished,
+	// leaving windows never run alone.
 	ReprocessFailed Reprocess = "failed"
 	// ReprocessAll runs every window again, succeeded or not (--force).
 	ReprocessAll Reprocess = "all"

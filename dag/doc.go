@@ -61,7 +61,7 @@
 // A [Store] keeps every run's report and holds a per-DAG lock, so that two invocations of
 // one DAG never overlap: the second gets an error wrapping [etl.ErrLocked]. The default
 // [MemoryStore] lasts as long as the process; use dag/pgstore to keep history across cron
-// invocations.
+// invocations. Package dag/dagtest holds the conformance suite every store must pass.
 //
 // # Backfill
 //
