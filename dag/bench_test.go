@@ -52,14 +52,48 @@ func BenchmarkRunner10k(b *testing.B) {
 	}
 }
 
-func TestRandomDAGRuns(t *testing.T) {
+// TestRandomDAGOrder checks, on random graphs, that every task starts after each of its
+// upstream tasks has ended, and that every task runs exactly once.
+func TestRandomDAGOrder(t *testing.T) {
 	t.Parallel()
-	d := randomDAG(2000, dag.Config{Concurrency: 8})
-	rep, err := d.Run(context.Background(), etl.Window{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := rep.Count(dag.StatusSuccess); got != 2000 {
-		t.Fatalf("%d tasks succeeded, want 2000", got)
+	for seed := range uint64(5) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		rec := newRecorder()
+		d := dag.New("random", dag.Config{Concurrency: 1 + rng.IntN(8)})
+		const n = 300
+		for i := range n {
+			name := fmt.Sprint("t", i)
+			task := d.Task(name, rec.task(noop))
+			for k := 0; i > 0 && k < rng.IntN(5); k++ {
+				// Half the edges are declared from the upstream side.
+				if j := rng.IntN(i); rng.IntN(2) == 0 {
+					task.After(fmt.Sprint("t", j))
+				} else {
+					d.Tasks()[j].Before(name)
+				}
+			}
+		}
+		// Read the edges back from the report, which the runner derives from the graph.
+		var edges [][2]string
+		rep, err := d.Run(context.Background(), etl.Window{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range rep.Tasks {
+			for _, u := range tr.Upstream {
+				edges = append(edges, [2]string{u, tr.Name})
+			}
+		}
+		if len(rec.starts) != n || rep.Count(dag.StatusSuccess) != n {
+			t.Fatalf("seed %d: %d tasks started, %d succeeded, want %d", seed, len(rec.starts), rep.Count(dag.StatusSuccess), n)
+		}
+		if len(edges) < n {
+			t.Fatalf("seed %d: only %d edges", seed, len(edges))
+		}
+		for _, e := range edges {
+			if rec.ends[e[0]] >= rec.starts[e[1]] {
+				t.Fatalf("seed %d: %s started before %s ended", seed, e[1], e[0])
+			}
+		}
 	}
 }

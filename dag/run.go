@@ -162,6 +162,9 @@ func (a *Attempt) Call(ctx context.Context) (err error) {
 			err = fmt.Errorf("task %q panicked: %v\n%s", a.Run.Task, p, debug.Stack())
 		}
 	}()
+	if a.fn == nil {
+		return fmt.Errorf("task %q has no function to run", a.Run.Task)
+	}
 	return a.fn(context.WithValue(ctx, runKey{}, a.Run), a.Run)
 }
 
