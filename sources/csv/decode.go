@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/etl"
@@ -15,12 +17,18 @@ import (
 type decoder struct {
 	src      *Source
 	file     string
-	cr       *stdcsv.Reader
+	cr       *scanner
 	cols     []column
 	width    int  // fields a record must have
 	atLeast  bool // width is a minimum (no header, extra fields ignored)
 	lastLine int  // last line read, for errors that come between records
 	tp       timeParser
+
+	strings  slab[string]
+	ints     slab[int64]
+	floats   slab[float64]
+	decimals slab[etl.Decimal]
+	times    slab[time.Time]
 }
 
 // column is one schema column and where its field sits in a record.
@@ -133,18 +141,51 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 			row[i] = nil
 			continue
 		}
-		if c.typ == etl.TypeText {
+		// The common types are parsed here and boxed from slabs; the rest go through
+		// value, which allocates as usual.
+		switch c.typ {
+		case etl.TypeText:
 			if !utf8.ValidString(f) {
 				return d.fieldError(c, ErrInvalidUTF8)
 			}
-			row[i] = f
-			continue
+			row[i] = d.strings.box(f)
+		case etl.TypeInt64:
+			n, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				return d.fieldError(c, invalid(c.typ, f))
+			}
+			row[i] = d.ints.box(n)
+		case etl.TypeFloat64:
+			x, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				return d.fieldError(c, invalid(c.typ, f))
+			}
+			row[i] = d.floats.box(x)
+		case etl.TypeNumeric:
+			n, ok := parseDecimal(f)
+			if !ok {
+				return d.fieldError(c, invalid(c.typ, f))
+			}
+			row[i] = d.decimals.box(n)
+		case etl.TypeTimestamp:
+			ts, ok := d.tp.parseTimestamp(f, d.src.cfg.Location)
+			if !ok {
+				return d.fieldError(c, invalid(c.typ, f))
+			}
+			row[i] = d.times.box(ts)
+		case etl.TypeBool:
+			b, ok := parseBool(f)
+			if !ok {
+				return d.fieldError(c, invalid(c.typ, f))
+			}
+			row[i] = b // the runtime boxes booleans without allocating
+		default:
+			v, err := d.tp.value(c.typ, f, d.src.cfg.Location)
+			if err != nil {
+				return d.fieldError(c, err)
+			}
+			row[i] = v
 		}
-		v, err := d.tp.value(c.typ, f, d.src.cfg.Location)
-		if err != nil {
-			return d.fieldError(c, err)
-		}
-		row[i] = v
 	}
 	return nil
 }

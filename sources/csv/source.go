@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/etl"
 )
@@ -45,7 +46,8 @@ type Config struct {
 	// IgnoreExtra skips header columns that Schema lacks. Defaults to false: an extra
 	// column is an error, since it usually means the file changed shape.
 	IgnoreExtra bool
-	// Comma is the field delimiter. Defaults to ','.
+	// Comma is the field delimiter, an ASCII character such as ';' or '\t'. Defaults to
+	// ','.
 	Comma rune
 
 	// NullString is the field value that means NULL. Defaults to "": an empty field is
@@ -125,8 +127,8 @@ func New(cfg Config) (*Source, error) {
 	if s.cfg.Comma == 0 {
 		s.cfg.Comma = ','
 	}
-	if s.cfg.Comma == '"' || s.cfg.Comma == '\r' || s.cfg.Comma == '\n' {
-		return nil, fmt.Errorf("csv: invalid delimiter %q", s.cfg.Comma)
+	if s.cfg.Comma >= utf8.RuneSelf || s.cfg.Comma == '"' || s.cfg.Comma == '\r' || s.cfg.Comma == '\n' {
+		return nil, fmt.Errorf("csv: invalid delimiter %q: it must be one ASCII character other than a quote or a line break", s.cfg.Comma)
 	}
 	if s.cfg.Location == nil {
 		s.cfg.Location = time.UTC
@@ -283,10 +285,7 @@ func (s *Source) read(ctx context.Context, in input, st *readState, yield func(e
 	if err != nil {
 		return false, &ParseError{File: in.name, Line: 1, Err: err}
 	}
-	cr := stdcsv.NewReader(br)
-	cr.Comma = s.cfg.Comma
-	cr.FieldsPerRecord = -1 // counted here, to name both counts
-	cr.ReuseRecord = true
+	cr := newScanner(br, byte(s.cfg.Comma))
 
 	d := &decoder{src: s, file: in.name, cr: cr}
 	if !s.cfg.NoHeader {

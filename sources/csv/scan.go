@@ -1,0 +1,208 @@
+package csv
+
+import (
+	"bufio"
+	"bytes"
+	stdcsv "encoding/csv"
+	"io"
+	"strings"
+)
+
+// scanner reads CSV records exactly as encoding/csv does with FieldsPerRecord -1,
+// ReuseRecord, no comment character and strict quotes, and returns the same records,
+// field positions and errors (as *encoding/csv.ParseError). FuzzScanner holds it to
+// that.
+//
+// It exists for speed. Most lines of a bulk export hold no quote at all; for those, one
+// IndexByte for the quote, one string conversion and one IndexByte per field make the
+// record, without the per-field copying and bookkeeping encoding/csv does. Lines with a
+// quote take the slow path, which is encoding/csv's own algorithm. The delimiter is a
+// single byte.
+type scanner struct {
+	r     *bufio.Reader
+	comma byte
+
+	numLine int
+	raw     []byte // a line longer than the bufio buffer
+	buf     []byte // the unquoted fields of a slow-path record
+	ends    []int  // where each field ends in buf
+	rec     []string
+	pos     []position
+}
+
+type position struct{ line, col int }
+
+func newScanner(r *bufio.Reader, comma byte) *scanner {
+	return &scanner{r: r, comma: comma}
+}
+
+// FieldPos returns the line and 1-based byte column where field i of the last record
+// starts.
+func (s *scanner) FieldPos(i int) (line, column int) {
+	if i < 0 || i >= len(s.pos) {
+		return s.numLine, 0
+	}
+	p := s.pos[i]
+	return p.line, p.col
+}
+
+func (s *scanner) readLine() ([]byte, error) {
+	line, err := s.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		s.raw = append(s.raw[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = s.r.ReadSlice('\n')
+			s.raw = append(s.raw, line...)
+		}
+		line = s.raw
+	}
+	n := len(line)
+	if n > 0 && err == io.EOF {
+		err = nil
+		if line[n-1] == '\r' { // encoding/csv drops a \r before EOF
+			line = line[:n-1]
+		}
+	}
+	s.numLine++
+	if n := len(line); n >= 2 && line[n-2] == '\r' && line[n-1] == '\n' {
+		line[n-2] = '\n'
+		line = line[:n-1]
+	}
+	return line, err
+}
+
+func lengthNL(b []byte) int {
+	if len(b) > 0 && b[len(b)-1] == '\n' {
+		return 1
+	}
+	return 0
+}
+
+// Read returns the next record. The slice is reused by the next call; the strings are
+// not.
+func (s *scanner) Read() ([]string, error) {
+	var line []byte
+	var errRead error
+	for errRead == nil {
+		line, errRead = s.readLine()
+		if errRead == nil && len(line) == lengthNL(line) {
+			line = nil
+			continue // skip empty lines
+		}
+		break
+	}
+	if errRead == io.EOF {
+		return nil, errRead
+	}
+	recLine := s.numLine
+	s.rec, s.pos = s.rec[:0], s.pos[:0]
+
+	if errRead == nil && bytes.IndexByte(line, '"') < 0 {
+		str := string(line[:len(line)-lengthNL(line)])
+		start := 0
+		for {
+			i := strings.IndexByte(str[start:], s.comma)
+			s.pos = append(s.pos, position{recLine, start + 1})
+			if i < 0 {
+				s.rec = append(s.rec, str[start:])
+				return s.rec, nil
+			}
+			s.rec = append(s.rec, str[start:start+i])
+			start += i + 1
+		}
+	}
+
+	// The slow path: encoding/csv's readRecord, for a single-byte delimiter and strict
+	// quotes.
+	var err error
+	s.buf, s.ends = s.buf[:0], s.ends[:0]
+	pos := position{line: s.numLine, col: 1}
+parseField:
+	for {
+		if len(line) == 0 || line[0] != '"' {
+			i := bytes.IndexByte(line, s.comma)
+			field := line
+			if i >= 0 {
+				field = field[:i]
+			} else {
+				field = field[:len(field)-lengthNL(field)]
+			}
+			if j := bytes.IndexByte(field, '"'); j >= 0 {
+				err = &stdcsv.ParseError{StartLine: recLine, Line: s.numLine, Column: pos.col + j, Err: stdcsv.ErrBareQuote}
+				break parseField
+			}
+			s.buf = append(s.buf, field...)
+			s.ends = append(s.ends, len(s.buf))
+			s.pos = append(s.pos, pos)
+			if i >= 0 {
+				line = line[i+1:]
+				pos.col += i + 1
+				continue parseField
+			}
+			break parseField
+		}
+		fieldPos := pos
+		line = line[1:]
+		pos.col++
+		for {
+			i := bytes.IndexByte(line, '"')
+			switch {
+			case i >= 0:
+				s.buf = append(s.buf, line[:i]...)
+				line = line[i+1:]
+				pos.col += i + 1
+				switch {
+				case len(line) > 0 && line[0] == '"': // `""` is a quote
+					s.buf = append(s.buf, '"')
+					line = line[1:]
+					pos.col++
+				case len(line) > 0 && line[0] == s.comma: // `",` ends the field
+					line = line[1:]
+					pos.col++
+					s.ends = append(s.ends, len(s.buf))
+					s.pos = append(s.pos, fieldPos)
+					continue parseField
+				case lengthNL(line) == len(line): // `"\n` ends the record
+					s.ends = append(s.ends, len(s.buf))
+					s.pos = append(s.pos, fieldPos)
+					break parseField
+				default: // `"x` is a stray quote
+					err = &stdcsv.ParseError{StartLine: recLine, Line: s.numLine, Column: pos.col - 1, Err: stdcsv.ErrQuote}
+					break parseField
+				}
+			case len(line) > 0: // the field goes on to the next line
+				s.buf = append(s.buf, line...)
+				if errRead != nil {
+					break parseField
+				}
+				pos.col += len(line)
+				line, errRead = s.readLine()
+				if len(line) > 0 {
+					pos.line++
+					pos.col = 1
+				}
+				if errRead == io.EOF {
+					errRead = nil
+				}
+			default: // the input ended inside the quotes
+				if errRead == nil {
+					err = &stdcsv.ParseError{StartLine: recLine, Line: pos.line, Column: pos.col, Err: stdcsv.ErrQuote}
+					break parseField
+				}
+				s.ends = append(s.ends, len(s.buf))
+				s.pos = append(s.pos, fieldPos)
+				break parseField
+			}
+		}
+	}
+	if err == nil {
+		err = errRead
+	}
+	str := string(s.buf)
+	prev := 0
+	for _, end := range s.ends {
+		s.rec = append(s.rec, str[prev:end])
+		prev = end
+	}
+	return s.rec, err
+}
