@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -75,7 +77,33 @@ func Environment(ctx context.Context, conn *pgx.Conn) []string {
 			settings = append(settings, name+"="+v)
 		}
 	}
-	return append(lines, "server: "+version+", "+strings.Join(settings, " "))
+	return append(lines, "server: "+version+", "+strings.Join(settings, " "), "sluice: "+Revision())
+}
+
+// Revision names the source the benchmark was built from: the VCS revision stamped into
+// the binary, else what git says about the working directory, else "unknown".
+func Revision() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, dirty string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = " (modified)"
+				}
+			}
+		}
+		if rev != "" {
+			return rev[:min(12, len(rev))] + dirty
+		}
+	}
+	out, err := exec.Command("git", "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return "commit " + strings.TrimSpace(string(out))
 }
 
 // LoadAverage returns the 1, 5 and 15 minute load averages from /proc/loadavg, or
