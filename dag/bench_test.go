@@ -64,7 +64,7 @@ func TestRandomDAGOrder(t *testing.T) {
 		for i := range n {
 			name := fmt.Sprint("t", i)
 			task := d.Task(name, rec.task(noop))
-			for k := 0; i > 0 && k < rng.IntN(5); k++ {
+			for range min(i, rng.IntN(5)) {
 				// Half the edges are declared from the upstream side.
 				if j := rng.IntN(i); rng.IntN(2) == 0 {
 					task.After(fmt.Sprint("t", j))
