@@ -56,7 +56,7 @@
 //
 //	cursor > watermark - LookBack AND cursor < window end AND cursor <= now()
 //
-// ordered by the cursor. The watermark travels through the [etl.Run] (see etl's state.go):
+// The watermark travels through the [etl.Run] (see etl's state.go):
 // the sink reads the stored watermark under its lock and calls [etl.Run.SetWatermark]; the
 // stream reads it with [etl.Run.Watermark] when iteration starts, not in Extract; after
 // the last row, and only then, it calls [etl.Run.Advance] with the highest cursor it
@@ -76,18 +76,24 @@
 // [Config.LookBack] re-reads that far behind the watermark; re-reading is safe because
 // the sink's merge is idempotent. Set it to the longest write transaction you expect.
 //
-// The cursor may be an expression such as "coalesce(modified, created)". Ordering by it
-// means the last row holds the highest value under the server's own comparison (text
-// cursors follow the column's collation), and the sink's "latest by arrival" is the latest
-// by cursor. An index on the cursor expression turns each sync into an index range scan.
+// The cursor may be an expression such as "coalesce(modified, created)"; an index on the
+// expression turns each sync into an index range scan. [Config.CursorAs] adds its value to
+// the stream, for a sink that orders versions of a key by it.
+//
+// Rows come in no particular order: the stream keeps the highest cursor as it goes, in
+// constant memory. Asking the server to sort would cost more than the read itself once a
+// sync has many changed rows (measured: 200k changed of 2M rows, 0.13 s to read and 0.55 s
+// to read sorted, an external merge at the default work_mem), and delays the first row
+// until the sort ends. Text cursors are the exception: they are ordered by the server, so
+// that the highest value follows the column's collation rather than Go's byte order.
 //
 // # NULL cursors
 //
 // A row whose cursor is NULL is never skipped silently. By default ([NullCursorError])
 // the stream fails with a [*NullCursorRowsError] that counts such rows and names some of
-// them; NULLs sort first, so nothing was yielded. With [NullCursorAlways] they are loaded
-// on every sync. To leave them out on purpose, say so in [Config.Where]:
-// "modified IS NOT NULL".
+// them; it yields nothing after the first, and the sink rolls back. With
+// [NullCursorAlways] they are loaded on every sync. To leave them out on purpose, say so
+// in [Config.Where]: "modified IS NOT NULL".
 //
 // # Soft deletes
 //

@@ -37,7 +37,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // NullCursorRowsError reports rows whose cursor is NULL under the [NullCursorError] policy.
-// No row was yielded before it: NULL cursors sort first.
+// The stream yielded no row after the first of them.
 type NullCursorRowsError struct {
 	// Source names the table or query.
 	Source string

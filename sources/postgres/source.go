@@ -21,8 +21,8 @@ type NullCursorPolicy uint8
 
 const (
 	// NullCursorError fails the stream with a [*NullCursorRowsError] that counts the rows
-	// and names some of them. It is the default. Nothing is yielded before the error, since
-	// NULL cursors sort first.
+	// and names some of them. It is the default. The stream stops yielding at the first
+	// such row and reads on only to count them; the sink rolls back what it staged.
 	NullCursorError NullCursorPolicy = iota
 	// NullCursorAlways loads rows with a NULL cursor on every sync, whatever the watermark
 	// and the window: the query reads "... OR cursor IS NULL". It suits a handful of
@@ -62,8 +62,8 @@ type Config struct {
 	// Cursor turns on incremental extraction: a column name or an SQL expression written by
 	// the developer, such as "modified" or "coalesce(modified, created)", of an integer,
 	// numeric, timestamp, date or text type. Each stream reads rows with
-	// cursor > watermark - LookBack, ordered by cursor, and advances the run's watermark to
-	// the highest cursor it yielded. A bare column name is used as given (unquoted), like
+	// cursor > watermark - LookBack and advances the run's watermark to the highest cursor
+	// it yielded. A bare column name is used as given (unquoted), like
 	// any expression. Defaults to none: every stream reads all rows in scope.
 	Cursor string
 	// CursorAs adds the cursor's value to the stream as a column of this name, for a sink

@@ -231,7 +231,12 @@ func (s *Source) read(run *etl.Run, p *plan) (read, error) {
 		if pred != "" {
 			q.where = append(q.where, pred)
 		}
-		q.orderBy = p.cursor + 1
+		if p.cursorKind == cursorText {
+			// Only the server knows its collation's order, so the last row is the highest.
+			// Other kinds are compared here: sorting 200k changed rows of 2M costs the
+			// server more than reading them (an external merge at the default work_mem).
+			q.orderBy = p.cursor + 1
+		}
 		attrs = append(attrs, slog.Any("watermark", r.stored), slog.Any("from", lower), slog.Time("window_end", w.End))
 	}
 	r.sql = q.String()
@@ -315,7 +320,7 @@ func (s *Source) stream(ctx context.Context, run *etl.Run, p *plan, yield func(e
 			continue
 		}
 		if nulls > 0 {
-			break
+			continue // the stream will fail: only count the rest
 		}
 		for i := range n {
 			if row[i], err = decode(p.wires[i].kind, raw[i]); err != nil {
@@ -326,13 +331,14 @@ func (s *Source) stream(ctx context.Context, run *etl.Run, p *plan, yield func(e
 		if s.cfg.CursorAs != "" {
 			row[n] = cur
 		}
-		if cur != nil {
+		if cur != nil && (last == nil || greater(cur, last)) {
 			last = cur
 		}
 		if !yield(row, nil) {
 			return
 		}
 	}
+	finished = rows.Err() == nil
 	if nulls > 0 {
 		yield(nil, &NullCursorRowsError{Source: s.name(), Cursor: s.cfg.Cursor, Count: nulls, Samples: samples})
 		return
@@ -341,8 +347,7 @@ func (s *Source) stream(ctx context.Context, run *etl.Run, p *plan, yield func(e
 		fail("", err)
 		return
 	}
-	finished = true
-	if r.incremental && run != nil && last != nil && (r.stored == nil || after(last, r.stored)) {
+	if r.incremental && run != nil && last != nil && (r.stored == nil || greater(last, r.stored)) {
 		run.Advance(last)
 	}
 }
@@ -363,9 +368,9 @@ func stopEarly(ctx context.Context, rows pgx.Rows, cancelQuery context.CancelFun
 // cancelRequestTimeout bounds the separate connection a cancel request opens.
 const cancelRequestTimeout = 5 * time.Second
 
-// after reports whether cursor value a is past b. Only time cursors can yield a value at
-// or below the stored watermark (through LookBack); other kinds read strictly past it.
-func after(a, b any) bool {
+// greater reports whether cursor value a is above b. Text cursors come ordered by the
+// server's collation, so a later one is always greater.
+func greater(a, b any) bool {
 	switch a := a.(type) {
 	case time.Time:
 		if b, ok := b.(time.Time); ok {
@@ -375,7 +380,13 @@ func after(a, b any) bool {
 		if b, ok := b.(int64); ok {
 			return a > b
 		}
+	case etl.Decimal:
+		if b, ok := b.(etl.Decimal); ok {
+			return compareDecimal(string(a), string(b)) > 0
+		}
 	}
+	// Text cursors, and any cursor against the stored watermark when there is no LookBack:
+	// the server has already compared them.
 	return true
 }
 
