@@ -8,8 +8,8 @@ import (
 
 // CopyCommand is a parsed Redshift COPY ... FROM 's3://...' statement.
 type CopyCommand struct {
-	// Table is the target's name parts (schema, table), unquoted and case-folded as
-	// Redshift would.
+	// Table is the target's name parts (schema, table), unquoted; unquoted names are
+	// folded to lower case.
 	Table []string
 	// Columns lists the column list's names, or nil for all columns.
 	Columns []string
@@ -185,7 +185,10 @@ func (p *parser) ident() (string, error) {
 	case !ok:
 		return "", fmt.Errorf("expected an identifier at the end")
 	case t.kind == tokIdent:
-		return strings.ToLower(t.text), nil // Redshift folds quoted names too
+		// Redshift folds quoted names to lower case too (unless
+		// enable_case_sensitive_identifier is on), but every other statement runs on
+		// PostgreSQL, which keeps their case, so COPY must agree with PostgreSQL.
+		return t.text, nil
 	case t.kind == tokWord:
 		return strings.ToLower(t.text), nil
 	}

@@ -29,8 +29,9 @@
 //
 // # Differences from Redshift
 //
-// String literals in a COPY are read with Redshift's rules (backslash escapes), and
-// quoted identifiers are folded to lower case as Redshift does by default. Statements
+// String literals in a COPY are read with Redshift's rules (backslash escapes). Quoted
+// identifiers keep their case, as on PostgreSQL; Redshift folds them to lower case by
+// default, so names that differ only in case collide there and not here. Statements
 // other than those above run on PostgreSQL 15 as they are, so SQL that only Redshift
 // accepts (DISTKEY, SORTKEY, ...) fails here, and Redshift's serializable isolation is
 // not modelled beyond injected faults.

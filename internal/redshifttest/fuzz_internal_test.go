@@ -14,7 +14,7 @@ func TestParseCopy(t *testing.T) {
 		manifest format as csv quote as '"' gzip ignoreheader as 2 null as '\\N' emptyasnull timeformat 'auto' dateformat as 'YYYY-MM-DD' delimiter ',' compupdate off statupdate on;`)
 	require.NoError(t, err)
 	require.Equal(t, &CopyCommand{
-		Table: []string{"analytics", "users"}, Columns: []string{"id", "name"}, From: "s3://b/k/manifest.json",
+		Table: []string{"Analytics", "users"}, Columns: []string{"Id", "name"}, From: "s3://b/k/manifest.json",
 		IAMRole: "arn:x", Region: "eu-west-1", Manifest: true, CSV: true, GZIP: true, IgnoreHeader: 2,
 		Null: `\N`, HasNull: true, EmptyAsNull: true, TimeFormat: "auto", DateFormat: "YYYY-MM-DD",
 	}, c)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -408,12 +407,14 @@ func (h *Harness) columns(ctx context.Context, table string, want []string) ([]c
 	return out, nil
 }
 
+// splitS3 splits s3://bucket/key. The key is taken as it is, with no percent-decoding.
 func splitS3(u string) (bucket, key string, err error) {
-	p, err := url.Parse(u)
-	if err != nil || p.Scheme != "s3" || p.Host == "" {
+	rest, ok := strings.CutPrefix(u, "s3://")
+	bucket, key, _ = strings.Cut(rest, "/")
+	if !ok || bucket == "" {
 		return "", "", fmt.Errorf("redshifttest: %q is not an s3://bucket/key URL", u)
 	}
-	return p.Host, strings.TrimPrefix(p.Path, "/"), nil
+	return bucket, key, nil
 }
 
 type object struct{ bucket, key string }

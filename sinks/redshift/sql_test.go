@@ -103,8 +103,8 @@ func FuzzQuote(f *testing.F) {
 			ManifestURL: "s3://b/" + key, IAMRole: role}
 		p, err := redshifttest.ParseCopy(c.SQL())
 		require.NoError(t, err, c.SQL())
-		require.Equal(t, []string{"s", strings.ToLower(table)}, p.Table)
-		require.Equal(t, []string{strings.ToLower(col), "z"}, p.Columns)
+		require.Equal(t, []string{"s", table}, p.Table)
+		require.Equal(t, []string{col, "z"}, p.Columns)
 		require.Equal(t, c.ManifestURL, p.From)
 		require.Equal(t, role, p.IAMRole)
 	})

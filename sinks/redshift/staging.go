@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
-	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -183,13 +182,25 @@ type manifestMeta struct {
 }
 
 // RunPrefix returns the key prefix, ending in "/", under which a run of pipeline is
-// staged. The pipeline name and run ID are path-escaped so neither can climb out of it.
+// staged. Bytes of the pipeline name and run ID other than letters, digits, '.', '-' and
+// '_' become '_', so neither can add a level or need escaping in an s3:// URL; the run ID
+// keeps runs apart.
 func (s *Stager) RunPrefix(pipeline, runID string) string {
-	p := url.PathEscape(pipeline) + "/" + url.PathEscape(runID) + "/"
+	p := keySafe(pipeline) + "/" + keySafe(runID) + "/"
 	if s.cfg.Prefix != "" {
 		p = strings.TrimSuffix(s.cfg.Prefix, "/") + "/" + p
 	}
 	return p
+}
+
+func keySafe(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // lane is the part being filled for one slice in the current round. Rows are encoded

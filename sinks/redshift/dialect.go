@@ -1,0 +1,160 @@
+package redshift
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/load"
+)
+
+// dialect is Redshift's side of the load protocol in internal/load.
+type dialect struct {
+	connect func(ctx context.Context) (DB, error)
+}
+
+var _ load.Dialect = dialect{}
+
+func (dialect) Name() string { return "redshift" }
+
+func (dialect) QuoteIdent(name string) string { return QuoteIdentifier(name) }
+
+func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+func (dialect) Qualify(schema, name string) string { return Table{Schema: schema, Name: name}.String() }
+
+// ColumnType maps a logical type to the Redshift type of the tables sluice creates. TEXT
+// is VARCHAR(256) on Redshift, too short for error messages, so text is VARCHAR(65535).
+func (dialect) ColumnType(t etl.Type) string { return sqlType(t) }
+
+func sqlType(t etl.Type) string {
+	switch t {
+	case etl.TypeInt64:
+		return "BIGINT"
+	case etl.TypeFloat64:
+		return "DOUBLE PRECISION"
+	case etl.TypeNumeric:
+		return "NUMERIC(38,10)"
+	case etl.TypeBool:
+		return "BOOLEAN"
+	case etl.TypeTimestamp:
+		return "TIMESTAMPTZ"
+	case etl.TypeDate:
+		return "DATE"
+	}
+	return "VARCHAR(65535)"
+}
+
+// Retryable reports Redshift's serializable isolation violation (1023), which the
+// protocol answers by running the whole transaction again from the staged files.
+func (dialect) Retryable(err error) bool { return IsRetryable(err) }
+
+func (d dialect) Session(ctx context.Context) (load.Session, error) {
+	db, err := d.connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("redshift: connect: %w", err)
+	}
+	return &session{db: db}, nil
+}
+
+// session is one connection held for a whole load. Transactions are BEGIN, COMMIT and
+// ROLLBACK statements sent through the DB seam.
+type session struct {
+	db DB
+}
+
+// Lock is a no-op: Redshift has no advisory locks. Each mode's Prepare takes LOCK on the
+// target as the first statement of the transaction instead, so a second run of the same
+// pipeline waits for the first to commit.
+func (s *session) Lock(context.Context, string, time.Duration) (func(context.Context), error) {
+	return func(context.Context) {}, nil
+}
+
+func (s *session) Begin(ctx context.Context) (load.Tx, error) {
+	if _, err := s.db.Exec(ctx, "BEGIN"); err != nil {
+		return nil, err
+	}
+	return &tx{db: s.db}, nil
+}
+
+// Close closes the connection when the seam can be closed (a *pgx.Conn can).
+func (s *session) Close(ctx context.Context) {
+	if c, ok := s.db.(interface{ Close(context.Context) error }); ok {
+		_ = c.Close(ctx)
+	}
+}
+
+type tx struct {
+	db   DB
+	done bool
+}
+
+func (t *tx) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := t.db.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), err
+}
+
+func (t *tx) QueryRows(ctx context.Context, sql string, args ...any) ([][]any, error) {
+	rows, err := t.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]any
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			vals[i] = plainValue(v)
+		}
+		out = append(out, vals)
+	}
+	return out, rows.Err()
+}
+
+// plainValue turns pgx's wrapper types into the values the etl package documents.
+func plainValue(v any) any {
+	switch x := v.(type) {
+	case pgtype.Numeric:
+		if !x.Valid {
+			return nil
+		}
+		b, err := x.MarshalJSON()
+		if err != nil {
+			return nil
+		}
+		return etl.Decimal(b)
+	case int32:
+		return int64(x)
+	case int16:
+		return int64(x)
+	}
+	return v
+}
+
+func (t *tx) Commit(ctx context.Context) error {
+	if t.done {
+		return fmt.Errorf("redshift: transaction already ended")
+	}
+	t.done = true
+	tag, err := t.db.Exec(ctx, "COMMIT")
+	if err == nil && tag.String() == "ROLLBACK" {
+		err = fmt.Errorf("redshift: COMMIT rolled back an aborted transaction")
+	}
+	return err
+}
+
+func (t *tx) Rollback(ctx context.Context) error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	_, err := t.db.Exec(ctx, "ROLLBACK")
+	return err
+}

@@ -1,0 +1,266 @@
+package redshift
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sluice-etl/sluice/checks"
+	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/load"
+)
+
+// Target is the table a loader writes and the policies every Redshift loader shares.
+// Embed it in [FullRefresh], [Merge] or [WindowReplace].
+type Target struct {
+	// DSN is the cluster's connection string. Its password never appears in errors or
+	// logs. Required unless Connect is set.
+	DSN string
+	// Connect opens the connection one load runs on. Defaults to [Connect] with DSN.
+	// Tests set it to return internal/redshifttest's harness.
+	Connect func(ctx context.Context) (DB, error)
+	// Staging configures the S3 staging of rows. Staging.Bucket is required.
+	Staging StageConfig
+	// Schema holds the table. Defaults to the connection's search_path.
+	Schema string
+	// Table is the target table's name; any string is allowed (Redshift folds it to
+	// lower case). The table must exist. Required.
+	Table string
+	// Key is the table's key: what a merge matches on and what checks.UniqueKey with no
+	// columns checks. Redshift does not enforce keys, so add checks.UniqueKey to catch
+	// duplicates. Required for Merge; defaults to none.
+	Key []string
+	// Checks run inside the load's transaction, before commit. Defaults to none.
+	Checks []checks.Check
+	// MetaSchema holds the sluice_runs and sluice_state tables, created on first use.
+	// Defaults to Schema.
+	MetaSchema string
+	// MaxAttempts bounds the attempts of a transaction that fails with a serializable
+	// isolation violation (1023); each retry COPYs the same staged files again. Defaults
+	// to 4.
+	MaxAttempts int
+	// RetryBackoff is the pause before the first retry; it doubles with each retry, with
+	// jitter. Defaults to 500ms.
+	RetryBackoff time.Duration
+}
+
+func (t *Target) validate() error {
+	switch {
+	case t.DSN == "" && t.Connect == nil:
+		return errors.New("redshift: loader has no DSN")
+	case t.Table == "":
+		return errors.New("redshift: loader has no Table")
+	case t.Staging.Bucket == "":
+		return ErrNoBucket
+	}
+	return nil
+}
+
+func (t *Target) table() Table { return Table{Schema: t.Schema, Name: t.Table} }
+
+func (t *Target) dialect() dialect {
+	connect := t.Connect
+	if connect == nil {
+		dsn := t.DSN
+		connect = func(ctx context.Context) (DB, error) { return Connect(ctx, dsn) }
+	}
+	return dialect{connect: connect}
+}
+
+func (t *Target) spec(full bool, in etl.Stream) load.Spec {
+	return load.Spec{
+		Schema: t.Schema, Table: t.Table, Columns: in.Schema.Names(), Key: t.Key, FullRefresh: full,
+		Checks: t.Checks, MetaSchema: t.MetaSchema, MaxAttempts: t.MaxAttempts, RetryBackoff: t.RetryBackoff,
+	}
+}
+
+// Datasets names the target table for lineage, as "redshift://host:port" and
+// "database.schema.table".
+func (t *Target) Datasets() []etl.Dataset {
+	cfg, err := ConnConfig(t.DSN)
+	if err != nil {
+		return nil
+	}
+	name := t.Table
+	if t.Schema != "" {
+		name = t.Schema + "." + name
+	}
+	return []etl.Dataset{{Namespace: fmt.Sprintf("redshift://%s:%d", cfg.Host, cfg.Port), Name: cfg.Database + "." + name}}
+}
+
+func (t *Target) recordFailure(ctx context.Context, kind string, run *etl.Run, stats etl.Stats, err error) error {
+	if verr := t.validate(); verr != nil {
+		return verr
+	}
+	return load.RecordFailure(ctx, t.dialect(), t.spec(false, etl.Stream{}), kind, run, stats, err)
+}
+
+func (t *Target) load(ctx context.Context, kind string, full bool, run *etl.Run, in etl.Stream, apply applyFunc, check func(etl.Schema) error) (etl.LoadResult, error) {
+	if err := t.validate(); err != nil {
+		return etl.LoadResult{}, err
+	}
+	if err := in.Schema.Validate(); err != nil {
+		return etl.LoadResult{}, etl.WithStep("stage", fmt.Errorf("table %s: %w", t.table(), err))
+	}
+	if check != nil {
+		if err := check(in.Schema); err != nil {
+			return etl.LoadResult{}, etl.WithStep("stage", fmt.Errorf("table %s: %w", t.table(), err))
+		}
+	}
+	m := &mode{t: t, kind: kind, apply: apply, names: in.Schema.Names(), schema: in.Schema}
+	return load.Run(ctx, t.dialect(), t.spec(full, in), m, run, in)
+}
+
+// seqColumn numbers staged rows in arrival order, so a merge's latest-wins rule is
+// deterministic: Redshift loads parts in parallel, so stage order means nothing.
+const seqColumn = "__sluice_seq"
+
+type applyFunc func(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (load.Applied, error)
+
+// mode is what every Redshift load shares: LOCK the target first, stage to S3 once,
+// COPY into a temporary stage table on every attempt, apply, drop the stage.
+type mode struct {
+	t      *Target
+	kind   string
+	apply  applyFunc
+	names  []string
+	schema etl.Schema
+	staged *Staged
+	keep   bool
+	stage  string // quoted name of the stage table of this attempt
+}
+
+var (
+	_ load.Preparer = (*mode)(nil)
+	_ load.Replayer = (*mode)(nil)
+	_ load.Cleaner  = (*mode)(nil)
+)
+
+func (m *mode) Kind() string { return m.kind }
+
+// Prepare locks the target. It is the transaction's first statement: Redshift checks
+// serializable conflicts from the first read, so a LOCK taken later does not prevent them,
+// and a second run of the same pipeline waits here for the first to commit.
+func (m *mode) Prepare(ctx context.Context, tx load.Tx, run *etl.Run) error {
+	if _, err := tx.Exec(ctx, "LOCK "+m.t.table().String()); err != nil {
+		return fmt.Errorf("lock table %s: %w", m.t.table(), err)
+	}
+	return nil
+}
+
+// CanReplay is true once the rows are in S3: a retry COPYs the same files again.
+func (m *mode) CanReplay() bool { return m.staged != nil }
+
+// Cleanup deletes the staged files, committed or not, unless Staging.KeepStaged.
+func (m *mode) Cleanup(ctx context.Context, committed bool) error {
+	if m.staged == nil || m.keep {
+		return nil
+	}
+	if err := m.staged.Delete(ctx); err != nil {
+		return fmt.Errorf("delete staged files s3://%s/%s: %w", m.staged.Bucket, m.staged.Prefix, err)
+	}
+	return nil
+}
+
+func (m *mode) Stage(ctx context.Context, tx load.Tx, run *etl.Run, in etl.Stream) (int64, error) {
+	if m.staged == nil {
+		stager, err := NewStager(ctx, m.t.Staging)
+		if err != nil {
+			return 0, err
+		}
+		m.keep = stager.Config().KeepStaged
+		schema := append(in.Schema[:len(in.Schema):len(in.Schema)], etl.Column{Name: seqColumn, Type: etl.TypeInt64})
+		if m.staged, err = stager.Stage(ctx, run.Pipeline, run.ID, schema, numbered(in.Rows)); err != nil {
+			return 0, fmt.Errorf("table %s: %w", m.t.table(), err)
+		}
+	}
+	target := m.t.table()
+	m.stage = QuoteIdentifier(stageName(run.ID))
+	create := "CREATE TEMP TABLE " + m.stage + " AS SELECT " + quoteList(m.names) + ", CAST(0 AS BIGINT) AS " +
+		QuoteIdentifier(seqColumn) + " FROM " + target.String() + " WHERE 1 = 0"
+	if _, err := tx.Exec(ctx, create); err != nil {
+		return 0, fmt.Errorf("create stage for %s: %w", target, err)
+	}
+	cp := Copy{
+		Table: Table{Name: stageName(run.ID)}, Columns: append(append([]string(nil), m.names...), seqColumn),
+		ManifestURL: m.staged.ManifestURL, IAMRole: m.t.Staging.IAMRole, Region: m.t.Staging.Region,
+	}
+	if _, err := tx.Exec(ctx, cp.SQL()); err != nil {
+		return 0, fmt.Errorf("copy into stage of %s: %w", target, err)
+	}
+	rows, err := tx.QueryRows(ctx, "SELECT pg_last_copy_count()")
+	if err != nil {
+		return 0, fmt.Errorf("count copied rows of %s: %w", target, err)
+	}
+	var n int64
+	if len(rows) == 1 && len(rows[0]) == 1 {
+		n, _ = rows[0][0].(int64)
+	}
+	if n != m.staged.Rows {
+		return n, fmt.Errorf("table %s: COPY loaded %d rows, %d were staged", target, n, m.staged.Rows)
+	}
+	return n, nil
+}
+
+func (m *mode) Apply(ctx context.Context, tx load.Tx, run *etl.Run) (load.Applied, error) {
+	applied, err := m.apply(ctx, m, tx, run)
+	if err != nil {
+		return applied, err
+	}
+	// A temporary table outlives the transaction on Redshift; drop it with the commit.
+	if _, err := tx.Exec(ctx, "DROP TABLE "+m.stage); err != nil {
+		return applied, fmt.Errorf("drop stage of %s: %w", m.t.table(), err)
+	}
+	return applied, nil
+}
+
+// insertFromStage inserts the stage's rows (those matching where, when set).
+func (m *mode) insertFromStage(ctx context.Context, tx load.Tx, where string, args ...any) (int64, error) {
+	sql := "INSERT INTO " + m.t.table().String() + " (" + quoteList(m.names) + ") SELECT " + quoteList(m.names) +
+		" FROM " + m.stage
+	if where != "" {
+		sql += " WHERE " + where
+	}
+	n, err := tx.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, fmt.Errorf("insert into %s: %w", m.t.table(), err)
+	}
+	return n, nil
+}
+
+// numbered appends each row's arrival number to it, reusing one row.
+func numbered(rows func(yield func(etl.Row, error) bool)) func(yield func(etl.Row, error) bool) {
+	return func(yield func(etl.Row, error) bool) {
+		var out etl.Row
+		var n int64
+		for row, err := range rows {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			n++
+			out = append(append(out[:0], row...), n)
+			if !yield(out, nil) {
+				return
+			}
+		}
+	}
+}
+
+// stageName is the run's stage table: unique per run, within Redshift's 127-byte limit.
+func stageName(runID string) string {
+	if len(runID) > 32 {
+		runID = runID[:32]
+	}
+	return "sluice_stage_" + strings.ToLower(runID)
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = QuoteIdentifier(n)
+	}
+	return strings.Join(q, ", ")
+}
