@@ -25,11 +25,14 @@ var benchSchema = etl.Schema{
 	{Name: "deleted", Type: etl.TypeBool},
 }
 
+var (
+	genders   = []string{"F", "M", "Unisex"}
+	countries = []string{"Germany", "Brazil", "Japan", "Kenya", "Canada", "United States"}
+)
+
 func benchCSV(rows int) []byte {
 	var b bytes.Buffer
 	b.WriteString("id,name,email,gender,country,amount,created,modified,deleted\n")
-	genders := []string{"F", "M", "Unisex"}
-	countries := []string{"Germany", "Brazil", "Japan", "Kenya", "Canada", "United States"}
 	for i := 1; i <= rows; i++ {
 		fmt.Fprintf(&b, "%d,Name %d,user%d@example.com,%s,%s,%d.%02d,2024-%02d-%02d %02d:%02d:%02d+00,2025-%02d-%02dT%02d:%02d:%02d.%06dZ,%s\n",
 			i, i, i, genders[i%3], countries[i%6], i%100000, i%100,
@@ -38,6 +41,17 @@ func benchCSV(rows int) []byte {
 			[]string{"f", "t"}[i%2])
 	}
 	return b.Bytes()
+}
+
+// benchRow is row i of benchCSV, as the source should read it.
+func benchRow(i int) etl.Row {
+	return etl.Row{
+		int64(i), fmt.Sprintf("Name %d", i), fmt.Sprintf("user%d@example.com", i),
+		genders[i%3], countries[i%6], etl.Decimal(fmt.Sprintf("%d.%02d", i%100000, i%100)),
+		time.Date(2024, time.Month(i%12+1), i%28+1, i%24, i%60, (i*7)%60, 0, time.UTC),
+		time.Date(2025, time.Month(i%12+1), i%28+1, i%24, i%60, (i*7)%60, (i%1000000)*1000, time.UTC),
+		i%2 == 1,
+	}
 }
 
 // BenchmarkSource measures parsing and typing the 9-column bulk-load shape from memory.
@@ -84,5 +98,3 @@ func cpuTime() time.Duration {
 }
 
 func benchText(rows int) string { return string(benchCSV(rows)) }
-
-func itoa(i int) string { return fmt.Sprint(i) }

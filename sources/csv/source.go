@@ -27,15 +27,17 @@ type Config struct {
 	// Path names the input: a local file path, or a file://, http://, https:// or s3://
 	// URL. "s3://bucket/key" reads one object; "s3://bucket/prefix/" (ending in "/")
 	// reads every object under the prefix in key order, each with its own header.
+	// Defaults to "": Reader is read instead.
 	Path string
 	// Reader is read instead of Path when set. It is read once: a Source over a Reader
-	// is single-use. It is closed after reading when it is an io.ReadCloser.
+	// is single-use. It is closed after reading when it is an io.ReadCloser. Defaults
+	// to nil: Path is read instead.
 	Reader io.Reader
 	// Name names Reader in errors and lineage. Defaults to "reader".
 	Name string
 
 	// Schema is the stream's columns, in the order rows carry them. Header columns are
-	// matched to it by name. A zero Type means text. Required.
+	// matched to it by name. A zero Type means text. Required: there is no default.
 	Schema etl.Schema
 	// NoHeader reads the first line as data and maps fields to Schema by position.
 	// Defaults to false: the first line is a header.

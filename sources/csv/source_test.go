@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -255,6 +256,14 @@ func TestMaxBadRows(t *testing.T) {
 		require.Len(t, rows, 2)
 		require.EqualValues(t, 1, run.Stats().RowsRejected)
 	})
+	t.Run("an unterminated quote fails whatever the limit", func(t *testing.T) {
+		t.Parallel()
+		rows, run, err := readString(t, "id,name\n1,a\n2,\"b\n3,c\n4,d\n", schema, csv.Config{MaxBadRows: 10})
+		require.ErrorIs(t, err, csv.ErrQuote)
+		require.ErrorContains(t, err, "in.csv: line 3: quoted field never closed")
+		require.Len(t, rows, 1)
+		require.Zero(t, run.Stats().RowsRejected)
+	})
 	t.Run("default fails on the first", func(t *testing.T) {
 		t.Parallel()
 		_, _, err := readString(t, text, schema, csv.Config{})
@@ -351,13 +360,18 @@ func TestLineage(t *testing.T) {
 // values after the stream moves on.
 func TestRowReuse(t *testing.T) {
 	t.Parallel()
-	rows, _, err := readString(t, benchText(3000), benchSchema, csv.Config{})
+	// Enough rows to fill several value slabs; the collected clones must survive both
+	// the stream moving on and a collection.
+	const n = 5000
+	rows, _, err := readString(t, benchText(n), benchSchema, csv.Config{})
 	require.NoError(t, err)
-	require.Len(t, rows, 3000)
-	for i, r := range rows {
-		require.Equal(t, int64(i+1), r[0])
-		require.Equal(t, "Name "+itoa(i+1), r[1])
+	require.Len(t, rows, n)
+	runtime.GC()
+	want := make([]etl.Row, 0, n)
+	for i := range n {
+		want = append(want, benchRow(i+1))
 	}
+	require.Equal(t, want, rows)
 
 	src, err := csv.New(csv.Config{Reader: strings.NewReader(benchText(3)), Schema: benchSchema})
 	require.NoError(t, err)
