@@ -74,7 +74,7 @@
 //
 // # Main
 //
-// [Main] makes a program a command with the subcommands run, backfill, graph, describe and
-// history, and exit codes that tell cron a failure ([ExitFailed]) from a run that found
+// [Main] makes a program a command with the subcommands run, backfill, graph, describe,
+// history and prune, and exit codes that tell cron a failure ([ExitFailed]) from a run that found
 // another holding the lock ([ExitLocked]). [MainArgs] is the same, testable.
 package dag

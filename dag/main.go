@@ -52,6 +52,7 @@ Commands:
   graph     print the DAG as Mermaid (default) or DOT
   describe  print a Markdown page documenting the DAG
   history   list recent runs, or show one with --run ID
+  prune     forget runs older than --older-than (a duration, such as 2160h)
 
 Global flags (also accepted after the command):
   --store DSN         run history and lock: "memory" or a connection string
@@ -127,6 +128,8 @@ func MainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writ
 		run = func(context.Context) error { return d.WriteMarkdown(stdout) }
 	case "history":
 		run = m.cmdHistory(sub)
+	case "prune":
+		run = m.cmdPrune(sub)
 	default:
 		fmt.Fprintf(stderr, "%s: unknown command %q\n", prog, cmd)
 		global.Usage()
@@ -478,5 +481,25 @@ func (m *mainEnv) cmdHistory(fs *flag.FlagSet) func(context.Context) error {
 				r.Status, r.Window, r.Rows(), fmtDuration(r.Duration), failed)
 		}
 		return tw.Flush()
+	}
+}
+
+func (m *mainEnv) cmdPrune(fs *flag.FlagSet) func(context.Context) error {
+	var age time.Duration
+	fs.DurationVar(&age, "older-than", 0, "forget finished runs that started longer ago than this (required)")
+	return func(ctx context.Context) error {
+		if age <= 0 {
+			return usagef("--older-than must be a positive duration, such as 2160h")
+		}
+		p, ok := m.d.Store().(Pruner)
+		if !ok {
+			return fmt.Errorf("the store %T cannot prune", m.d.Store())
+		}
+		n, err := p.Prune(ctx, m.d.name, m.d.cfg.Now().Add(-age))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.stdout, "pruned %d run(s)\n", n)
+		return nil
 	}
 }

@@ -147,6 +147,13 @@ func TestMainBackfillAndHistory(t *testing.T) {
 
 	code, _, _ = c.run("history", "--run", "nope")
 	require.Equal(t, dag.ExitFailed, code)
+
+	// The DAG's clock says Feb 1, before these runs started: none is old enough.
+	code, out, _ = c.run("prune", "--older-than", "1h")
+	require.Equal(t, dag.ExitOK, code)
+	require.Equal(t, "pruned 0 run(s)\n", out)
+	code, _, _ = c.run("prune")
+	require.Equal(t, dag.ExitUsage, code)
 }
 
 func TestMainLocked(t *testing.T) {

@@ -35,6 +35,15 @@ type Store interface {
 	LoadRun(ctx context.Context, runID string) (*Report, error)
 }
 
+// Pruner is implemented by stores that can forget old runs. It is optional; the stores
+// in this module implement it.
+type Pruner interface {
+	// Prune deletes the finished runs of the DAG that started before before, and returns
+	// how many it deleted. Runs still marked running are kept. A backfill over a pruned
+	// window no longer knows it succeeded, and runs it again.
+	Prune(ctx context.Context, dag string, before time.Time) (int64, error)
+}
+
 // Query selects runs from a [Store]. The zero Query matches the 20 newest runs.
 type Query struct {
 	// DAG keeps runs of this DAG only. Defaults to any DAG.
@@ -159,4 +168,23 @@ func (s *MemoryStore) LoadRun(ctx context.Context, runID string) (*Report, error
 		return nil, fmt.Errorf("memory store: run %q: %w", runID, ErrRunNotFound)
 	}
 	return r.clone(), nil
+}
+
+// Prune deletes the DAG's finished runs that started before before.
+func (s *MemoryStore) Prune(ctx context.Context, dag string, before time.Time) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	keep := s.order[:0]
+	for _, id := range s.order {
+		r := s.runs[id]
+		if r.DAG == dag && r.Status != StatusRunning && r.Started.Before(before) {
+			delete(s.runs, id)
+			n++
+			continue
+		}
+		keep = append(keep, id)
+	}
+	s.order = keep
+	return n, nil
 }

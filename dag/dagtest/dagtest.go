@@ -116,6 +116,32 @@ func ExerciseStore(t *testing.T, open func(t *testing.T) dag.Store) {
 		require.Equal(t, []string{"r5", "r4"}, ids(dag.Query{DAG: "d", Limit: 2}))
 	})
 
+	t.Run("Prune", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		p, ok := s.(dag.Pruner)
+		if !ok {
+			t.Skip("the store does not implement dag.Pruner")
+		}
+		ctx := context.Background()
+		base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+		for i, st := range []dag.Status{dag.StatusSuccess, dag.StatusRunning, dag.StatusFailed, dag.StatusSuccess} {
+			require.NoError(t, s.SaveRun(ctx, &dag.Report{RunID: fmt.Sprint("p", i), DAG: "d", Status: st,
+				Started: base.AddDate(0, 0, i)}))
+		}
+		require.NoError(t, s.SaveRun(ctx, &dag.Report{RunID: "x", DAG: "other", Status: dag.StatusSuccess, Started: base}))
+		n, err := p.Prune(ctx, "d", base.AddDate(0, 0, 3))
+		require.NoError(t, err)
+		require.EqualValues(t, 2, n)
+		runs, err := s.Runs(ctx, dag.Query{})
+		require.NoError(t, err)
+		var ids []string
+		for _, r := range runs {
+			ids = append(ids, r.RunID)
+		}
+		require.Equal(t, []string{"p3", "p1", "x"}, ids, "unfinished runs and other DAGs are kept")
+	})
+
 	t.Run("Lock", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

@@ -36,7 +36,10 @@ type Store struct {
 	ready bool
 }
 
-var _ dag.Store = (*Store)(nil)
+var (
+	_ dag.Store  = (*Store)(nil)
+	_ dag.Pruner = (*Store)(nil)
+)
 
 // New returns a Store on pool. Closing the Store leaves the pool open.
 func New(pool *pgxpool.Pool, cfg Config) *Store {
@@ -275,6 +278,19 @@ func (s *Store) LoadRun(ctx context.Context, runID string) (*dag.Report, error) 
 		return nil, fmt.Errorf("pgstore: run %q: %w", runID, err)
 	}
 	return rep, nil
+}
+
+// Prune deletes the DAG's finished runs that started before before; see [dag.Pruner].
+func (s *Store) Prune(ctx context.Context, dagName string, before time.Time) (int64, error) {
+	if err := s.ensure(ctx); err != nil {
+		return 0, err
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.table()+` WHERE dag = $1 AND started < $2 AND status <> $3`,
+		dagName, before, string(dag.StatusRunning))
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: prune %s: %w", s.table(), err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // Execer returns a [dag.Execer] on pool, for [dag.SQL] tasks.
