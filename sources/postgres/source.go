@@ -215,7 +215,10 @@ func (s *Source) name() string {
 // from returns the FROM item: the quoted table, or the query as an aliased subquery.
 func (s *Source) from() string {
 	if s.cfg.Query != "" {
-		return "(" + s.cfg.Query + ") AS " + subqueryAlias
+		// A trailing semicolon would end the statement early, and a trailing -- comment
+		// would swallow the closing parenthesis.
+		q := strings.TrimRight(s.cfg.Query, "; \t\r\n")
+		return "(" + q + "\n) AS " + subqueryAlias
 	}
 	return relation(s.cfg.Schema, s.cfg.Table)
 }

@@ -475,7 +475,7 @@ func TestQueryWithCursorAndWhere(t *testing.T) {
 	db := pgtest.New(t)
 	items(t, db)
 	src := newSource(t, db, postgres.Config{
-		Query:  "SELECT i.id, i.modified, upper(i.name) AS name FROM items i",
+		Query:  "SELECT i.id, i.modified, upper(i.name) AS name FROM items i -- all of them\n;\n",
 		Where:  "id <> 4",
 		Cursor: "modified",
 	})
