@@ -65,9 +65,9 @@
 //
 // Records are read by a scanner that gives exactly encoding/csv's results, with one
 // string allocation per record and a fast path for lines without quotes, and the stream
-// reuses one [etl.Row] between iterations, as the etl contract allows. Integers,
-// decimals, booleans and timestamps are parsed by hand, without reflection or
-// time.Parse. Boxed values are carved from slabs shared by many rows rather than
+// reuses one [etl.Row] between iterations, as the etl contract allows. Numbers go
+// through strconv; decimals, booleans and timestamps are parsed by hand, without
+// reflection or time.Parse. Boxed values are carved from slabs shared by many rows rather than
 // allocated one by one. The context is checked every 1024 records, and HTTP and S3 reads
 // stop as soon as it is cancelled.
 //

@@ -166,7 +166,12 @@ func New(cfg Config) (*Source, error) {
 		s.dataset.Name = strings.TrimPrefix(u.Path, "/")
 		s.httpClient = cfg.HTTPClient
 		if s.httpClient == nil {
-			t := http.DefaultTransport.(*http.Transport).Clone()
+			t, ok := http.DefaultTransport.(*http.Transport)
+			if ok {
+				t = t.Clone()
+			} else { // someone replaced it; start from net/http's defaults
+				t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
+			}
 			t.ResponseHeaderTimeout = s.timeout
 			s.httpClient = &http.Client{Transport: t}
 		}
