@@ -20,8 +20,8 @@
 //
 // [Source.Extract] describes the query (one round trip, no rows read) so that the stream's
 // [etl.Schema] is known, and a missing table or column fails there. The query itself runs
-// when iteration starts, and its connection is given back to the pool when iteration
-// stops. Stopping early cancels the query on the server rather than reading the rest of
+// when iteration starts and holds one pool connection until iteration stops (a sink that
+// shares the pool needs a second one). Stopping early cancels the query on the server rather than reading the rest of
 // the table. A cancelled context ends the stream with an error that matches
 // context.Canceled.
 //
