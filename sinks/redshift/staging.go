@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -36,6 +37,10 @@ const (
 // GzipLevel is the compression level of staged parts. Fastest wins: staging is bound by
 // the client's CPU, and Redshift reads any level at the same speed.
 const GzipLevel = gzip.BestSpeed
+
+// uploadGrace bounds how long an upload already under way may run on after staging is
+// cancelled.
+const uploadGrace = 30 * time.Second
 
 // ErrNoBucket is returned by [NewStager] when [StageConfig.Bucket] is empty.
 var ErrNoBucket = errors.New("redshift: no S3 staging bucket configured")
@@ -288,7 +293,14 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 					return err
 				}
 				part.Size = int64(out.Len())
-				if err := s.put(gctx, part.Key, out.Bytes()); err != nil {
+				// A cancelled PUT may still land after the client gives up, and then
+				// survive the cleanup; so a started upload is let finish (within
+				// uploadGrace) and the cleanup that follows sees every object.
+				upCtx, cancel := context.WithCancel(context.WithoutCancel(gctx))
+				defer cancel()
+				stop := context.AfterFunc(gctx, func() { time.AfterFunc(uploadGrace, cancel) })
+				defer stop()
+				if err := s.put(upCtx, part.Key, out.Bytes()); err != nil {
 					return fmt.Errorf("redshift: upload s3://%s/%s: %w", s.cfg.Bucket, part.Key, err)
 				}
 				mu.Lock()
