@@ -246,4 +246,3 @@ func requireSynced(t *testing.T, pool *pgxpool.Pool) {
 	require.NoError(t, err)
 	require.True(t, max.Equal(wm.(time.Time)), "watermark %v, latest change %v", wm, max)
 }
-
