@@ -680,3 +680,14 @@ func TestMapErrorsBelongToTheTransformStep(t *testing.T) {
 	require.ErrorIs(t, err, boom)
 	require.Equal(t, "transform", etl.Step(err), "the sink must not be blamed for a transform's error")
 }
+
+func TestCloneKeepsEmptyBytesDistinctFromNull(t *testing.T) {
+	t.Parallel()
+	orig := etl.Row{[]byte{}, []byte(nil), []byte("ab")}
+	c := orig.Clone()
+	require.NotNil(t, c[0], "an empty bytea is a value, not NULL")
+	require.Len(t, c[0], 0)
+	require.Nil(t, c[1])
+	orig[2].([]byte)[0] = 'z'
+	require.Equal(t, []byte("ab"), c[2], "the clone must not share memory")
+}

@@ -1,6 +1,7 @@
 package etl
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 )
@@ -117,7 +118,7 @@ func (r Row) Clone() Row {
 	c := make(Row, len(r))
 	for i, v := range r {
 		if b, ok := v.([]byte); ok {
-			v = append([]byte(nil), b...)
+			v = bytes.Clone(b) // keeps an empty slice empty, not nil (NULL)
 		}
 		c[i] = v
 	}
