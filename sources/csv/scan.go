@@ -28,6 +28,7 @@ type scanner struct {
 	ends    []int  // where each field ends in buf
 	rec     []string
 	pos     []position
+	quote   position // where the last quoted field opened, for an unterminated one
 }
 
 type position struct{ line, col int }
@@ -142,6 +143,7 @@ parseField:
 			break parseField
 		}
 		fieldPos := pos
+		s.quote = pos
 		line = line[1:]
 		pos.col++
 		for {

@@ -329,7 +329,7 @@ func (s *Source) read(ctx context.Context, in input, st *readState, yield func(e
 			if errors.Is(pe.Err, ErrQuote) && exhausted(br) {
 				// The quote ran to the end of the input, swallowing every record after
 				// it: no count of bad rows makes that a single bad row.
-				return false, &ParseError{File: in.name, Line: pe.StartLine,
+				return false, &ParseError{File: in.name, Line: cr.quote.line, Column: cr.quote.col,
 					Err: fmt.Errorf("quoted field never closed: %w", ErrQuote)}
 			}
 			d.lastLine = pe.Line

@@ -185,8 +185,11 @@ func TestBadData(t *testing.T) {
 			csv.ParseError{Line: 3, Column: 10},
 			"in.csv: line 3, column 10: wrong number of fields: 4 fields, the header has 3"},
 		{"unterminated quote", head + "2,\"b,3.00\n3,c,4.00\n", csv.ErrQuote,
-			csv.ParseError{Line: 3, Column: 0},
-			"in.csv: line 3: quoted field never closed: extraneous or missing \" in quoted-field"},
+			csv.ParseError{Line: 3, Column: 3},
+			"in.csv: line 3, column 3: quoted field never closed: extraneous or missing \" in quoted-field"},
+		{"unterminated quote in a later field", head + "2,b,\"3.00\n3,c,4.00\n", csv.ErrQuote,
+			csv.ParseError{Line: 3, Column: 5},
+			"in.csv: line 3, column 5: quoted field never closed"},
 		{"text after a closing quote", head + "2,\"b\"x,3.00\n3,c,4.00\n", csv.ErrQuote,
 			csv.ParseError{Line: 3, Column: 5},
 			"in.csv: line 3, column 5: extraneous or missing \" in quoted-field"},
@@ -260,7 +263,7 @@ func TestMaxBadRows(t *testing.T) {
 		t.Parallel()
 		rows, run, err := readString(t, "id,name\n1,a\n2,\"b\n3,c\n4,d\n", schema, csv.Config{MaxBadRows: 10})
 		require.ErrorIs(t, err, csv.ErrQuote)
-		require.ErrorContains(t, err, "in.csv: line 3: quoted field never closed")
+		require.ErrorContains(t, err, "in.csv: line 3, column 3: quoted field never closed")
 		require.Len(t, rows, 1)
 		require.Zero(t, run.Stats().RowsRejected)
 	})
