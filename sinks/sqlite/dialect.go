@@ -295,6 +295,10 @@ func queryRows(ctx context.Context, db queryer, q string, args ...any) ([][]any,
 				vals[i] = formatTimestamp(x)
 			case bool:
 				vals[i] = boolInt(x)
+			case []byte:
+				if x == nil { // an empty BLOB, not NULL
+					vals[i] = []byte{}
+				}
 			}
 		}
 		out = append(out, vals)
@@ -304,7 +308,9 @@ func queryRows(ctx context.Context, db queryer, q string, args ...any) ([][]any,
 
 // bindArgs turns the protocol's own arguments (times, bools, decimals) into values with
 // the same text form as this package's column encoding.
-func bindArgs(args []any) []any {
+func bindArgs(in []any) []any {
+	args := make([]any, len(in))
+	copy(args, in)
 	for i, a := range args {
 		switch v := a.(type) {
 		case time.Time:

@@ -26,3 +26,6 @@ func tryLockFile(f *os.File) (bool, error) {
 }
 
 func unlockFile(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+
+// crossProcess reports whether the pipeline lock holds across processes here.
+const crossProcess = true

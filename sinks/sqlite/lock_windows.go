@@ -25,3 +25,6 @@ func unlockFile(f *os.File) error {
 	var ol windows.Overlapped
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
 }
+
+// crossProcess reports whether the pipeline lock holds across processes here.
+const crossProcess = true

@@ -132,6 +132,9 @@ func encodeValue(t etl.Type, v any) (any, error) {
 	case etl.TypeBytes:
 		switch x := v.(type) {
 		case []byte:
+			if x == nil { // database/sql scans an empty BLOB as a nil slice
+				x = []byte{}
+			}
 			return x, nil
 		case string:
 			return []byte(x), nil
@@ -240,6 +243,9 @@ func Decode(t etl.Type, v any) (any, error) {
 	case etl.TypeBytes:
 		switch x := v.(type) {
 		case []byte:
+			if x == nil { // database/sql scans an empty BLOB as a nil slice
+				x = []byte{}
+			}
 			return x, nil
 		case string:
 			return []byte(x), nil
