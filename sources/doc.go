@@ -3,6 +3,9 @@
 //
 //   - [github.com/sluice-etl/sluice/sources/csv] reads CSV from a local file, an io.Reader,
 //     HTTP(S) or S3, mapped and typed to a target schema.
+//   - [github.com/sluice-etl/sluice/sources/postgres] reads a PostgreSQL table or query,
+//     in full or incrementally by a cursor column, with soft deletes and key streams for
+//     reconciliation.
 //
 // # Writing a source
 //
