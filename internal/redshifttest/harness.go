@@ -99,7 +99,8 @@ func (h *Harness) InTx() bool {
 
 // Fail makes the nth statement (1-based, counted from this call) whose text contains
 // match, ignoring case, fail with err instead of running. Inside a transaction the
-// transaction is then aborted, as on Redshift: statements other than ROLLBACK fail.
+// transaction is then aborted, as on Redshift: statements other than ROLLBACK fail. A
+// failed COMMIT ends the transaction, rolled back.
 func (h *Harness) Fail(match string, nth int, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -292,19 +293,27 @@ func (h *Harness) before(sql string) (stmtKind, error) {
 		return kind, &pgconn.PgError{Severity: "ERROR", Code: "25P02", Message: "current transaction is aborted, commands ignored until end of transaction block"}
 	}
 	upper := strings.ToUpper(sql)
+	var fired error
 	for _, f := range h.faults {
 		if f.seen >= f.nth || !strings.Contains(upper, f.match) {
 			continue
 		}
-		f.seen++
-		if f.seen == f.nth {
-			if h.inTx {
-				h.aborted = true
-			}
-			return kind, f.err
+		if f.seen++; f.seen == f.nth && fired == nil {
+			fired = f.err
 		}
 	}
-	return kind, nil
+	if fired != nil && h.inTx {
+		if kind == kindEnd {
+			// A failed COMMIT ends the transaction, rolled back, as on Redshift.
+			h.inTx = false
+			if _, err := h.Conn.Exec(context.Background(), "ROLLBACK"); err != nil {
+				h.tb.Errorf("redshifttest: roll back after a failed COMMIT: %v", err)
+			}
+		} else {
+			h.aborted = true
+		}
+	}
+	return kind, fired
 }
 
 // after tracks the transaction state once a statement ran.

@@ -144,10 +144,16 @@ func (t *tx) Commit(ctx context.Context) error {
 	}
 	t.done = true
 	tag, err := t.db.Exec(ctx, "COMMIT")
-	if err == nil && tag.String() == "ROLLBACK" {
-		err = fmt.Errorf("redshift: COMMIT rolled back an aborted transaction")
+	if err != nil {
+		// Make sure the session is out of the transaction before it is reused; after a
+		// failed COMMIT there is usually none left, which is harmless.
+		_, _ = t.db.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
 	}
-	return err
+	if tag.String() == "ROLLBACK" {
+		return fmt.Errorf("redshift: COMMIT rolled back an aborted transaction")
+	}
+	return nil
 }
 
 func (t *tx) Rollback(ctx context.Context) error {

@@ -249,12 +249,19 @@ func numbered(rows func(yield func(etl.Row, error) bool)) func(yield func(etl.Ro
 	}
 }
 
-// stageName is the run's stage table: unique per run, within Redshift's 127-byte limit.
+// stageName is the run's stage table: unique per run (its ID's letters and digits, up
+// to 32), lower case, within Redshift's 127-byte limit.
 func stageName(runID string) string {
-	if len(runID) > 32 {
-		runID = runID[:32]
+	b := make([]byte, 0, 32)
+	for _, c := range []byte(strings.ToLower(runID)) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			b = append(b, c)
+		}
 	}
-	return "sluice_stage_" + strings.ToLower(runID)
+	if len(b) > 32 {
+		b = b[:32]
+	}
+	return "sluice_stage_" + string(b)
 }
 
 func quoteList(names []string) string {

@@ -1,0 +1,228 @@
+package redshift_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-etl/sluice/checks"
+	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redshifttest"
+	"github.com/sluice-etl/sluice/sinks/redshift"
+)
+
+var users = etl.Schema{
+	{Name: "id", Type: etl.TypeInt64},
+	{Name: "name", Type: etl.TypeText},
+	{Name: "modified", Type: etl.TypeTimestamp},
+	{Name: "deleted", Type: etl.TypeBool},
+}
+
+var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+func setupUsers(t *testing.T, h *redshifttest.Harness, ids ...int64) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := h.Pool.Exec(ctx, `CREATE TABLE users (id BIGINT, name VARCHAR(256), modified TIMESTAMPTZ, deleted BOOLEAN)`)
+	require.NoError(t, err)
+	for _, id := range ids {
+		_, err := h.Pool.Exec(ctx, `INSERT INTO users VALUES ($1, $2, $3, false)`, id, fmt.Sprint("old ", id), t0)
+		require.NoError(t, err)
+	}
+}
+
+func userRows(ids ...int64) []etl.Row {
+	rows := make([]etl.Row, len(ids))
+	for i, id := range ids {
+		rows[i] = etl.Row{id, fmt.Sprint("new ", id), t0.Add(time.Duration(id) * time.Hour), false}
+	}
+	return rows
+}
+
+func runLoad(ctx context.Context, l etl.Loader, w etl.Window, rows []etl.Row) error {
+	p := &etl.Pipeline{Name: "users", Sink: l, Source: etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
+		return etl.SliceStream(users, rows), nil
+	})}
+	_, err := p.Run(ctx, w)
+	return err
+}
+
+func table(t *testing.T, h *redshifttest.Harness) []string {
+	t.Helper()
+	rows, err := h.Pool.Query(context.Background(), `SELECT id, name FROM users ORDER BY id, name`)
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var id int64
+		var name string
+		err := r.Scan(&id, &name)
+		return fmt.Sprintf("%d:%s", id, name), err
+	})
+	require.NoError(t, err)
+	return out
+}
+
+func staged(t *testing.T, h *redshifttest.Harness) []string {
+	t.Helper()
+	keys, err := h.S3.Keys(context.Background(), "")
+	require.NoError(t, err)
+	return keys
+}
+
+type loaderCase struct {
+	name   string
+	loader func(redshift.Target) etl.Loader
+	window etl.Window
+}
+
+var loaderCases = []loaderCase{
+	{"full_refresh", func(t redshift.Target) etl.Loader { return &redshift.FullRefresh{Target: t} }, etl.Window{}},
+	{"merge", func(t redshift.Target) etl.Loader {
+		return &redshift.Merge{Target: t, Cursor: "modified", Deleted: "deleted"}
+	}, etl.Window{}},
+	{"window_replace", func(t redshift.Target) etl.Loader {
+		return &redshift.WindowReplace{Target: t, TimeColumn: "modified"}
+	}, etl.Window{Start: t0, End: t0.Add(24 * time.Hour)}},
+}
+
+// An injected serializable isolation violation (1023) is retried from the staged files,
+// and the retry commits; the staged files are gone afterwards.
+func TestSerializableViolationIsRetried(t *testing.T) {
+	t.Parallel()
+	for _, c := range loaderCases {
+		// The third COMMIT is the load's: the first two create the state tables.
+		for _, at := range []struct {
+			match string
+			nth   int
+		}{{"INSERT INTO \"users\"", 1}, {"COMMIT", 3}} {
+			t.Run(c.name+" at "+at.match, func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				h := redshifttest.New(t)
+				setupUsers(t, h, 1, 2)
+				h.Fail(at.match, at.nth, redshifttest.SerializableViolation("users"))
+				require.NoError(t, runLoad(ctx, c.loader(harnessTarget(h, "users", []string{"id"})), c.window, userRows(1, 3)))
+				got := table(t, h)
+				require.Contains(t, got, "1:new 1")
+				require.Contains(t, got, "3:new 3")
+				require.Empty(t, staged(t, h))
+
+				var attempts int64
+				var status string
+				require.NoError(t, h.Pool.QueryRow(ctx, `SELECT attempts, status FROM sluice_runs`).Scan(&attempts, &status))
+				require.Equal(t, int64(2), attempts)
+				require.Equal(t, "success", status)
+				copies := 0
+				for _, s := range h.Statements() {
+					if strings.HasPrefix(s, "COPY ") {
+						copies++
+					}
+				}
+				require.Equal(t, 2, copies, "the retry COPYs the same staged files again")
+			})
+		}
+	}
+}
+
+// A COPY that fails leaves the target untouched and nothing staged in S3, and the run
+// leaves a failed record naming the stage step.
+func TestCopyFailureLeavesNothing(t *testing.T) {
+	t.Parallel()
+	for _, c := range loaderCases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			h := redshifttest.New(t)
+			setupUsers(t, h, 1, 2)
+			before := table(t, h)
+			h.Fail("COPY", 1, redshifttest.LoadError("users"))
+			err := runLoad(ctx, c.loader(harnessTarget(h, "users", []string{"id"})), c.window, userRows(1, 3))
+			require.ErrorContains(t, err, "stl_load_errors")
+			require.False(t, redshift.IsRetryable(err))
+			require.Equal(t, before, table(t, h))
+			require.Empty(t, staged(t, h))
+			var status, step string
+			require.NoError(t, h.Pool.QueryRow(ctx, `SELECT status, step FROM sluice_runs`).Scan(&status, &step))
+			require.Equal(t, "failed/stage", status+"/"+step)
+		})
+	}
+}
+
+// Retries stop after MaxAttempts, and the old rows stay.
+func TestRetriesAreBounded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	setupUsers(t, h, 1)
+	for n := 1; n <= 3; n++ {
+		h.Fail("DELETE FROM \"users\"", n, redshifttest.SerializableViolation("users"))
+	}
+	tg := harnessTarget(h, "users", nil)
+	tg.MaxAttempts = 3
+	err := runLoad(ctx, &redshift.FullRefresh{Target: tg}, etl.Window{}, userRows(5))
+	require.True(t, redshift.IsRetryable(err), "%v", err)
+	var attempts int64
+	require.NoError(t, h.Pool.QueryRow(ctx, `SELECT attempts FROM sluice_runs`).Scan(&attempts))
+	require.Equal(t, int64(3), attempts)
+	require.Equal(t, []string{"1:old 1"}, table(t, h))
+	require.Empty(t, staged(t, h))
+}
+
+// Redshift accepts duplicate keys; the unique-key check catches them and rolls back.
+func TestDuplicateKeysAreCaught(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	setupUsers(t, h, 1, 2)
+	tg := harnessTarget(h, "users", []string{"id"})
+	tg.Checks = []checks.Check{checks.UniqueKey()}
+	rows := append(userRows(7, 8), userRows(7)...)
+	err := runLoad(ctx, &redshift.FullRefresh{Target: tg}, etl.Window{}, rows)
+	var ce *checks.Error
+	require.True(t, errors.As(err, &ce), "%v", err)
+	require.Contains(t, err.Error(), "unique_key(id)")
+	require.Equal(t, []string{"1:old 1", "2:old 2"}, table(t, h))
+	require.Empty(t, staged(t, h))
+}
+
+// KeepStaged keeps the staged files after the load, for debugging.
+func TestKeepStaged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	setupUsers(t, h)
+	tg := harnessTarget(h, "users", nil)
+	tg.Staging.KeepStaged = true
+	require.NoError(t, runLoad(ctx, &redshift.FullRefresh{Target: tg}, etl.Window{}, userRows(1, 2, 3)))
+	keys := staged(t, h)
+	require.Contains(t, strings.Join(keys, " "), "/manifest.json")
+	parts := len(keys) - 1
+	require.True(t, parts > 0 && parts%2 == 0, "parts come in rounds of one per slice: %v", keys)
+}
+
+var runID = regexp.MustCompile(`[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}`)
+
+// The exact statement sequence of a full refresh: LOCK first, DELETE not TRUNCATE, the
+// COPY checked against pg_last_copy_count(), state and run record, one COMMIT.
+func TestFullRefreshStatementsGolden(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	setupUsers(t, h, 1)
+	tg := harnessTarget(h, "users", []string{"id"})
+	tg.Staging.Slices = 1
+	tg.Staging.PartSize = 0
+	require.NoError(t, runLoad(ctx, &redshift.FullRefresh{Target: tg}, etl.Window{}, userRows(1, 2)))
+	var b strings.Builder
+	for _, s := range h.Statements() {
+		b.WriteString(runID.ReplaceAllString(s, "<run>"))
+		b.WriteString("\n")
+	}
+	golden(t, "full_refresh_statements", b.String())
+}
