@@ -1,0 +1,382 @@
+// Command name_gender is the seed's first job done right: it reads a CSV of first names
+// and their gender and loads it into the table name_gender as an atomic full refresh,
+// with the row-count, unique-key and duplicate-row checks on. A failed load or check
+// leaves the previous table as it was, and the program exits non-zero.
+//
+//	go run ./examples/name_gender                    # the embedded sample into ./name_gender.db
+//	go run ./examples/name_gender -source https://example.com/name_gender.csv \
+//	    -target postgres://etl@db.internal/warehouse
+//
+// The source is a local path, an https:// URL or an s3:// URI (-source or SLUICE_SOURCE);
+// the target is sqlite:PATH, postgres://... or redshift://... (-target or SLUICE_TARGET).
+// See README.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluice-etl/sluice/checks"
+	"github.com/sluice-etl/sluice/dag"
+	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/sinks/postgres"
+	"github.com/sluice-etl/sluice/sinks/sqlite"
+	"github.com/sluice-etl/sluice/sources/csv"
+)
+
+// sampleCSV is the notes' public file, shipped with the program so that it runs on a fresh
+// machine with nothing configured.
+//
+//go:embed name_gender.csv
+var sampleCSV []byte
+
+const (
+	table         = "name_gender"
+	defaultTarget = "sqlite:./name_gender.db"
+	sampleName    = "name_gender.csv (embedded sample)"
+)
+
+// tableDDL declares the table as the notes do. The loaders would create a table from the
+// stream's schema, but the lengths and the primary key are this job's to state. Redshift
+// does not enforce the primary key, which is why the unique-key check is on.
+const tableDDL = `CREATE TABLE IF NOT EXISTS name_gender (
+  name   varchar(32) PRIMARY KEY,
+  gender varchar(8)
+)`
+
+// schema is what the CSV must hold: a header with exactly these columns, in any order.
+var schema = etl.Schema{
+	{Name: "name", Type: etl.TypeText, NotNull: true},
+	{Name: "gender", Type: etl.TypeText},
+}
+
+// loadChecks run inside the load's transaction; any failure rolls the load back.
+var loadChecks = []checks.Check{
+	checks.RowCount{Min: 1},  // every row read and not rejected reached the table
+	checks.UniqueKey("name"), // what Redshift's unenforced PRIMARY KEY promises
+	checks.DuplicateRows{},   // no row twice
+}
+
+// genders are the values the gender column may hold.
+var genders = map[string]bool{"F": true, "M": true, "Unisex": true}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.As(err, new(*usageError)):
+		fmt.Fprintln(os.Stderr, "name_gender:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "name_gender: FAILED:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the flags and the environment say. A flag wins over its variable.
+type config struct {
+	source, target string
+	maxBad         int
+	verbose        bool
+	staging        staging // for redshift:// targets, and -region/-s3-endpoint for s3:// sources
+}
+
+// staging says where a Redshift load stages its rows in S3.
+type staging struct {
+	bucket, prefix, iamRole, region, endpoint string
+}
+
+// usageError is a mistake on the command line; main exits 2 for it.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func parse(args []string, env func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("name_gender", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.source, "source", env("SLUICE_SOURCE"),
+		"CSV to load: a local path, an https:// URL or an s3:// URI (env SLUICE_SOURCE; default the embedded sample)")
+	fs.StringVar(&c.target, "target", env("SLUICE_TARGET"),
+		"sqlite:PATH, postgres://... or redshift://... (env SLUICE_TARGET; default "+defaultTarget+")")
+	fs.IntVar(&c.maxBad, "max-bad-rows", 10, "bad rows to skip and report before the run fails")
+	fs.BoolVar(&c.verbose, "v", false, "log the run's progress to stderr")
+	fs.StringVar(&c.staging.bucket, "s3-bucket", env("SLUICE_S3_BUCKET"), "redshift: S3 bucket to stage rows in (env SLUICE_S3_BUCKET)")
+	fs.StringVar(&c.staging.prefix, "s3-prefix", env("SLUICE_S3_PREFIX"), "redshift: key prefix for staged rows (env SLUICE_S3_PREFIX)")
+	fs.StringVar(&c.staging.iamRole, "iam-role", env("SLUICE_IAM_ROLE"), "redshift: role ARN that COPY assumes (env SLUICE_IAM_ROLE; default the cluster's default role)")
+	fs.StringVar(&c.staging.region, "region", env("AWS_REGION"), "AWS region of the S3 bucket (env AWS_REGION)")
+	fs.StringVar(&c.staging.endpoint, "s3-endpoint", env("SLUICE_S3_ENDPOINT"), "S3-compatible endpoint URL, path-style, such as MinIO (env SLUICE_S3_ENDPOINT)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return c, &usageError{fmt.Sprintf("unexpected argument %q (use -source and -target)", fs.Arg(0))}
+	}
+	if c.target == "" {
+		c.target = defaultTarget
+	}
+	if c.maxBad < 0 {
+		return c, &usageError{"-max-bad-rows must not be negative"}
+	}
+	return c, nil
+}
+
+// run is the whole program, with its inputs passed in so tests can run it in process.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parse(args, env, stderr)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if cfg.verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	src, srcName, err := openSource(cfg)
+	if err != nil {
+		return err
+	}
+	tgt, err := openTarget(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer tgt.close()
+
+	p := &etl.Pipeline{
+		Name: table,
+		Meta: etl.Meta{
+			Owner:       "data-team",
+			Description: "First names and their gender, for the signup form's greeting.",
+			Schedule:    "daily",
+		},
+		Source:     src,
+		Transforms: []etl.Transformer{cleanNames(srcName, cfg.maxBad)},
+		Sink:       tgt.sink,
+		Logger:     logger,
+	}
+	res, err := p.Run(ctx, etl.Window{})
+	report(stdout, srcName, tgt.name, res, err)
+	if err != nil {
+		return explain(err)
+	}
+	return nil
+}
+
+// openSource reads the CSV named by cfg, or the embedded sample.
+func openSource(cfg config) (etl.Extractor, string, error) {
+	c := csv.Config{Path: cfg.source, Schema: schema, MaxBadRows: cfg.maxBad}
+	name := redactURL(cfg.source)
+	if cfg.source == "" {
+		c.Reader, c.Name, name = bytes.NewReader(sampleCSV), sampleName, sampleName
+	}
+	c.S3 = csv.S3Config{Region: cfg.staging.region, Endpoint: cfg.staging.endpoint, UsePathStyle: cfg.staging.endpoint != ""}
+	src, err := csv.New(c)
+	if err != nil {
+		return nil, "", fmt.Errorf("source %s: %w", name, err)
+	}
+	return src, name, nil
+}
+
+// target is an opened sink and what to call it in the summary.
+type target struct {
+	name  string // the target as given, with any password redacted
+	sink  etl.Loader
+	close func()
+}
+
+// openTarget opens the database named by cfg.target, declares the table and returns a
+// full-refresh loader for it.
+func openTarget(ctx context.Context, cfg config, logger *slog.Logger) (*target, error) {
+	spec := cfg.target
+	name := redactURL(spec)
+	switch {
+	case strings.HasPrefix(spec, "sqlite:"):
+		db, err := sqlite.OpenWith(strings.TrimPrefix(spec, "sqlite:"), sqlite.Config{Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := db.SQL().ExecContext(ctx, tableDDL); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("target %s: create table %s: %w", name, table, err)
+		}
+		sink := sqlite.FullRefresh{DB: db, Table: table, Key: []string{"name"}, Checks: loadChecks}
+		return &target{name: name, sink: sink, close: func() { _ = db.Close() }}, nil
+
+	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
+		pool, err := pgxpool.New(ctx, spec)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %s", name, redactURL(err.Error()))
+		}
+		if _, err := pool.Exec(ctx, tableDDL); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("target %s: create table %s: %w", name, table, err)
+		}
+		sink := &postgres.FullRefresh{Target: postgres.Target{Pool: pool, Table: table, Key: []string{"name"}, Checks: loadChecks}}
+		return &target{name: name, sink: sink, close: pool.Close}, nil
+
+	case strings.HasPrefix(spec, "redshift://"):
+		return openRedshift(ctx, cfg, name)
+	}
+	return nil, &usageError{fmt.Sprintf("target %q: want sqlite:PATH, postgres://... or redshift://...", name)}
+}
+
+// cleanNames trims the spaces around both fields and rejects a row whose name is empty or
+// longer than the column allows, or whose gender is not F, M or Unisex. A rejected row is
+// skipped and listed in the run record; more than maxBad bad rows in all (the CSV's
+// malformed ones included) fail the run, since a file that bad is the wrong file.
+func cleanNames(source string, maxBad int) etl.Transformer {
+	return etl.TransformFunc(func(_ context.Context, run *etl.Run, in etl.Stream) (etl.Stream, error) {
+		rows := in.Rows
+		in.Rows = func(yield func(etl.Row, error) bool) {
+			var record int64
+			for row, err := range rows {
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				record++
+				name, gender := strings.TrimSpace(row[0].(string)), strings.TrimSpace(asText(row[1]))
+				row[0], row[1] = name, gender
+				var bad error
+				var column string
+				switch {
+				case name == "":
+					bad, column = errors.New("empty name"), "name"
+				case utf8.RuneCountInString(name) > 32:
+					bad, column = fmt.Errorf("name %q is longer than 32 characters", name), "name"
+				case !genders[gender]:
+					bad, column = fmt.Errorf("gender %q is not F, M or Unisex", gender), "gender"
+				}
+				if bad == nil {
+					if !yield(row, nil) {
+						return
+					}
+					continue
+				}
+				// Line is the record's line when no field spans lines, as names never do
+				// (the header is line 1). Run.Reject counts a record as read as well
+				// as rejected, as a source's reject is; this one was counted as read when
+				// the source yielded it, so take that back.
+				run.Reject(etl.Reject{Source: source, Line: record + 1, Column: column, Err: bad})
+				run.AddRead(-1)
+				if n := run.Stats().RowsRejected; n > int64(maxBad) {
+					yield(nil, fmt.Errorf("%s: %d bad rows, more than the %d allowed (-max-bad-rows); the last: line %d: %w",
+						source, n, maxBad, record+1, bad))
+					return
+				}
+			}
+			// The source and this transform each keep within the limit on their own; the
+			// total must too.
+			if n := run.Stats().RowsRejected; n > int64(maxBad) {
+				yield(nil, fmt.Errorf("%s: %d bad rows, more than the %d allowed (-max-bad-rows)", source, n, maxBad))
+			}
+		}
+		return in, nil
+	})
+}
+
+// asText returns a text column's value; a NULL (which the CSV source never yields for
+// text, but another source might) reads as "".
+func asText(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// report prints what the run did, or how far it got.
+func report(w io.Writer, source, target string, res etl.Result, runErr error) {
+	s := res.Stats
+	status := "loaded"
+	if runErr != nil {
+		status = "FAILED, target unchanged"
+		if step := etl.Step(runErr); step != "" {
+			status = "FAILED at " + step + ", target unchanged"
+		}
+	}
+	fmt.Fprintf(w, "name_gender: %s\n", status)
+	fmt.Fprintf(w, "  source    %s\n", source)
+	fmt.Fprintf(w, "  target    %s (table %s, full refresh)\n", target, table)
+	fmt.Fprintf(w, "  rows      %d read, %d loaded, %d rejected\n", s.RowsRead, s.RowsWritten, s.RowsRejected)
+	for _, r := range res.Rejects {
+		fmt.Fprintf(w, "            rejected %s\n", r.Error())
+	}
+	var passed, failed []string
+	for _, c := range res.Checks {
+		if c.Passed {
+			passed = append(passed, c.Name)
+		} else {
+			failed = append(failed, c.Name)
+		}
+	}
+	if len(passed) > 0 {
+		fmt.Fprintf(w, "  checks    passed: %s\n", strings.Join(passed, ", "))
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(w, "  checks    FAILED: %s\n", strings.Join(failed, ", "))
+	}
+	fmt.Fprintf(w, "  duration  %s\n", s.Duration.Round(time.Millisecond))
+}
+
+// explain adds what a database said about a failure but left out of its error text, such
+// as PostgreSQL's "Key (name)=(Ann) is duplicated.", which lives in the error's detail.
+func explain(err error) error {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Detail != "" && !strings.Contains(err.Error(), pg.Detail) {
+		return fmt.Errorf("%w: %s", err, pg.Detail)
+	}
+	return err
+}
+
+// redactURL hides the password of a connection URL, in its user part or its query, and
+// the rest of the query of a source URL, where signed URLs keep their tokens. A local path
+// is returned as is. Text that is not one URL goes through dag.RedactDSN.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || len(u.Scheme) == 1 { // "C:\..." is a path
+		return dag.RedactDSN(s)
+	}
+	if u.Scheme == "" && u.User == nil {
+		if strings.Contains(strings.ToLower(s), "password=") { // host=... password=...
+			return dag.RedactDSN(s)
+		}
+		return s
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	switch q := u.Query(); {
+	case u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "s3":
+		if u.RawQuery != "" {
+			u.RawQuery = "..."
+		}
+	case q.Has("password"):
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
