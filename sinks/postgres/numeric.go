@@ -86,6 +86,10 @@ func appendNumeric(buf []byte, s string) ([]byte, error) {
 			return buf, errNumericSyntax
 		}
 		e := body[end+1:]
+		// PostgreSQL reads the exponent with strtol, which skips leading whitespace.
+		for e != "" && isSpace(e[0]) {
+			e = e[1:]
+		}
 		neg := false
 		if e != "" && (e[0] == '+' || e[0] == '-') {
 			neg = e[0] == '-'

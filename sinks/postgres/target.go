@@ -216,7 +216,11 @@ func quoteList(names []string) string {
 func runTable(base, runID string) string {
 	id := runID
 	if len(id) > 8 {
-		id = id[:8]
+		cut := 8
+		for cut > 0 && !utf8RuneStart(id[cut]) {
+			cut--
+		}
+		id = id[:cut]
 	}
 	suffix := "__sluice_" + id
 	max := 63 - len(suffix)
