@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -249,4 +250,49 @@ func FuzzTimestampFormat(f *testing.F) {
 			t.Fatalf("%q read back as %v (%v), want %v", fa, back, err, ta)
 		}
 	})
+}
+
+func TestEncodeValue(t *testing.T) {
+	t.Parallel()
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))
+	for _, c := range []struct {
+		typ  etl.Type
+		in   any
+		want any
+		bad  bool
+	}{
+		{etl.TypeInt64, int64(-5), int64(-5), false},
+		{etl.TypeInt64, int32(7), int64(7), false},
+		{etl.TypeInt64, uint64(1 << 63), nil, true},
+		{etl.TypeInt64, "5", nil, true},
+		{etl.TypeFloat64, float32(0.5), 0.5, false},
+		{etl.TypeFloat64, math.NaN(), nil, true},
+		{etl.TypeNumeric, etl.Decimal("-1.50"), "-1.50", false},
+		{etl.TypeNumeric, "2e3", "2e3", false},
+		{etl.TypeNumeric, int64(3), "3", false},
+		{etl.TypeNumeric, etl.Decimal("1.5.0"), nil, true},
+		{etl.TypeNumeric, 1.5, nil, true},
+		{etl.TypeBool, true, int64(1), false},
+		{etl.TypeBool, int64(1), nil, true},
+		{etl.TypeTimestamp, ts, "2026-01-02T02:04:05.000000006Z", false},
+		{etl.TypeTimestamp, "2026-01-02T03:04:05+01:00", "2026-01-02T02:04:05.000000000Z", false},
+		{etl.TypeTimestamp, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), nil, true},
+		{etl.TypeTimestamp, "yesterday", nil, true},
+		{etl.TypeDate, ts, "2026-01-02", false},
+		{etl.TypeDate, "2026-02-30", nil, true},
+		{etl.TypeBytes, "ab", []byte("ab"), false},
+		{etl.TypeText, []byte("ok"), "ok", false},
+		{etl.TypeText, []byte{0xff}, nil, true},
+		{etl.TypeJSON, `{"a":1}`, `{"a":1}`, false},
+		{etl.TypeText, 5, nil, true},
+		{etl.TypeText, nil, nil, false},
+	} {
+		got, err := encodeValue(c.typ, c.in)
+		if c.bad {
+			require.ErrorIs(t, err, ErrValue, "%s %#v", c.typ, c.in)
+			continue
+		}
+		require.NoError(t, err, "%s %#v", c.typ, c.in)
+		require.Equal(t, c.want, got, "%s %#v", c.typ, c.in)
+	}
 }

@@ -125,8 +125,8 @@ type Merge struct {
 	// Key is the merge key, and the PRIMARY KEY of a table the load creates. Required.
 	Key []string
 	// Cursor orders several rows of one key in a batch: the highest wins, and arrival
-	// order breaks ties. A numeric cursor is compared as a number. Defaults to arrival
-	// order alone.
+	// order breaks ties. A numeric cursor is compared as a number, and a NULL cursor
+	// loses to any value. Defaults to arrival order alone.
 	Cursor string
 	// Deleted marks a row as a delete: a bool column that is true, or any other column
 	// (a deleted_at timestamp) that is not NULL. Defaults to none: no row is a delete.

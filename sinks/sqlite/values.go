@@ -79,12 +79,19 @@ func encodeValue(t etl.Type, v any) (any, error) {
 			return int64(x), nil
 		}
 	case etl.TypeFloat64:
+		var f float64
 		switch x := v.(type) {
 		case float64:
-			return x, nil
+			f = x
 		case float32:
-			return float64(x), nil
+			f = float64(x)
+		default:
+			return nil, fmt.Errorf("%w: %s column got %T", ErrValue, t, v)
 		}
+		if math.IsNaN(f) {
+			return nil, fmt.Errorf("%w: SQLite cannot store NaN (it would become NULL)", ErrValue)
+		}
+		return f, nil
 	case etl.TypeNumeric:
 		var s string
 		switch x := v.(type) {
@@ -107,28 +114,30 @@ func encodeValue(t etl.Type, v any) (any, error) {
 		if x, ok := v.(bool); ok {
 			return boolInt(x), nil
 		}
-	case etl.TypeTimestamp:
+	case etl.TypeTimestamp, etl.TypeDate:
+		var tm time.Time
 		switch x := v.(type) {
 		case time.Time:
-			return formatTimestamp(x), nil
+			tm = x
 		case string:
-			tm, err := time.Parse(time.RFC3339Nano, x)
-			if err != nil {
+			layout := time.RFC3339Nano
+			if t == etl.TypeDate {
+				layout = DateLayout
+			}
+			var err error
+			if tm, err = time.Parse(layout, x); err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrValue, err)
 			}
-			return formatTimestamp(tm), nil
+		default:
+			return nil, fmt.Errorf("%w: %s column got %T", ErrValue, t, v)
 		}
-	case etl.TypeDate:
-		switch x := v.(type) {
-		case time.Time:
-			return formatDate(x), nil
-		case string:
-			tm, err := time.Parse(DateLayout, x)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrValue, err)
-			}
+		if y := tm.UTC().Year(); y < 0 || y > 9999 || tm.Year() < 0 || tm.Year() > 9999 {
+			return nil, fmt.Errorf("%w: %s is outside years 0000-9999, which the stored text form needs to sort", ErrValue, tm)
+		}
+		if t == etl.TypeDate {
 			return formatDate(tm), nil
 		}
+		return formatTimestamp(tm), nil
 	case etl.TypeBytes:
 		switch x := v.(type) {
 		case []byte:
