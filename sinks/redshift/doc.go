@@ -1,6 +1,29 @@
 // Package redshift loads streams into Amazon Redshift through S3 staging: rows are
 // written as gzip CSV parts to S3, listed in a manifest, and loaded with COPY.
 //
+// # Loaders
+//
+// [FullRefresh], [Merge] and [WindowReplace] follow sluice's one load protocol
+// (internal/load) with the same checks and the same sluice_runs and sluice_state tables
+// as the PostgreSQL sink. Each load stages the stream to S3 first, then, in one
+// transaction:
+//
+//	LOCK target -> read the watermark -> COPY the manifest into a temporary stage ->
+//	compare pg_last_copy_count() with the rows staged -> apply -> checks ->
+//	watermark and run record -> COMMIT
+//
+// Full refresh is DELETE plus INSERT from the stage, never TRUNCATE, which commits
+// implicitly on Redshift. Merge is AWS's "delete using the stage, then insert the latest
+// non-deleted row per key", with no MERGE. Window replace deletes the run's window and
+// inserts the stage. A serializable isolation violation (error 1023) runs the whole
+// transaction again, with backoff, from the same staged files; the files are deleted
+// after the commit or the final failure unless [StageConfig.KeepStaged] is set.
+//
+// The target is locked for the whole transaction, the COPY included, and the stage upload
+// happens after the watermark is read, inside it: an incremental source must see the
+// watermark read under the lock. Redshift does not enforce keys, so add
+// checks.UniqueKey to catch duplicates.
+//
 // # Staging
 //
 // A [Stager] writes a stream under a unique run prefix,

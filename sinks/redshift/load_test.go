@@ -226,3 +226,96 @@ func TestFullRefreshStatementsGolden(t *testing.T) {
 	}
 	golden(t, "full_refresh_statements", b.String())
 }
+
+// A merge keeps the latest row per key: by the cursor, then by arrival order, which
+// survives Redshift loading parts in parallel because every row carries its number.
+func TestMergeLatestPerKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	_, err := h.Pool.Exec(ctx, `CREATE SCHEMA app`)
+	require.NoError(t, err)
+	_, err = h.Pool.Exec(ctx, `CREATE TABLE app.users (id BIGINT, name VARCHAR(256), modified TIMESTAMPTZ, deleted BOOLEAN)`)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = h.Pool.Exec(context.Background(), `DROP SCHEMA app CASCADE`) })
+	_, err = h.Pool.Exec(ctx, `INSERT INTO app.users VALUES (1, 'old 1', $1, false), (2, 'old 2', $1, false), (3, 'old 3', $1, false)`, t0)
+	require.NoError(t, err)
+
+	var rows []etl.Row
+	for i := range 50 { // many versions of key 1 over many parts; the last one wins
+		rows = append(rows, etl.Row{int64(1), fmt.Sprint("v", i), t0, false})
+	}
+	rows = append(rows,
+		etl.Row{int64(2), "late", t0.Add(2 * time.Hour), false},
+		etl.Row{int64(2), "early", t0.Add(time.Hour), false}, // older by cursor: loses
+		etl.Row{int64(3), "gone", t0.Add(time.Hour), true},
+		etl.Row{int64(4), "new", t0, false},
+	)
+	tg := harnessTarget(h, "users", []string{"id"})
+	tg.Schema = "app"
+	noCursor := &redshift.Merge{Target: tg, Deleted: "deleted"}
+	require.NoError(t, runLoad(ctx, noCursor, etl.Window{}, rows[:50]))
+	withCursor := &redshift.Merge{Target: tg, Cursor: "modified", Deleted: "deleted"}
+	require.NoError(t, runLoad(ctx, withCursor, etl.Window{}, rows[50:]))
+
+	got, err := h.Pool.Query(ctx, `SELECT id, name FROM app.users ORDER BY id`)
+	require.NoError(t, err)
+	names, err := pgx.CollectRows(got, func(r pgx.CollectableRow) (string, error) {
+		var id int64
+		var name string
+		err := r.Scan(&id, &name)
+		return fmt.Sprintf("%d:%s", id, name), err
+	})
+	require.NoError(t, err)
+	require.Equal(t, []string{"1:v49", "2:late", "4:new"}, names)
+}
+
+func TestWindowReplaceRejectsRowsOutsideTheWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	setupUsers(t, h, 1)
+	l := &redshift.WindowReplace{Target: harnessTarget(h, "users", nil), TimeColumn: "modified"}
+	err := runLoad(ctx, l, etl.Window{Start: t0, End: t0.Add(time.Hour)}, userRows(1, 2))
+	require.ErrorContains(t, err, "outside the window")
+	require.Equal(t, []string{"1:old 1"}, table(t, h))
+	require.Empty(t, staged(t, h))
+
+	err = runLoad(ctx, l, etl.Window{}, userRows(0))
+	require.ErrorIs(t, err, redshift.ErrNoWindow)
+}
+
+func TestLoadRefusesUnstageableValues(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	setupUsers(t, h, 1)
+	rows := append(userRows(2, 3), etl.Row{int64(4), `\N`, t0, false})
+	err := runLoad(ctx, &redshift.FullRefresh{Target: harnessTarget(h, "users", nil)}, etl.Window{}, rows)
+	require.ErrorIs(t, err, redshift.ErrUnsupportedValue)
+	require.ErrorContains(t, err, `row 3, column "name"`)
+	require.Equal(t, []string{"1:old 1"}, table(t, h))
+	require.Empty(t, staged(t, h))
+}
+
+func TestTargetValidation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	run := etl.NewRun("p", etl.Window{})
+	in := etl.SliceStream(users, nil)
+	for _, c := range []struct {
+		t    redshift.Target
+		want string
+	}{
+		{redshift.Target{Table: "t", Staging: redshift.StageConfig{Bucket: "b"}}, "no DSN"},
+		{redshift.Target{DSN: "postgres://x@y/z", Staging: redshift.StageConfig{Bucket: "b"}}, "no Table"},
+		{redshift.Target{DSN: "postgres://x@y/z", Table: "t"}, "no S3 staging bucket"},
+	} {
+		_, err := (&redshift.FullRefresh{Target: c.t}).Load(ctx, run, in)
+		require.ErrorContains(t, err, c.want)
+	}
+	_, err := (&redshift.Merge{Target: redshift.Target{DSN: "postgres://x@y/z", Table: "t", Staging: redshift.StageConfig{Bucket: "b"}}}).Load(ctx, run, in)
+	require.ErrorIs(t, err, redshift.ErrNoKey)
+	ds := (&redshift.FullRefresh{Target: redshift.Target{DSN: "postgres://u:secret@cluster.example:5439/dev", Schema: "s", Table: "t"}}).Datasets()
+	require.Equal(t, []etl.Dataset{{Namespace: "redshift://cluster.example:5439", Name: "dev.s.t"}}, ds)
+}

@@ -133,9 +133,12 @@ func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (
 		return load.Applied{}, fmt.Errorf("deduplicate stage of %s: %w", target, err)
 	}
 
+	// Columns of the target are qualified by its bare name: both PostgreSQL and Redshift
+	// accept that for a schema-qualified table, and Redshift's DELETE takes no alias.
+	bare := QuoteIdentifier(target.Name)
 	match := make([]string, len(key))
 	for i, k := range key {
-		match[i] = target.String() + "." + QuoteIdentifier(k) + " = " + stage + "." + QuoteIdentifier(k)
+		match[i] = bare + "." + QuoteIdentifier(k) + " = " + stage + "." + QuoteIdentifier(k)
 	}
 	schema := m.schema
 	// Redshift's DELETE has no RETURNING, so count the deletions first.
