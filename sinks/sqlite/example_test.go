@@ -57,7 +57,7 @@ func Example() {
 	}
 	history, _ := sqlite.Runs(context.Background(), db, "name_gender", 0)
 	for _, r := range history {
-		fmt.Println(r.Status, r.Step, r.Owner)
+		fmt.Printf("%s step=%q owner=%q\n", r.Status, r.Step, r.Owner)
 	}
 	// Output:
 	// read 3, wrote 3
@@ -66,9 +66,9 @@ func Example() {
 	// Adaleigh F
 	// Amryn Unisex
 	// Apurva F
-	// failed stage growth team
-	// success  growth team
-	// success  growth team
+	// failed step="stage" owner="growth team"
+	// success step="" owner="growth team"
+	// success step="" owner="growth team"
 }
 
 // A merge of changed rows by key: the latest version of each key wins, and a soft

@@ -134,6 +134,9 @@ type Merge struct {
 	// KeepDeleted keeps deleted rows in the table, with their Deleted column set, instead
 	// of removing them. Defaults to false: deletes remove the row.
 	KeepDeleted bool
+	// Reconcile, when set, also deletes the table's rows whose key the source no longer
+	// has. Defaults to nil: off.
+	Reconcile *Reconcile
 	// Checks run inside the transaction; a failed one rolls back the rows and the
 	// watermark. Defaults to none.
 	Checks []checks.Check
@@ -145,6 +148,28 @@ type Merge struct {
 	BatchRows int
 }
 
+// Reconcile finds rows hard-deleted at the source, which leave no tombstone to merge.
+// After the merge, in the same transaction, it streams every key of the source (in
+// Scope) into a TEMP table and deletes the table's rows in Scope whose key is not there.
+// An empty key stream fails the load with etl.ErrEmpty unless the run allows an empty
+// load, since it would delete every row in scope.
+//
+// Its cost is a full read of the source's keys in scope on every run, plus a lookup per
+// table row in scope: a 10M-key table moves 10M keys each time. Scope it to the rows
+// that can still change (one partition, the last 30 days) to keep it cheap.
+type Reconcile struct {
+	// Keys streams the source's keys: a stream whose columns are the merge's key
+	// columns. It must cover exactly the rows that Scope selects in the table. Required.
+	Keys etl.Extractor
+	// Scope is an SQL predicate over the table's columns that limits which rows may be
+	// deleted, such as `created >= ?`. It is SQL written by the pipeline's author, never
+	// data; bind values through ScopeArgs. Timestamps compare as stored: bind a
+	// time.Time, which is written in the same text form. Defaults to all rows.
+	Scope string
+	// ScopeArgs are bound to Scope's ? placeholders.
+	ScopeArgs []any
+}
+
 func (l Merge) target() target {
 	return target{db: l.DB, table: l.Table, key: l.Key, checks: l.Checks, lockWait: l.LockWait, batchRows: l.BatchRows}
 }
@@ -152,8 +177,11 @@ func (l Merge) target() target {
 // Load merges in into the table.
 func (l Merge) Load(ctx context.Context, run *etl.Run, in etl.Stream) (etl.LoadResult, error) {
 	t := l.target()
+	if l.Reconcile != nil && l.Reconcile.Keys == nil {
+		return etl.LoadResult{}, etl.WithStep("connect", fmt.Errorf("sqlite: table %s: Reconcile has no Keys", l.Table))
+	}
 	return t.load(ctx, run, in, &merge{stream: t.stream(in.Schema), cursor: l.Cursor, deleted: l.Deleted,
-		keepDeleted: l.KeepDeleted}, false)
+		keepDeleted: l.KeepDeleted, reconcile: l.Reconcile}, false)
 }
 
 // RecordFailure writes a failed-run record for a run that failed before its load.

@@ -364,6 +364,7 @@ type merge struct {
 	cursor      string
 	deleted     string
 	keepDeleted bool
+	reconcile   *Reconcile
 	stage       string // quoted temp.name
 }
 
@@ -469,5 +470,58 @@ func (m *merge) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load.Appl
 			*s.n = n
 		}
 	}
+	if m.reconcile != nil {
+		n, err := m.reconcileKeys(ctx, t, run)
+		if err != nil {
+			return a, err
+		}
+		a.Deleted += n
+	}
 	return a, nil
+}
+
+// reconcileKeys stages the source's key stream and deletes the target rows in scope
+// whose key is not in it.
+func (m *merge) reconcileKeys(ctx context.Context, t *tx, run *etl.Run) (int64, error) {
+	r := m.reconcile
+	keys, err := r.Keys.Extract(ctx, run)
+	if err != nil {
+		return 0, fmt.Errorf("table %s: reconcile: extract keys: %w", m.table, err)
+	}
+	if len(keys.Schema) != len(m.key) {
+		return 0, fmt.Errorf("table %s: reconcile: the key stream has columns %v, the key is %v", m.table, keys.Schema.Names(), m.key)
+	}
+	for _, k := range m.key {
+		if keys.Schema.Index(k) < 0 {
+			return 0, fmt.Errorf("table %s: reconcile: the key stream has no column %q", m.table, k)
+		}
+	}
+	name := "sluice_keys_" + run.ID
+	ks := stream{table: m.table, batchRows: m.batchRows, schema: keys.Schema}
+	stage := "temp." + quoteIdent(name)
+	if err := createTable(ctx, t, stage, keys.Schema, nil); err != nil {
+		return 0, fmt.Errorf("table %s: reconcile: %w", m.table, err)
+	}
+	n, err := ks.insertRows(ctx, t, stage, keys, false, nil)
+	if err != nil {
+		return 0, fmt.Errorf("table %s: reconcile: %w", m.table, err)
+	}
+	if n == 0 && !run.AllowEmpty {
+		// An empty key stream would delete every row in scope: as with a full refresh,
+		// that is far likelier a broken source than a truth.
+		return 0, fmt.Errorf("table %s: reconcile: the key stream is empty: %w", m.table, etl.ErrEmpty)
+	}
+	keyList := quoteList(m.key)
+	q := "DELETE FROM " + quoteIdent(m.table) + " WHERE (" + keyList + ") NOT IN (SELECT " + keyList + " FROM " + stage + ")"
+	if r.Scope != "" {
+		q += " AND (" + r.Scope + ")"
+	}
+	gone, err := t.Exec(ctx, q, r.ScopeArgs...)
+	if err != nil {
+		return 0, fmt.Errorf("table %s: reconcile: delete rows gone from the source: %w", m.table, err)
+	}
+	if _, err := t.Exec(ctx, "DROP TABLE "+stage); err != nil {
+		return 0, fmt.Errorf("table %s: reconcile: %w", m.table, err)
+	}
+	return gone, nil
 }

@@ -576,3 +576,37 @@ func TestOpenRefusesInMemory(t *testing.T) {
 	_, err := sqlite.Open(":memory:")
 	require.Error(t, err)
 }
+
+func TestMergeReconcileDeletesRowsGoneFromTheSource(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+	keySchema := etl.Schema{{Name: "id", Type: etl.TypeInt64}}
+	keys := func(ids ...int64) etl.Extractor {
+		return etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
+			rows := make([]etl.Row, len(ids))
+			for i, id := range ids {
+				rows[i] = etl.Row{id}
+			}
+			return etl.SliceStream(keySchema, rows), nil
+		})
+	}
+	base := sqlite.Merge{DB: db, Table: "items", Key: []string{"id"}, Cursor: "modified", Deleted: "deleted"}
+	_, err := load(ctx, base, "items", items, []etl.Row{
+		item(1, "a", 1, false), item(2, "b", 2, false), item(3, "c", 3, false), item(4, "d", 4, false), item(5, "e", 5, false),
+	})
+	require.NoError(t, err)
+
+	l := base
+	l.Reconcile = &sqlite.Reconcile{Keys: keys(), Scope: `"modified" >= ?`, ScopeArgs: []any{t0.Add(3 * time.Minute)}}
+	_, err = load(ctx, l, "items", items, nil)
+	require.ErrorIs(t, err, etl.ErrEmpty, "an empty key stream never wipes the scope")
+	require.Len(t, dump(t, db, "items"), 5)
+
+	// Rows 3 and 5 are gone from the source; 1 and 2 are out of scope and stay.
+	l.Reconcile.Keys = keys(4, 6) // the source's keys in scope, after its changes
+	res, err := load(ctx, l, "items", items, []etl.Row{item(6, "f", 6, false), item(2, "b", 7, true)})
+	require.NoError(t, err)
+	require.Equal(t, []string{"1|a|0", "4|d|0", "6|f|0"}, names(t, db, "items"))
+	require.Equal(t, int64(3), res.RowsDeleted, "row 2 by its tombstone, rows 3 and 5 by reconciliation")
+}

@@ -22,17 +22,29 @@ func State(ctx context.Context, db *DB, pipeline string) (any, error) {
 }
 
 // ResetState deletes the pipeline's stored watermark, so that its next run syncs from the
-// start.
+// start. It takes the pipeline's lock, waiting up to the busy timeout, so it never races a
+// running load; when a load holds it longer the error wraps etl.ErrLocked.
 func ResetState(ctx context.Context, db *DB, pipeline string) error {
 	return withSession(ctx, db, func(d dialect, s load.Session) error {
+		release, err := s.Lock(ctx, pipeline, db.cfg.BusyTimeout)
+		if err != nil {
+			return err
+		}
+		defer release(ctx)
 		return load.ResetState(ctx, d, s, "", pipeline)
 	})
 }
 
 // SetState stores v (int64, time.Time, string or etl.Decimal) as the pipeline's watermark,
-// for an operator who re-syncs from a chosen point.
+// for an operator who re-syncs from a chosen point. It takes the pipeline's lock, as
+// [ResetState] does.
 func SetState(ctx context.Context, db *DB, pipeline string, v any) error {
 	return withSession(ctx, db, func(d dialect, s load.Session) error {
+		release, err := s.Lock(ctx, pipeline, db.cfg.BusyTimeout)
+		if err != nil {
+			return err
+		}
+		defer release(ctx)
 		return load.SetState(ctx, d, s, "", pipeline, v)
 	})
 }
