@@ -349,3 +349,29 @@ func TestCreateMissingTable(t *testing.T) {
 	require.Equal(t, []string{`New Table_pkey CREATE UNIQUE INDEX "New Table_pkey" ON ` + db.Schema + `.T USING btree (id)`},
 		indexes(t, db.Pool, "New Table"))
 }
+
+func TestWeirdSchemaAndMetaSchema(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	schema := `Odd "S"; ` + db.Schema
+	meta := `Meta ` + db.Schema
+	qs, qm := pgx.Identifier{schema}.Sanitize(), pgx.Identifier{meta}.Sanitize()
+	_, err := db.Pool.Exec(ctx, "CREATE SCHEMA "+qs+"; CREATE SCHEMA "+qm+"; "+
+		fmt.Sprintf(wideTableSQL, pgx.Identifier{schema, "Wide T"}.Sanitize()))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = db.Pool.Exec(context.Background(), "DROP SCHEMA "+qs+" CASCADE; DROP SCHEMA "+qm+" CASCADE")
+	})
+	for _, s := range []postgres.Strategy{postgres.Truncate, postgres.Delete, postgres.Swap} {
+		l := &postgres.FullRefresh{Target: postgres.Target{Pool: db.Pool, Schema: schema, Table: "Wide T", MetaSchema: meta,
+			Checks: []checks.Check{checks.UniqueKey(), checks.NotNull("e mail")}}, Strategy: s}
+		_, err := (&etl.Pipeline{Name: "odd", Source: source(func() etl.Stream { return wideRows(100, 1) }), Sink: l}).Run(ctx, etl.Window{})
+		require.NoError(t, err, s.String())
+	}
+	var n, runs int
+	require.NoError(t, db.Pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM "+pgx.Identifier{schema, "Wide T"}.Sanitize()+
+		"), (SELECT count(*) FROM "+pgx.Identifier{meta, "sluice_runs"}.Sanitize()+" WHERE status = 'success')").Scan(&n, &runs))
+	require.Equal(t, 100, n)
+	require.Equal(t, 3, runs)
+}
