@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -73,4 +75,28 @@ func TestIsRetryable(t *testing.T) {
 	for _, c := range cases {
 		require.Equal(t, c.want, redshift.IsRetryable(c.err), "%v", c.err)
 	}
+}
+
+// FuzzRedactDSN checks that no password, in URL or keyword/value form, survives
+// RedactDSN or the errors of Connect.
+func FuzzRedactDSN(f *testing.F) {
+	f.Add("s3cret")
+	f.Add("p@ss:w/rd")
+	f.Add("with space")
+	f.Fuzz(func(t *testing.T, pw string) {
+		if len(pw) < 4 || strings.Contains("xxxxx", pw) || strings.ContainsAny(pw, "\x00'\\") {
+			t.Skip()
+		}
+		u := "postgres://" + url.UserPassword("etl", pw).String() + "@127.0.0.1:1/dev?sslmode=bogus"
+		got := redshift.RedactDSN(u)
+		require.NotContains(t, got, url.UserPassword("etl", pw).String())
+		if !strings.ContainsAny(pw, " \t\r\n\v\f") {
+			kv := "host=127.0.0.1 port=1 user=etl password=" + pw
+			require.NotContains(t, redshift.RedactDSN(kv), "password="+pw)
+		}
+		_, err := redshift.ConnConfig(u)
+		if err != nil {
+			require.NotContains(t, err.Error(), url.UserPassword("etl", pw).String())
+		}
+	})
 }
