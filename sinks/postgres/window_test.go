@@ -1,0 +1,71 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluice-etl/sluice/dag"
+	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/pgtest"
+	"github.com/sluice-etl/sluice/sinks/postgres"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWindowReplaceRefusesRowsOutsideTheWindow(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, fmt.Sprintf(itemTableSQL, "ev"))
+	require.NoError(t, err)
+	l := &postgres.WindowReplace{Target: postgres.Target{Pool: db.Pool, Table: "ev"}, TimeColumn: "modified"}
+	day := etl.Window{Start: t0, End: t0.AddDate(0, 0, 1)}
+	run := func(w etl.Window, rows ...etl.Row) error {
+		_, err := (&etl.Pipeline{Name: "ev", Sink: l, Source: source(func() etl.Stream { return etl.SliceStream(itemSchema, rows) })}).Run(ctx, w)
+		return err
+	}
+	require.NoError(t, run(day, etl.Row{int64(1), "a", int64(1), t0, false}))
+	err = run(day, etl.Row{int64(2), "b", int64(1), t0.Add(time.Hour), false}, etl.Row{int64(3), "late", int64(1), day.End, false})
+	require.ErrorContains(t, err, "1 rows have modified outside the window")
+	require.Equal(t, []string{"1|a|1|2026-01-01T00:00:00Z"}, itemContents(t, db.Pool, "ev"))
+	require.ErrorIs(t, run(etl.Window{}, etl.Row{int64(2), "b", int64(1), t0, false}), postgres.ErrNoWindow)
+}
+
+func TestStateSetAndReset(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	st := &postgres.State{Pool: db.Pool}
+	wm, err := st.Watermark(ctx, "p")
+	require.NoError(t, err)
+	require.Nil(t, wm)
+	require.NoError(t, st.Set(ctx, "p", int64(42)))
+	wm, err = st.Watermark(ctx, "p")
+	require.NoError(t, err)
+	require.Equal(t, int64(42), wm)
+
+	// A reset refuses to race a running load.
+	holder, err := db.Pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer holder.Release()
+	_, err = holder.Exec(ctx, "SELECT pg_advisory_lock($1)", postgres.LockKey(db.Schema, "p"))
+	require.NoError(t, err)
+	require.ErrorIs(t, st.Reset(ctx, "p"), etl.ErrLocked)
+	_, err = holder.Exec(ctx, "SELECT pg_advisory_unlock_all()")
+	require.NoError(t, err)
+	require.NoError(t, st.Reset(ctx, "p"))
+	wm, err = st.Watermark(ctx, "p")
+	require.NoError(t, err)
+	require.Nil(t, wm)
+}
+
+func TestExecerRunsDAGSQL(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	var ex dag.Execer = postgres.Execer(db.Pool)
+	n, err := ex.ExecContext(ctx, "CREATE TABLE s AS SELECT g FROM generate_series(1, $1::int) g", 7)
+	require.NoError(t, err)
+	require.EqualValues(t, 7, n)
+}
