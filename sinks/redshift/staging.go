@@ -145,6 +145,8 @@ type Part struct {
 	Bytes int64
 	// Size is the object's size, compressed.
 	Size int64
+
+	n int // position in the manifest
 }
 
 // Staged is what one [Stager.Stage] call wrote.
@@ -284,7 +286,7 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 			if err := l.zw.Close(); err != nil {
 				return err
 			}
-			part := Part{Key: fmt.Sprintf("%spart-%05d.csv.gz", st.Prefix, next), Rows: l.rows, Bytes: l.raw}
+			part := Part{Key: fmt.Sprintf("%spart-%05d.csv.gz", st.Prefix, next), Rows: l.rows, Bytes: l.raw, n: next}
 			next++
 			out := l.out
 			g.Go(func() error {
@@ -371,7 +373,7 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 		return werr
 	}
 
-	sort.Slice(parts, func(i, j int) bool { return parts[i].Key < parts[j].Key })
+	sort.Slice(parts, func(i, j int) bool { return parts[i].n < parts[j].n })
 	m := manifest{Entries: make([]manifestEntry, len(parts))}
 	for i, p := range parts {
 		m.Entries[i] = manifestEntry{URL: "s3://" + s.cfg.Bucket + "/" + p.Key, Mandatory: true, Meta: manifestMeta{ContentLength: p.Size}}
