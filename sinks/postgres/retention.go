@@ -42,8 +42,10 @@ const DefaultRetentionBatchRows = 10000
 //
 // TimeColumn may be timestamptz, timestamp or date; the comparison is with the cutoff as a
 // timestamptz, so a timestamp without time zone or a date is read in the session's
-// TimeZone, as PostgreSQL always does. For a partitioned table by time, dropping whole
-// partitions is cheaper than any DELETE.
+// TimeZone, as PostgreSQL always does, and a date counts as its midnight: the day the
+// cutoff falls in goes once the cutoff is past its start. Any other column type fails
+// the run. For a table partitioned by time, dropping whole partitions is cheaper than
+// any DELETE.
 type Retention struct {
 	// Pool connects to the database. Required.
 	Pool *pgxpool.Pool

@@ -178,6 +178,49 @@ func TestRetentionPartitionedTable(t *testing.T) {
 	require.Equal(t, 15, b)
 }
 
+// A date or a timestamp without time zone is compared as the instant it names in the
+// session's TimeZone: a date as its midnight.
+func TestRetentionDateAndNaiveTimestamp(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	require.NoError(t, err)
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+
+	// The cutoff is 2026-01-30 12:00:00.123456 UTC.
+	_, err = pool.Exec(ctx, `CREATE TABLE d (id int, day date, at timestamp)`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO d VALUES
+		(1, '2026-01-29', '2026-01-30 12:00:00.123455'),
+		(2, '2026-01-30', '2026-01-30 12:00:00.123456'),
+		(3, '2026-01-31', '2026-01-31 00:00:00')`)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		column string
+		want   []int
+	}{
+		{"at", []int{2, 3}},
+		{"day", []int{3}},
+	} {
+		r := retConfig(pool)
+		r.Table, r.TimeColumn = "d", tc.column
+		_, err := r.Run(ctx)
+		require.NoError(t, err)
+		rows, err := pool.Query(ctx, "SELECT id FROM d ORDER BY id")
+		require.NoError(t, err)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		require.NoError(t, err)
+		require.Len(t, ids, len(tc.want), tc.column)
+		for i, id := range tc.want {
+			require.Equal(t, int32(id), ids[i], tc.column)
+		}
+	}
+}
+
 func TestRetentionDryRunChangesNothing(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)

@@ -44,7 +44,9 @@ const timestampGlob = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-
 //
 // so other writers of the file wait at most one batch for the write lock, and readers
 // never wait (the file is in WAL mode). A WITHOUT ROWID table is batched by its primary
-// key instead. Batches repeat until one deletes fewer than BatchRows.
+// key instead. Batches repeat until one deletes fewer than BatchRows. A batch waits up to
+// the DB's BusyTimeout for a load that holds the write lock, then fails the run with
+// SQLite's busy error; a retried task picks up where it stopped.
 //
 // A cancelled ctx stops the run between batches. The batches already committed stay
 // deleted: every one of them removed only rows past the cutoff, so a stopped run leaves
