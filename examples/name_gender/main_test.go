@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-etl/sluice/etl/etltest"
 	"github.com/sluice-etl/sluice/internal/pgtest"
 	"github.com/sluice-etl/sluice/internal/redshifttest"
+	"github.com/sluice-etl/sluice/sinks/redshift"
 	"github.com/sluice-etl/sluice/sinks/sqlite"
 )
 
@@ -249,7 +250,7 @@ func TestPasswordsAreNotPrinted(t *testing.T) {
 	require.NotContains(t, out.err.Error()+out.stdout+out.stderr, "s3cret")
 	require.Contains(t, out.err.Error(), "postgres://etl:xxxxx@127.0.0.1:1/warehouse")
 
-	out = runMain(t, nil, "-target", "redshift://etl:s3cret@cluster.example.com/dev", "-s3-bucket", "b")
+	out = runMain(t, nil, "-target", "redshift://etl:s3cret@127.0.0.1:1/dev", "-s3-bucket", "b")
 	require.Error(t, out.err)
 	require.NotContains(t, out.err.Error()+out.stdout+out.stderr, "s3cret")
 }
@@ -426,4 +427,74 @@ func TestQuotesAndEmptyFiles(t *testing.T) {
 	out = runMain(t, nil, "-source", empty, "-target", "sqlite:"+path)
 	require.ErrorIs(t, out.err, etl.ErrEmpty)
 	etltest.RequireRows(t, []etl.Row{{"Bob'); DROP TABLE name_gender--", "M"}, {"O'Brien, Jr", "M"}}, sqliteRows(t, path))
+}
+
+// useHarness points the program's Redshift connection at h for the rest of the test. It
+// sets the AWS variables the S3 client's credential chain reads, so callers cannot run in
+// parallel.
+func useHarness(t *testing.T, h *redshifttest.Harness) []string {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	saved := redshiftConnect
+	redshiftConnect = func(_ context.Context, dsn string) (redshift.DB, error) {
+		require.Equal(t, "postgres://etl:s3cret@cluster.example.com:5439/dev?sslmode=require", dsn)
+		return h, nil
+	}
+	t.Cleanup(func() { redshiftConnect = saved })
+	return []string{"-target", "redshift://etl:s3cret@cluster.example.com/dev",
+		"-s3-bucket", h.Bucket, "-s3-prefix", "etl", "-s3-endpoint", h.Endpoint, "-region", redshifttest.Region,
+		"-iam-role", "arn:aws:iam::123456789012:role/redshift-copy"}
+}
+
+func TestRedshift(t *testing.T) {
+	h := redshifttest.New(t)
+	args := useHarness(t, h)
+
+	for range 2 {
+		out := runMain(t, nil, args...)
+		require.NoError(t, out.err, out.stderr)
+		require.Contains(t, out.stdout, "  target    redshift://etl:xxxxx@cluster.example.com/dev (table name_gender, full refresh)\n"+cleanSummary)
+		require.NotContains(t, out.stdout+out.stderr, "s3cret")
+		etltest.RequireRows(t, sample(t), pgRows(t, h.Pool))
+	}
+	keys, err := h.S3.Keys(t.Context(), "")
+	require.NoError(t, err)
+	require.Empty(t, keys, "staged files are deleted after the commit")
+
+	var copies int
+	for _, s := range h.Statements() {
+		require.NotContains(t, strings.ToUpper(s), "TRUNCATE", "TRUNCATE commits on Redshift")
+		if redshifttest.IsS3Copy(s) {
+			copies++
+			require.Contains(t, s, "s3://"+h.Bucket+"/etl/name_gender/")
+			require.Contains(t, s, "arn:aws:iam::123456789012:role/redshift-copy")
+		}
+	}
+	require.Equal(t, 2, copies, "one COPY per run")
+}
+
+// TestRedshiftDuplicateFailsTheUniqueKeyCheck: Redshift accepts a PRIMARY KEY and does not
+// enforce it. The harness runs on PostgreSQL, which would, so the table is declared here
+// without one, as Redshift effectively has it; the unique-key check must catch the
+// duplicate and roll back.
+func TestRedshiftDuplicateFailsTheUniqueKeyCheck(t *testing.T) {
+	h := redshifttest.New(t)
+	args := useHarness(t, h)
+	_, err := h.Pool.Exec(t.Context(), `CREATE TABLE name_gender (name varchar(32), gender varchar(8))`)
+	require.NoError(t, err)
+	out := runMain(t, nil, args...)
+	require.NoError(t, out.err, out.stderr)
+
+	dup := filepath.Join(t.TempDir(), "dup.csv")
+	require.NoError(t, os.WriteFile(dup, []byte(dupCSV), 0o600))
+	out = runMain(t, nil, append(args, "-source", dup)...)
+	require.Error(t, out.err)
+	res := etltest.RequireCheckFailed(t, out.err, "unique_key(name)")
+	require.Contains(t, strings.Join(res.Samples, "; "), "Ann")
+	require.Contains(t, out.err.Error(), "Ann")
+	require.Contains(t, out.stdout, "name_gender: FAILED at check, target unchanged\n")
+	require.Contains(t, out.stdout, "  checks    passed: row_count, duplicate_rows\n  checks    FAILED: unique_key(name)\n")
+	etltest.RequireRows(t, sample(t), pgRows(t, h.Pool), "the failed load must leave the previous table")
 }

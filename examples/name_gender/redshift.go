@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
+
+	"github.com/sluice-etl/sluice/sinks/redshift"
 )
 
 // redshiftDSN turns the redshift://user:password@host[:port]/database URL this program
@@ -27,17 +28,52 @@ func redshiftDSN(spec string) (string, error) {
 	return u.String(), nil
 }
 
-// errNoRedshiftLoader says what is missing for redshift:// targets.
-var errNoRedshiftLoader = errors.New("sinks/redshift has no full-refresh loader yet; load into postgres:// or sqlite: for now")
+// redshiftConnect opens a connection to the cluster with the settings sinks/redshift needs.
+// The tests swap in internal/redshifttest's harness, which runs the same statements on
+// PostgreSQL and reads COPY's files from an in-process S3 server.
+var redshiftConnect = func(ctx context.Context, dsn string) (redshift.DB, error) {
+	return redshift.Connect(ctx, dsn)
+}
 
-// openRedshift opens a Redshift target: a connection with the settings sinks/redshift
-// needs, and S3 staging for the rows.
-func openRedshift(_ context.Context, cfg config, name string) (*target, error) {
-	if _, err := redshiftDSN(cfg.target); err != nil {
+// openRedshift declares the table on the cluster and returns a full-refresh loader that
+// stages the rows in S3 as gzip CSV parts and loads them with COPY, in one transaction with
+// the checks. Redshift does not enforce the primary key: the unique-key check is what
+// catches a duplicate name there.
+func openRedshift(ctx context.Context, cfg config, name string) (*target, error) {
+	dsn, err := redshiftDSN(cfg.target)
+	if err != nil {
 		return nil, err
 	}
 	if cfg.staging.bucket == "" {
 		return nil, &usageError{fmt.Sprintf("target %s: a Redshift load stages its rows in S3: set -s3-bucket", name)}
 	}
-	return nil, fmt.Errorf("target %s: %w", name, errNoRedshiftLoader)
+	connect := func(ctx context.Context) (redshift.DB, error) { return redshiftConnect(ctx, dsn) }
+
+	db, err := connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", name, err)
+	}
+	_, err = db.Exec(ctx, tableDDL)
+	if c, ok := db.(interface{ Close(context.Context) error }); ok {
+		_ = c.Close(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("target %s: create table %s: %w", name, table, err)
+	}
+
+	sink := &redshift.FullRefresh{Target: redshift.Target{
+		Connect: connect,
+		Staging: redshift.StageConfig{
+			Bucket:       cfg.staging.bucket,
+			Prefix:       cfg.staging.prefix,
+			IAMRole:      cfg.staging.iamRole,
+			Region:       cfg.staging.region,
+			Endpoint:     cfg.staging.endpoint,
+			UsePathStyle: cfg.staging.endpoint != "",
+		},
+		Table:  table,
+		Key:    []string{"name"},
+		Checks: loadChecks,
+	}}
+	return &target{name: name, sink: sink, close: func() {}}, nil
 }
