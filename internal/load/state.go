@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/etl"
 )
@@ -127,10 +128,10 @@ func WriteRecord(ctx context.Context, d Dialect, tx Tx, schema string, rec Recor
 	args := []any{
 		rec.RunID, rec.Pipeline, rec.Mode, rec.Target,
 		nullTime(rec.Window.Start), nullTime(rec.Window.End),
-		rec.Status, nullString(rec.Step), nullString(rec.Error),
+		rec.Status, nullString(rec.Step), nullString(clip(rec.Error)),
 		rec.Stats.RowsRead, rec.Stats.RowsRejected, rec.Stats.RowsFiltered,
 		rec.Loaded, rec.Stats.RowsWritten, rec.Stats.RowsDeleted,
-		string(checksJSON), string(rejectsJSON), wm,
+		clip(string(checksJSON)), clip(string(rejectsJSON)), wm,
 		int64(rec.Attempts), nullString(rec.Owner), rec.Started.UTC(), rec.Finished.UTC(),
 	}
 	q := "INSERT INTO " + d.Qualify(schema, RunsTable) + " (run_id, pipeline, mode, target, window_start, window_end, " +
@@ -141,6 +142,24 @@ func WriteRecord(ctx context.Context, d Dialect, tx Tx, schema string, rec Recor
 		return fmt.Errorf("write run record: %w", err)
 	}
 	return nil
+}
+
+// maxText bounds the text the protocol writes into one column of its tables, so that a huge
+// error message cannot make the run record itself fail: Redshift's widest VARCHAR holds
+// 65535 bytes.
+const maxText = 60000
+
+// clip cuts s to at most maxText bytes on a UTF-8 boundary, marking the cut.
+func clip(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	const mark = " …[truncated]"
+	cut := maxText - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 func nullTime(t time.Time) any {
