@@ -19,7 +19,8 @@
 //   - [Merge] stages the stream in a TEMP table with each row's arrival order, keeps the
 //     latest row per key (by its cursor column, then arrival), deletes the table's rows
 //     with those keys, and inserts the staged rows that are not deletes. Deletes are hard
-//     by default, or kept as soft-deleted rows.
+//     by default, or kept as soft-deleted rows. A [Reconcile] step also removes rows
+//     hard-deleted at the source, by comparing the table with the source's keys.
 //   - [WindowReplace] deletes the rows whose time column falls in the run's window and
 //     inserts the stream, for backfills.
 //
@@ -64,8 +65,11 @@
 //
 // The watermark of each pipeline lives in the sluice_state table and every run leaves a
 // row in sluice_runs, both in the same file and written in the load's transaction. Read
-// and change the watermark with [State], [SetState] and [ResetState]; read the history
-// with [Runs].
+// and change the watermark with [State], [SetState] and [ResetState] (the last two take
+// the pipeline lock, so they never race a load); read the history with [Runs].
+//
+// A row value that does not fit its column fails the load with a [*ValueError] naming the
+// table, the row and the column.
 //
 // Table names are plain SQLite names in the main database; the protocol's schema, where
 // other sinks put a PostgreSQL schema, would name an attached database.
