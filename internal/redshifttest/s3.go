@@ -30,7 +30,17 @@ const Region = "us-east-1"
 
 // StartS3 starts an S3 server with bucket created. Close it when done.
 func StartS3(bucket string) (*S3Server, error) {
-	backend := s3mem.New()
+	return StartS3Clock(bucket, nil)
+}
+
+// StartS3Clock is StartS3 with the clock that stamps objects' LastModified, for tests of
+// age-based cleanup. A nil clock is the real one.
+func StartS3Clock(bucket string, clock gofakes3.TimeSource) (*S3Server, error) {
+	var opts []s3mem.Option
+	if clock != nil {
+		opts = append(opts, s3mem.WithTimeSource(clock))
+	}
+	backend := s3mem.New(opts...)
 	if err := backend.CreateBucket(bucket); err != nil {
 		return nil, fmt.Errorf("redshifttest: create bucket: %w", err)
 	}
