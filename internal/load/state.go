@@ -69,6 +69,11 @@ func EnsureMeta(ctx context.Context, d Dialect, sess Session, schema string) err
 			[2]string{"watermark_type", text}, [2]string{"run_id", text}, [2]string{"updated_at", ts},
 		) + ")",
 	}
+	if tablesExist(ctx, sess, d.Qualify(schema, RunsTable), d.Qualify(schema, StateTable)) {
+		// The common case, answered by a read: a write transaction here would queue behind
+		// every other writer of a single-writer database such as SQLite.
+		return nil
+	}
 	for _, s := range stmts {
 		if err := execAlone(ctx, sess, s); err != nil {
 			// Two pipelines creating the tables at once can collide in the catalog; the
@@ -79,6 +84,23 @@ func EnsureMeta(ctx context.Context, d Dialect, sess Session, schema string) err
 		}
 	}
 	return nil
+}
+
+// tablesExist reports whether every table can be read, each probed in a read-only
+// transaction of its own that is rolled back.
+func tablesExist(ctx context.Context, sess Session, tables ...string) bool {
+	for _, t := range tables {
+		tx, err := sess.Begin(ctx)
+		if err != nil {
+			return false
+		}
+		_, err = tx.QueryRows(ctx, "SELECT 1 FROM "+t+" WHERE 1 = 0")
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		if err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func execAlone(ctx context.Context, sess Session, sql string) error {
