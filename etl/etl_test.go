@@ -691,3 +691,39 @@ func TestCloneKeepsEmptyBytesDistinctFromNull(t *testing.T) {
 	orig[2].([]byte)[0] = 'z'
 	require.Equal(t, []byte("ab"), c[2], "the clone must not share memory")
 }
+
+func TestValidateRejectsWithoutCountingRowsTwice(t *testing.T) {
+	t.Parallel()
+	schema := etl.Schema{{Name: "gender"}}
+	rows := []etl.Row{{"F"}, {"X"}, {"M"}, {"?"}}
+	known := func(r etl.Row) error {
+		if g := r[0].(string); g != "F" && g != "M" {
+			return etl.Reject{Column: "gender", Err: fmt.Errorf("unknown gender %q", g)}
+		}
+		return nil
+	}
+	var got []etl.Row
+	p := &etl.Pipeline{
+		Name:       "v",
+		Source:     etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) { return etl.SliceStream(schema, rows), nil }),
+		Transforms: []etl.Transformer{etl.Validate(2, known)},
+		Sink: etl.LoadFunc(func(_ context.Context, _ *etl.Run, in etl.Stream) (etl.LoadResult, error) {
+			var err error
+			got, err = etl.Collect(in)
+			return etl.LoadResult{RowsWritten: int64(len(got))}, err
+		}),
+	}
+	res, err := p.Run(context.Background(), etl.Window{})
+	require.NoError(t, err)
+	require.Equal(t, []etl.Row{{"F"}, {"M"}}, got)
+	require.Equal(t, int64(4), res.Stats.RowsRead, "a refused row was read once")
+	require.Equal(t, int64(2), res.Stats.RowsRejected)
+	require.Equal(t, res.Stats.RowsWritten, res.Stats.RowsExpected(), "read - rejected balances with written")
+	require.Len(t, res.Rejects, 2)
+	require.Contains(t, res.Rejects[0].Error(), `column "gender": unknown gender "X"`)
+
+	p.Transforms = []etl.Transformer{etl.Validate(1, known)}
+	_, err = p.Run(context.Background(), etl.Window{})
+	require.ErrorContains(t, err, `more than 1 rows refused`)
+	require.Equal(t, "transform", etl.Step(err))
+}

@@ -77,6 +77,11 @@ func (r *Run) addFiltered(n int64) {
 // rejected, and the first 100 rejects are kept for the run record.
 func (r *Run) Reject(rej Reject) {
 	r.read.Add(1)
+	r.reject(rej)
+}
+
+// reject records a rejected row that was already counted as read.
+func (r *Run) reject(rej Reject) {
 	r.rejected.Add(1)
 	r.mu.Lock()
 	if len(r.rejects) < maxKeptRejects {

@@ -2,6 +2,7 @@ package etl
 
 import (
 	"context"
+	"fmt"
 	"iter"
 )
 
@@ -103,6 +104,38 @@ func Filter(keep func(Row) bool) Transformer {
 				if err == nil && !keep(row) {
 					run.addFiltered(1)
 					continue
+				}
+				if !yield(row, err) || err != nil {
+					return
+				}
+			}
+		}}, nil
+	})
+}
+
+// Validate returns a Transformer that skips the rows check refuses, up to maxBad of them.
+// Each refused row is recorded with [Run.Rejects] and counted in [Stats.RowsRejected]
+// (it was already counted as read), so row-count checks still balance. The refusal after
+// the first maxBad fails the stream; maxBad 0 fails on the first. check may return a
+// [Reject] to name the column.
+func Validate(maxBad int, check func(Row) error) Transformer {
+	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
+		return Stream{Schema: in.Schema, Rows: func(yield func(Row, error) bool) {
+			bad := 0
+			for row, err := range in.Rows {
+				if err == nil {
+					if verr := check(row); verr != nil {
+						rej, ok := verr.(Reject)
+						if !ok {
+							rej = Reject{Source: "validate", Err: verr}
+						}
+						if bad++; bad > maxBad {
+							yield(nil, WithStep("transform", fmt.Errorf("more than %d rows refused; the last: %w", maxBad, rej)))
+							return
+						}
+						run.reject(rej)
+						continue
+					}
 				}
 				if !yield(row, err) || err != nil {
 					return
