@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/sluice-etl/sluice/checks"
@@ -175,7 +176,7 @@ func (p *protocol) attempt(ctx context.Context, sess Session, in etl.Stream, att
 	loaded, err := p.mode.Stage(ctx, tx, p.run, in)
 	p.loaded = loaded
 	if err != nil {
-		return res, etl.WithStep("stage", err)
+		return p.uniqueViolation(ctx, res, "stage", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return res, etl.WithStep("stage", err)
@@ -187,7 +188,7 @@ func (p *protocol) attempt(ctx context.Context, sess Session, in etl.Stream, att
 
 	applied, err := p.mode.Apply(ctx, tx, p.run)
 	if err != nil {
-		return res, etl.WithStep("apply", err)
+		return p.uniqueViolation(ctx, res, "apply", err)
 	}
 	res.RowsWritten, res.RowsDeleted = applied.Written, applied.Deleted
 	stats.RowsWritten, stats.RowsDeleted = applied.Written, applied.Deleted
@@ -241,6 +242,40 @@ func (p *protocol) attempt(ctx context.Context, sess Session, in etl.Stream, att
 	p.log.Info("load committed", slog.Int64("rows_loaded", loaded), slog.Int64("rows_written", applied.Written),
 		slog.Int64("rows_deleted", applied.Deleted), slog.Int("attempts", attempt))
 	return res, nil
+}
+
+// uniqueViolation turns a duplicate refused by the table's unique index into the failure
+// of the load's unique_key check, when it has one: the check would have failed on the
+// same rows, and its result names the key. Other errors keep their step.
+func (p *protocol) uniqueViolation(ctx context.Context, res etl.LoadResult, step string, err error) (etl.LoadResult, error) {
+	uv, ok := p.d.(UniqueViolator)
+	if !ok {
+		return res, etl.WithStep(step, err)
+	}
+	key, ok := uv.UniqueViolation(err)
+	if !ok {
+		return res, etl.WithStep(step, err)
+	}
+	for _, c := range p.spec.Checks {
+		name := c.Name()
+		if name == "unique_key()" && len(p.spec.Key) > 0 {
+			name = "unique_key(" + strings.Join(p.spec.Key, ", ") + ")"
+		}
+		if !strings.HasPrefix(name, "unique_key(") {
+			continue
+		}
+		r := etl.CheckResult{
+			Name: name, Table: p.spec.TableName(), Severity: c.Severity(),
+			Expected: "no duplicate or NULL keys",
+			Found:    "a duplicate key, refused by the table's unique index",
+			Samples:  []string{key},
+			Note:     "enforced by the database during the " + step + " step",
+		}
+		res.Checks = []etl.CheckResult{r}
+		p.run.Emit(ctx, etl.Event{Kind: etl.EventCheck, Stats: p.run.Stats(), Check: &r})
+		return res, etl.WithStep("check", errors.Join(&checks.Error{Result: r}, err))
+	}
+	return res, etl.WithStep(step, err)
 }
 
 // retry reports whether to run another attempt after err, sleeping the backoff first.

@@ -89,3 +89,12 @@ type Cleaner interface {
 type UniqueIndexer interface {
 	UniqueIndex(ctx context.Context, tx Tx, schema, table string, cols []string) (bool, error)
 }
+
+// UniqueViolator is implemented by dialects whose database enforces unique keys. When the
+// table's own unique index refuses a duplicate during the stage or apply step,
+// UniqueViolation returns the duplicated key as people read it, such as "name=Ann", so
+// that the protocol reports the failure as the unique_key check it is rather than as a
+// staging error.
+type UniqueViolator interface {
+	UniqueViolation(err error) (key string, ok bool)
+}

@@ -29,7 +29,8 @@
 // rows each). Every check runs inside the transaction, and a failed one rolls back the
 // rows and the watermark together. A unique-key check on a key that a unique index
 // already enforces passes without a scan; a duplicate that the PRIMARY KEY rejects fails
-// the load with a [*DuplicateKeyError] naming the row and its key.
+// the load with a [*DuplicateKeyError] naming the row and its key, reported as the failure
+// of the load's unique_key check (step "check") when it has one.
 //
 // # Transactions and locks
 //

@@ -44,7 +44,8 @@ func Example() {
 			fmt.Println(err)
 		}
 	}
-	// The table's PRIMARY KEY rejects the duplicate while it is inserted.
+	// The table's PRIMARY KEY rejects the duplicate while it is inserted; the load reports
+	// it as the failure of its unique_key check, naming the key.
 	err = run(etl.Row{"Adaleigh", "F"}, etl.Row{"Adaleigh", "M"})
 	fmt.Println("step:", etl.Step(err))
 
@@ -62,11 +63,11 @@ func Example() {
 	// Output:
 	// read 3, wrote 3
 	// read 3, wrote 3
-	// step: stage
+	// step: check
 	// Adaleigh F
 	// Amryn Unisex
 	// Apurva F
-	// failed step="stage" owner="growth team"
+	// failed step="check" owner="growth team"
 	// success step="" owner="growth team"
 	// success step="" owner="growth team"
 }

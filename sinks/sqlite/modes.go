@@ -525,3 +525,17 @@ func (m *merge) reconcileKeys(ctx context.Context, t *tx, run *etl.Run) (int64, 
 	}
 	return gone, nil
 }
+
+// UniqueViolation names the key of a *DuplicateKeyError, so that the load protocol can
+// report a duplicate refused by the table's key as the unique_key check's failure.
+func (dialect) UniqueViolation(err error) (string, bool) {
+	var de *DuplicateKeyError
+	if !errors.As(err, &de) {
+		return "", false
+	}
+	parts := make([]string, len(de.Key))
+	for i, k := range de.Key {
+		parts[i] = fmt.Sprintf("%s=%v", k, de.Value[i])
+	}
+	return strings.Join(parts, ", "), true
+}
