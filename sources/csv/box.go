@@ -1,24 +1,40 @@
 package csv
 
-import "unsafe"
+import (
+	"time"
+	"unsafe"
+)
 
-// slabLen is how many values of one type share one allocation.
-const slabLen = 1024
+// slabLen is how many values of one type share one allocation. A value kept after its
+// row is gone keeps its whole slab alive (and, for text, the records its neighbours came
+// from), so the length trades allocations saved against what one kept value can pin.
+const slabLen = 128
+
+// boxable lists the types a slab may hold: types the runtime stores indirectly in an
+// interface, as a pointer to a copy of the value. A pointer, map, chan, func or a struct
+// or array holding just one of those is stored directly, in the data word itself, and
+// pointing the data word at a slab element would make the interface hold the address
+// instead of the value; the constraint keeps such a type out at compile time. bool is not
+// here either: the runtime boxes it without an allocation already.
+type boxable interface {
+	~string | ~int64 | ~float64 | time.Time
+}
 
 // slab boxes values of type T into interfaces without an allocation per value.
 //
 // Converting an int64, a string or a time.Time to any copies it to the heap, one small
 // allocation each; on the 9-column bulk-load shape that is eight allocations a row and a
 // third of the CPU. A slab stores the values in one array of slabLen and points each
-// interface at its element, as the runtime itself would point at a fresh copy. A slab is
-// never rewritten, only replaced when full, so a value stays valid for as long as
-// anything refers to it (such as a cloned row), at the cost of keeping its neighbours'
-// memory alive with it.
+// interface at its element, as the runtime itself would point at a fresh copy. The
+// garbage collector follows such an interior pointer like any other, so the array lives
+// while any interface points into it.
 //
-// T must be a type the runtime stores indirectly in an interface: not a pointer, map,
-// chan, func or a struct or array holding just one of those. The types used here
-// (string, int64, float64, etl.Decimal, time.Time) all are.
-type slab[T any] struct {
+// An element is written once, before the interface to it exists, and never again: the
+// slab only appends, and starts a new array when one is full. So the values of a row
+// stay valid after the stream moves on (a cloned row shares them and that is safe), and
+// an interface handed to another goroutine after it was made reads a value that no one
+// writes. A slab itself is not safe for concurrent use; each decoder has its own.
+type slab[T boxable] struct {
 	typ unsafe.Pointer // the interface type word of T
 	buf []T
 }

@@ -67,8 +67,11 @@
 // string allocation per record and a fast path for lines without quotes, and the stream
 // reuses one [etl.Row] between iterations, as the etl contract allows. Numbers go
 // through strconv; decimals, booleans and timestamps are parsed by hand, without
-// reflection or time.Parse. Boxed values are carved from slabs shared by many rows rather than
-// allocated one by one. The context is checked every 1024 records, and HTTP and S3 reads
+// reflection or time.Parse. Text, numbers and timestamps are boxed into the row from
+// arrays shared by 128 values rather than allocated one by one; a value kept after its
+// row is gone keeps its array alive, so keep a copy of the field (such as a string built
+// with strings.Clone) rather than the row's value when a few values of many rows are kept
+// for long. The context is checked every 1024 records, and HTTP and S3 reads
 // stop as soon as it is cancelled.
 //
 // # Lineage
