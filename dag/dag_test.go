@@ -148,30 +148,29 @@ func TestTopologicalOrder(t *testing.T) {
 }
 
 // TestIndependentTasksOverlap shows parallelism without timing: each of four independent
-// tasks waits until all four are running at once, which only a parallel runner allows.
+// tasks waits until all four are running at once, which only a parallel runner allows. In
+// a synctest bubble a runner that runs them one by one deadlocks, and the test fails at
+// once rather than at a timeout.
 func TestIndependentTasksOverlap(t *testing.T) {
 	t.Parallel()
-	const n = 4
-	var arrived sync.WaitGroup
-	arrived.Add(n)
-	all := make(chan struct{})
-	go func() { arrived.Wait(); close(all) }()
-	d := dag.New("overlap", dag.Config{Concurrency: n})
-	for i := range n {
-		d.Task(fmt.Sprint("t", i), func(ctx context.Context, r *dag.Run) error {
-			arrived.Done()
-			select {
-			case <-all:
+	synctest.Test(t, func(t *testing.T) {
+		const n = 4
+		var arrived sync.WaitGroup
+		arrived.Add(n)
+		all := make(chan struct{})
+		go func() { arrived.Wait(); close(all) }()
+		d := dag.New("overlap", dag.Config{Concurrency: n})
+		for i := range n {
+			d.Task(fmt.Sprint("t", i), func(ctx context.Context, r *dag.Run) error {
+				arrived.Done()
+				<-all
 				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err := d.Run(ctx, etl.Window{})
-	require.NoError(t, err, "the tasks never all ran at once")
+			})
+		}
+		rep, err := d.Run(context.Background(), etl.Window{})
+		require.NoError(t, err)
+		require.Equal(t, n, rep.Count(dag.StatusSuccess))
+	})
 }
 
 // TestConcurrencyLimit counts running tasks inside a synctest bubble: every task that
@@ -218,7 +217,9 @@ func TestRetriesWithBackoff(t *testing.T) {
 		var times []time.Time
 		flaky := func(ctx context.Context, r *dag.Run) error {
 			times = append(times, time.Now())
-			require.Equal(t, len(times), r.Attempt)
+			if r.Attempt != len(times) {
+				return fmt.Errorf("attempt %d, want %d", r.Attempt, len(times))
+			}
 			r.AddRows(10)
 			if r.Attempt < 3 {
 				return fmt.Errorf("flaky attempt %d", r.Attempt)
@@ -310,9 +311,12 @@ func TestTimeoutErrorIs(t *testing.T) {
 			<-ctx.Done()
 			return fmt.Errorf("waiting: %w", ctx.Err())
 		}).Timeout(time.Second)
-		_, err := d.Run(context.Background(), etl.Window{})
-		require.Error(t, err)
+		rep, err := d.Run(context.Background(), etl.Window{})
+		require.ErrorIs(t, err, dag.ErrRunFailed)
+		// The task sees an ordinary deadline; the report says which timeout it was and
+		// keeps the task's own words.
 		require.ErrorIs(t, got, context.DeadlineExceeded)
+		require.Equal(t, `task "hang": task timed out after 1s: waiting: context deadline exceeded`, rep.Task("hang").Error)
 	})
 }
 

@@ -154,6 +154,15 @@ func TestMainBackfillAndHistory(t *testing.T) {
 	require.Equal(t, "pruned 0 run(s)\n", out)
 	code, _, _ = c.run("prune")
 	require.Equal(t, dag.ExitUsage, code)
+	// An hour on, runs older than a minute are all of them.
+	later := dag.New("cli", dag.Config{Store: d.Store(), Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	later.Task("extract", noop)
+	code, out, _ = cli{t: t, d: later}.run("prune", "--older-than", "1m")
+	require.Equal(t, dag.ExitOK, code)
+	require.Equal(t, "pruned 5 run(s)\n", out)
+	code, out, _ = c.run("history")
+	require.Equal(t, dag.ExitOK, code)
+	require.Equal(t, "no runs\n", out)
 }
 
 func TestMainLocked(t *testing.T) {
