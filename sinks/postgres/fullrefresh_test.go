@@ -375,3 +375,30 @@ func TestWeirdSchemaAndMetaSchema(t *testing.T) {
 	require.Equal(t, 100, n)
 	require.Equal(t, 3, runs)
 }
+
+func TestTableLockWaitIsBounded(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, fmt.Sprintf(wideTableSQL, "w"))
+	require.NoError(t, err)
+	first := &postgres.FullRefresh{Target: postgres.Target{Pool: db.Pool, Table: "w"}}
+	_, err = (&etl.Pipeline{Name: "l", Source: source(func() etl.Stream { return wideRows(10, 1) }), Sink: first}).Run(ctx, etl.Window{})
+	require.NoError(t, err)
+	old := checksum(t, db.Pool, "w")
+
+	// A long report query holds the table.
+	reader, err := db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = reader.Rollback(ctx) }()
+	_, err = reader.Exec(ctx, "SELECT count(*) FROM w")
+	require.NoError(t, err)
+
+	for _, s := range []postgres.Strategy{postgres.Truncate, postgres.Swap} {
+		l := &postgres.FullRefresh{Target: postgres.Target{Pool: db.Pool, Table: "w", LockTimeout: 20 * time.Millisecond, LockRetries: 2}, Strategy: s}
+		_, err := (&etl.Pipeline{Name: "l", Source: source(func() etl.Stream { return wideRows(20, 2) }), Sink: l}).Run(ctx, etl.Window{})
+		require.ErrorContains(t, err, "lock timeout", s.String())
+		require.Equal(t, old, checksum(t, db.Pool, "w"))
+		requireNoStray(t, db.Pool)
+	}
+}
