@@ -53,7 +53,8 @@ type Query struct {
 	Task string
 	// Failed keeps only failed runs. Defaults to false.
 	Failed bool
-	// From and To keep runs whose window starts in [From, To). Defaults to no bound.
+	// From and To keep runs whose window starts in [From, To); either bound leaves out
+	// runs over all data (the zero window), which have no start. Defaults to no bound.
 	From, To time.Time
 	// Limit caps the number of runs returned. Defaults to 20; negative means no cap.
 	Limit int
@@ -62,6 +63,9 @@ type Query struct {
 // Match reports whether rep satisfies q's filters (Limit aside). Stores may use it.
 func (q Query) Match(rep *Report) bool {
 	if q.DAG != "" && rep.DAG != q.DAG {
+		return false
+	}
+	if (!q.From.IsZero() || !q.To.IsZero()) && rep.Window.IsZero() {
 		return false
 	}
 	if !q.From.IsZero() && rep.Window.Start.Before(q.From) {
