@@ -724,6 +724,6 @@ func TestValidateRejectsWithoutCountingRowsTwice(t *testing.T) {
 
 	p.Transforms = []etl.Transformer{etl.Validate(1, known)}
 	_, err = p.Run(context.Background(), etl.Window{})
-	require.ErrorContains(t, err, `more than 1 rows refused`)
+	require.ErrorContains(t, err, `2 rows rejected, more than the 1 allowed; the last: column "gender": unknown gender "?"`)
 	require.Equal(t, "transform", etl.Step(err))
 }

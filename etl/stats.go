@@ -38,13 +38,20 @@ type Reject struct {
 }
 
 // Error formats the reject as "source:line: column "c": err".
+// Parts that are unknown are left out.
 func (r Reject) Error() string {
 	s := r.Source
 	if r.Line > 0 {
 		s += fmt.Sprintf(":%d", r.Line)
 	}
 	if r.Column != "" {
-		s += fmt.Sprintf(": column %q", r.Column)
+		if s != "" {
+			s += ": "
+		}
+		s += fmt.Sprintf("column %q", r.Column)
+	}
+	if s == "" {
+		return r.Err.Error()
 	}
 	return s + ": " + r.Err.Error()
 }

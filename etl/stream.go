@@ -113,15 +113,14 @@ func Filter(keep func(Row) bool) Transformer {
 	})
 }
 
-// Validate returns a Transformer that skips the rows check refuses, up to maxBad of them.
-// Each refused row is recorded with [Run.Rejects] and counted in [Stats.RowsRejected]
-// (it was already counted as read), so row-count checks still balance. The refusal after
-// the first maxBad fails the stream; maxBad 0 fails on the first. check may return a
-// [Reject] to name the column.
+// Validate returns a Transformer that skips the rows check refuses. Each refused row is
+// recorded with [Run.Rejects] and counted in [Stats.RowsRejected] (it was already counted
+// as read), so row-count checks still balance. maxBad bounds the run's rejected rows in
+// all, the source's included: the refusal that takes the run past it fails the stream, so
+// maxBad 0 fails on the first. check may return a [Reject] to name the line and column.
 func Validate(maxBad int, check func(Row) error) Transformer {
 	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
 		return Stream{Schema: in.Schema, Rows: func(yield func(Row, error) bool) {
-			bad := 0
 			for row, err := range in.Rows {
 				if err == nil {
 					if verr := check(row); verr != nil {
@@ -129,8 +128,8 @@ func Validate(maxBad int, check func(Row) error) Transformer {
 						if !ok {
 							rej = Reject{Source: "validate", Err: verr}
 						}
-						if bad++; bad > maxBad {
-							yield(nil, WithStep("transform", fmt.Errorf("more than %d rows refused; the last: %w", maxBad, rej)))
+						if n := run.rejected.Load() + 1; n > int64(maxBad) {
+							yield(nil, WithStep("transform", fmt.Errorf("%d rows rejected, more than the %d allowed; the last: %w", n, maxBad, rej)))
 							return
 						}
 						run.reject(rej)
