@@ -48,6 +48,7 @@ type Harness struct {
 	inTx       bool
 	aborted    bool
 	lastCopy   int64
+	miscount   int64
 	faults     []*fault
 }
 
@@ -105,6 +106,15 @@ func (h *Harness) Fail(match string, nth int, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.faults = append(h.faults, &fault{match: strings.ToUpper(match), nth: nth, err: err})
+}
+
+// Miscount makes pg_last_copy_count() answer delta more than the next intercepted COPY
+// loaded (negative for fewer), as when a COPY with MAXERROR skips bad lines: the sink must
+// notice that the copied count differs from the rows it staged.
+func (h *Harness) Miscount(delta int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.miscount = delta
 }
 
 // SerializableViolation returns the error Redshift reports for a serializable isolation
@@ -171,7 +181,7 @@ func (h *Harness) Exec(ctx context.Context, sql string, args ...any) (pgconn.Com
 }
 
 // Query runs sql, answering SELECT pg_last_copy_count() with the row count of the last
-// intercepted COPY.
+// intercepted COPY, as an INTEGER like Redshift's.
 func (h *Harness) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	kind, err := h.before(sql)
 	if err != nil {
@@ -181,7 +191,7 @@ func (h *Harness) Query(ctx context.Context, sql string, args ...any) (pgx.Rows,
 		h.mu.Lock()
 		n := h.lastCopy
 		h.mu.Unlock()
-		return h.Conn.Query(ctx, "SELECT $1::bigint AS pg_last_copy_count", n)
+		return h.Conn.Query(ctx, "SELECT $1::integer AS pg_last_copy_count", n)
 	}
 	if kind != kindOther {
 		return nil, fmt.Errorf("redshifttest: send %s through Exec", sql)
@@ -371,7 +381,8 @@ func (h *Harness) copyFromS3(ctx context.Context, sql string) (int64, error) {
 		return 0, fmt.Errorf("redshifttest: COPY into %s: %w", table, err)
 	}
 	h.mu.Lock()
-	h.lastCopy = tag.RowsAffected()
+	h.lastCopy = tag.RowsAffected() + h.miscount
+	h.miscount = 0
 	h.mu.Unlock()
 	return tag.RowsAffected(), nil
 }

@@ -319,3 +319,49 @@ func TestTargetValidation(t *testing.T) {
 	ds := (&redshift.FullRefresh{Target: redshift.Target{DSN: "postgres://u:secret@cluster.example:5439/dev", Schema: "s", Table: "t"}}).Datasets()
 	require.Equal(t, []etl.Dataset{{Namespace: "redshift://cluster.example:5439", Name: "dev.s.t"}}, ds)
 }
+
+// A COPY that loads fewer or more rows than were staged (a MAXERROR skipping lines, a
+// stray object under the prefix) fails the load: pg_last_copy_count() is compared with
+// the staged count, and the old rows and an empty bucket remain.
+func TestCopyCountMismatchFails(t *testing.T) {
+	t.Parallel()
+	for _, delta := range []int64{-1, 1} {
+		t.Run(fmt.Sprint(delta), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			h := redshifttest.New(t)
+			setupUsers(t, h, 1, 2)
+			h.Miscount(delta)
+			err := runLoad(ctx, &redshift.FullRefresh{Target: harnessTarget(h, "users", nil)}, etl.Window{}, userRows(1, 2, 3))
+			require.ErrorContains(t, err, fmt.Sprintf("COPY loaded %d rows, 3 were staged", 3+delta))
+			require.Equal(t, "stage", etl.Step(err))
+			require.Equal(t, []string{"1:old 1", "2:old 2"}, table(t, h))
+			require.Empty(t, staged(t, h))
+		})
+	}
+}
+
+// A serializable violation is retried only once the rows are staged in S3: before that
+// the stream is being consumed by the attempt itself and cannot be read twice.
+func TestSerializableViolationBeforeStagingIsNotRetried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	setupUsers(t, h, 1)
+	h.Fail(`LOCK "users"`, 1, redshifttest.SerializableViolation("users"))
+	err := runLoad(ctx, &redshift.FullRefresh{Target: harnessTarget(h, "users", nil)}, etl.Window{}, userRows(5))
+	require.True(t, redshift.IsRetryable(err), "%v", err)
+	require.Equal(t, "lock", etl.Step(err))
+	var attempts int64
+	require.NoError(t, h.Pool.QueryRow(ctx, `SELECT attempts FROM sluice_runs`).Scan(&attempts))
+	require.Equal(t, int64(1), attempts)
+	locks := 0
+	for _, s := range h.Statements() {
+		if strings.HasPrefix(s, "LOCK ") {
+			locks++
+		}
+	}
+	require.Equal(t, 1, locks, "no second attempt")
+	require.Equal(t, []string{"1:old 1"}, table(t, h))
+	require.Empty(t, staged(t, h))
+}

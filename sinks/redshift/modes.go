@@ -114,11 +114,11 @@ func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (
 	for i, k := range key {
 		nulls[i] = QuoteIdentifier(k) + " IS NULL"
 	}
-	rows, err := tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+stage+" WHERE "+strings.Join(nulls, " OR "))
+	n, err := count(tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+stage+" WHERE "+strings.Join(nulls, " OR ")))
 	if err != nil {
-		return load.Applied{}, err
+		return load.Applied{}, fmt.Errorf("count NULL keys in the stage of %s: %w", target, err)
 	}
-	if n := count(rows); n > 0 {
+	if n > 0 {
 		return load.Applied{}, fmt.Errorf("table %s: %d staged rows have a NULL in key (%s)", target, n, strings.Join(key, ", "))
 	}
 	order := ""
@@ -144,17 +144,16 @@ func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (
 	// Redshift's DELETE has no RETURNING, so count the deletions first.
 	gone := int64(0)
 	if mg.Deleted != "" {
-		rows, err := tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+target.String()+" JOIN "+stage+" ON "+
-			strings.Join(match, " AND ")+" WHERE "+mg.tombstone(stage, schema))
+		gone, err = count(tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+target.String()+" JOIN "+stage+" ON "+
+			strings.Join(match, " AND ")+" WHERE "+mg.tombstone(stage, schema)))
 		if err != nil {
 			return load.Applied{}, fmt.Errorf("count deleted rows of %s: %w", target, err)
 		}
-		gone = count(rows)
 	}
 	if _, err := tx.Exec(ctx, "DELETE FROM "+target.String()+" USING "+stage+" WHERE "+strings.Join(match, " AND ")); err != nil {
 		return load.Applied{}, fmt.Errorf("delete changed rows of %s: %w", target, err)
 	}
-	n, err := m.insertFromStage(ctx, tx, "NOT "+mg.tombstone(stage, schema))
+	n, err = m.insertFromStage(ctx, tx, "NOT "+mg.tombstone(stage, schema))
 	return load.Applied{Written: n, Deleted: gone}, err
 }
 
@@ -183,25 +182,34 @@ func (w *WindowReplace) RecordFailure(ctx context.Context, run *etl.Run, stats e
 func (w *WindowReplace) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (load.Applied, error) {
 	target, col := m.t.table(), QuoteIdentifier(w.TimeColumn)
 	start, end := run.Window.Start.UTC(), run.Window.End.UTC()
-	rows, err := tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+m.stage+" WHERE NOT ("+col+" >= $1 AND "+col+" < $2) OR "+col+" IS NULL", start, end)
+	n, err := count(tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+m.stage+" WHERE NOT ("+col+" >= $1 AND "+col+" < $2) OR "+col+" IS NULL", start, end))
 	if err != nil {
-		return load.Applied{}, err
+		return load.Applied{}, fmt.Errorf("count staged rows outside the window of %s: %w", target, err)
 	}
-	if n := count(rows); n > 0 {
+	if n > 0 {
 		return load.Applied{}, fmt.Errorf("table %s: %d rows have %s outside the window %s (or NULL)", target, n, w.TimeColumn, run.Window)
 	}
 	del, err := tx.Exec(ctx, "DELETE FROM "+target.String()+" WHERE "+col+" >= $1 AND "+col+" < $2", start, end)
 	if err != nil {
 		return load.Applied{}, fmt.Errorf("delete window %s of %s: %w", run.Window, target, err)
 	}
-	n, err := m.insertFromStage(ctx, tx, "")
+	n, err = m.insertFromStage(ctx, tx, "")
 	return load.Applied{Written: n, Deleted: del}, err
 }
 
-func count(rows [][]any) int64 {
-	if len(rows) != 1 || len(rows[0]) != 1 {
-		return 0
+// count reads the one integer of a COUNT(*) or pg_last_copy_count() result. Any other
+// shape is an error, not 0: the checks built on it (NULL keys, rows outside the window,
+// rows lost by COPY) must not pass because a driver returned an unexpected type.
+func count(rows [][]any, err error) (int64, error) {
+	if err != nil {
+		return 0, err
 	}
-	n, _ := rows[0][0].(int64)
-	return n
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return 0, fmt.Errorf("want one integer, got %d rows", len(rows))
+	}
+	n, ok := rows[0][0].(int64)
+	if !ok {
+		return 0, fmt.Errorf("want one integer, got %T", rows[0][0])
+	}
+	return n, nil
 }

@@ -190,13 +190,9 @@ func (m *mode) Stage(ctx context.Context, tx load.Tx, run *etl.Run, in etl.Strea
 	if _, err := tx.Exec(ctx, cp.SQL()); err != nil {
 		return 0, fmt.Errorf("copy into stage of %s: %w", target, err)
 	}
-	rows, err := tx.QueryRows(ctx, "SELECT pg_last_copy_count()")
+	n, err := count(tx.QueryRows(ctx, "SELECT pg_last_copy_count()"))
 	if err != nil {
 		return 0, fmt.Errorf("count copied rows of %s: %w", target, err)
-	}
-	var n int64
-	if len(rows) == 1 && len(rows[0]) == 1 {
-		n, _ = rows[0][0].(int64)
 	}
 	if n != m.staged.Rows {
 		return n, fmt.Errorf("table %s: COPY loaded %d rows, %d were staged", target, n, m.staged.Rows)
