@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sluice-etl/sluice/etl"
@@ -95,7 +94,6 @@ type DAG struct {
 	name   string
 	cfg    Config
 	tasks  []*Task
-	mu     sync.Mutex // guards store when Main replaces it
 	store  Store
 	logger *slog.Logger
 }
@@ -134,16 +132,15 @@ func (d *DAG) Name() string { return d.name }
 func (d *DAG) Meta() etl.Meta { return d.cfg.Meta }
 
 // Store returns the store that keeps the DAG's history.
-func (d *DAG) Store() Store {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.store
-}
+func (d *DAG) Store() Store { return d.store }
 
-func (d *DAG) setStore(s Store) {
-	d.mu.Lock()
-	d.store = s
-	d.mu.Unlock()
+// withEnv returns a copy of d that keeps history in store and logs to logger, for one
+// command of [MainArgs]; d itself stays as declared, so concurrent calls do not race and
+// d is not left holding a store MainArgs has closed.
+func (d *DAG) withEnv(store Store, logger *slog.Logger) *DAG {
+	c := *d
+	c.store, c.logger = store, logger
+	return &c
 }
 
 // Tasks returns the DAG's tasks in the order they were declared.

@@ -73,12 +73,13 @@ func usagef(format string, args ...any) error {
 }
 
 type mainEnv struct {
-	d              *DAG
+	d              *DAG // after setup, a copy with the command's store and logger
 	stdout, stderr io.Writer
 	store          string
 	logFormat      string
 	logLevel       string
 	log            *slog.Logger
+	opened         Store // the store setup opened, closed when the command ends
 }
 
 func (m *mainEnv) common(fs *flag.FlagSet) {
@@ -171,7 +172,8 @@ func MainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writ
 	}
 }
 
-// setup builds the logger and opens the store.
+// setup builds the logger and opens the store, and points m.d at a copy of the DAG that
+// uses them.
 func (m *mainEnv) setup(ctx context.Context) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(m.logLevel)); err != nil {
@@ -186,30 +188,26 @@ func (m *mainEnv) setup(ctx context.Context) error {
 	default:
 		return usagef("--log-format must be text or json, not %q", m.logFormat)
 	}
-	if m.d.cfg.Logger == nil {
-		m.d.logger = m.log
-	} else {
+	if m.d.cfg.Logger != nil {
 		m.log = m.d.logger
 	}
-	if m.store == "" || m.store == "memory" {
-		return nil // Config.Store, or the in-memory default
+	store := m.d.store // Config.Store, or the in-memory default
+	if m.store != "" && m.store != "memory" {
+		if m.d.cfg.OpenStore == nil {
+			return usagef("--store %s: this program cannot open stores (set Config.OpenStore)", RedactDSN(m.store))
+		}
+		s, err := m.d.cfg.OpenStore(ctx, m.store)
+		if err != nil {
+			return fmt.Errorf("open store %s: %w", RedactDSN(m.store), err)
+		}
+		store, m.opened = s, s
 	}
-	if m.d.cfg.OpenStore == nil {
-		return usagef("--store %s: this program cannot open stores (set Config.OpenStore)", RedactDSN(m.store))
-	}
-	s, err := m.d.cfg.OpenStore(ctx, m.store)
-	if err != nil {
-		return fmt.Errorf("open store %s: %w", RedactDSN(m.store), err)
-	}
-	m.d.setStore(s)
+	m.d = m.d.withEnv(store, m.log)
 	return nil
 }
 
 func (m *mainEnv) closeStore() {
-	if m.store == "" || m.store == "memory" {
-		return
-	}
-	if c, ok := m.d.Store().(io.Closer); ok {
+	if c, ok := m.opened.(io.Closer); ok {
 		if err := c.Close(); err != nil {
 			m.log.Warn("close store", slog.Any("error", err))
 		}
