@@ -234,7 +234,9 @@ func (s *Source) listS3(ctx context.Context, client S3API, yield func(input, err
 
 // idleBody fails a response body that delivers nothing for the timeout, by cancelling
 // its request. A timeout on the whole request would cap the size of what can be read;
-// this one only catches a stalled peer.
+// this one only catches a stalled peer. The clock runs only while a Read waits on the
+// peer: a consumer that holds the stream for longer (a sink waiting on a lock or an
+// upload) has not stalled the peer, and must not fail a healthy read.
 type idleBody struct {
 	cause   func() error
 	cancel  context.CancelCauseFunc
@@ -246,12 +248,14 @@ type idleBody struct {
 func newIdleBody(ctx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser, timeout time.Duration) *idleBody {
 	b := &idleBody{cause: func() error { return context.Cause(ctx) }, cancel: cancel, body: body, timeout: timeout}
 	b.timer = time.AfterFunc(timeout, func() { cancel(errStalled) })
+	b.timer.Stop()
 	return b
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
-	n, err := b.body.Read(p)
 	b.timer.Reset(b.timeout)
+	n, err := b.body.Read(p)
+	b.timer.Stop()
 	if err != nil && err != io.EOF && errors.Is(b.cause(), errStalled) {
 		err = fmt.Errorf("%w (%s)", errStalled, b.timeout)
 	}

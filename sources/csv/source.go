@@ -73,7 +73,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// Timeout bounds the wait for HTTP response headers and any stall while reading an
 	// HTTP or S3 body; there is no bound on a body that keeps flowing, so a file of any
-	// size can be read. Defaults to 1 minute.
+	// size can be read, and time the stream's consumer spends between reads does not
+	// count. Defaults to 1 minute.
 	Timeout time.Duration
 	// S3 says how to reach S3 for s3:// inputs. Defaults to the default credential chain.
 	S3 S3Config

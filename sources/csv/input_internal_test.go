@@ -1,0 +1,47 @@
+package csv
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// blockingBody serves data once, then blocks until its request is cancelled.
+type blockingBody struct {
+	ctx  context.Context
+	data io.Reader
+}
+
+func (b *blockingBody) Read(p []byte) (int, error) {
+	if n, err := b.data.Read(p); err == nil {
+		return n, nil
+	}
+	<-b.ctx.Done()
+	return 0, context.Cause(b.ctx)
+}
+
+func (b *blockingBody) Close() error { return nil }
+
+// The stall clock runs only inside Read: after a Read returns, the consumer may hold the
+// data as long as it likes, and a Read that waits on a silent peer is cancelled.
+func TestIdleBodyTimesOnlyThePeer(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	b := newIdleBody(ctx, cancel, &blockingBody{ctx: ctx, data: strings.NewReader("a,b\n")}, time.Millisecond)
+	defer b.Close()
+	require.False(t, b.timer.Stop(), "no clock before the first Read")
+	buf := make([]byte, 16)
+	n, err := b.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, "a,b\n", string(buf[:n]))
+	require.False(t, b.timer.Stop(), "no clock while the consumer holds the data")
+	require.NoError(t, ctx.Err())
+
+	_, err = b.Read(buf) // the peer says nothing more
+	require.ErrorIs(t, err, errStalled)
+	require.ErrorContains(t, err, "no data received within the timeout (1ms)")
+}
