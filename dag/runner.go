@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/semaphore"
-
 	"github.com/sluice-etl/sluice/etl"
 )
 
@@ -42,13 +40,17 @@ func (d *DAG) Run(ctx context.Context, w etl.Window) (*Report, error) {
 	return d.runLocked(ctx, g, store, w)
 }
 
+// saveTimeout bounds the save of a run's final record, which outlives ctx.
+const saveTimeout = 30 * time.Second
+
 // runLocked runs one window with the lock already held.
 func (d *DAG) runLocked(ctx context.Context, g *graph, store Store, w etl.Window) (*Report, error) {
 	t0 := time.Now()
 	rep := d.newReport(g, w)
 	rep.Started = t0.UTC()
 	log := d.logger.With(slog.String("dag", d.name), slog.String("run_id", rep.RunID))
-	if err := store.SaveRun(ctx, rep.clone()); err != nil {
+	// Stores copy what they keep (see Store.SaveRun), so rep is handed over as is.
+	if err := store.SaveRun(ctx, rep); err != nil {
 		return nil, fmt.Errorf("dag %q: save run: %w", d.name, err)
 	}
 	log.Info("dag run started", slog.String("window", w.String()), slog.Int("tasks", len(g.tasks)))
@@ -61,7 +63,11 @@ func (d *DAG) runLocked(ctx context.Context, g *graph, store Store, w etl.Window
 	} else {
 		rep.Status = StatusSuccess
 	}
-	if err := store.SaveRun(context.WithoutCancel(ctx), rep.clone()); err != nil {
+	// Record how the run ended even when ctx was cancelled, but do not hang on a store
+	// that stopped answering.
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	if err := store.SaveRun(saveCtx, rep); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("dag %q: save run: %w", d.name, err))
 	}
 	if runErr != nil {
@@ -74,12 +80,11 @@ func (d *DAG) runLocked(ctx context.Context, g *graph, store Store, w etl.Window
 
 func (d *DAG) newReport(g *graph, w etl.Window) *Report {
 	rep := &Report{
-		RunID:   etl.NewRunID(),
-		DAG:     d.name,
-		Window:  w,
-		Status:  StatusRunning,
-		Started: time.Now(),
-		Tasks:   make([]TaskReport, len(g.tasks)),
+		RunID:  etl.NewRunID(),
+		DAG:    d.name,
+		Window: w,
+		Status: StatusRunning,
+		Tasks:  make([]TaskReport, len(g.tasks)),
 	}
 	// Report tasks in topological order; pos maps a task index to its report slot.
 	for k, i := range g.order {
@@ -102,11 +107,11 @@ type outcome struct {
 }
 
 // execute schedules the tasks of one run: a task starts once all its upstream tasks have
-// ended and its trigger rule says so. One goroutine, this one, makes every decision; a
-// semaphore bounds the tasks running at once, and finished attempts come back on a
-// channel large enough that no task ever blocks on it. The scheduler only tries to take
-// a slot, never waits for one, so it sees each failure (and a cancellation) before it
-// starts anything more.
+// ended and its trigger rule says so. One goroutine, this one, makes every decision and
+// is the only one to start tasks, so a count of the running tasks is the concurrency
+// bound; finished tasks come back on a channel large enough that no task ever blocks on
+// it. The scheduler never waits for a slot while it holds ready tasks, so it sees each
+// failure (and a cancellation) before it starts anything more.
 func (d *DAG) execute(ctx context.Context, g *graph, rep *Report, log *slog.Logger) error {
 	n := len(g.tasks)
 	slot := make([]int32, n) // task index -> report index
@@ -127,7 +132,6 @@ func (d *DAG) execute(ctx context.Context, g *graph, rep *Report, log *slog.Logg
 	defer cancel(nil)
 	shared := &sharedState{}
 	done := make(chan outcome, n)
-	sem := semaphore.NewWeighted(int64(d.cfg.Concurrency))
 	var wg sync.WaitGroup
 
 	var failed []string
@@ -168,16 +172,14 @@ func (d *DAG) execute(ctx context.Context, g *graph, rep *Report, log *slog.Logg
 				propagate()
 				continue
 			}
-			if !sem.TryAcquire(1) {
+			if running == d.cfg.Concurrency {
 				break // all slots busy: wait for a task to end
 			}
 			ready = ready[1:]
 			t := g.tasks[i]
 			running++
 			wg.Go(func() {
-				tr := d.runTask(runCtx, t, rep, shared, log)
-				sem.Release(1) // before the send, so the slot is free when the scheduler hears
-				done <- outcome{task: i, tr: tr}
+				done <- outcome{task: i, tr: d.runTask(runCtx, t, rep, shared, log)}
 			})
 		}
 		if ended == n {
