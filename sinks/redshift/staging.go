@@ -356,7 +356,9 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 			break
 		}
 	}
-	if streamErr == nil && ctx.Err() == nil && (roundRows > 0 || next == 0) {
+	// gctx is done when ctx is or an upload failed: then the last round is not worth
+	// compressing.
+	if streamErr == nil && gctx.Err() == nil && (roundRows > 0 || next == 0) {
 		streamErr = flush()
 	}
 	for i := range lanes {

@@ -220,6 +220,25 @@ func TestStageUploadError(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.Stage(context.Background(), "p", "r", schema, rows(10, nil))
 	require.ErrorContains(t, err, "s3://missing/p/r/part-00000.csv.gz")
+
+	// A failed upload stops the reading of the stream: once Concurrency uploads are
+	// under way a new one starts only after one ended, and a failure cancels the
+	// staging before its slot frees, so at most Concurrency+1 rounds are read.
+	s, err = redshift.NewStager(context.Background(), redshift.StageConfig{
+		Bucket: "missing", Client: srv.Client, PartSize: 4096, Concurrency: 2,
+	})
+	require.NoError(t, err)
+	read := 0
+	_, err = s.Stage(context.Background(), "p", "r", schema, func(yield func(etl.Row, error) bool) {
+		for row := range rows(1_000_000, nil) {
+			read++
+			if !yield(row, nil) {
+				return
+			}
+		}
+	})
+	require.ErrorContains(t, err, "s3://missing/p/r/part-")
+	require.Less(t, read, 4*4096/20, "rows read after an upload failed")
 }
 
 func TestStagerConfig(t *testing.T) {
