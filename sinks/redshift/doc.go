@@ -5,12 +5,11 @@
 //
 // [FullRefresh], [Merge] and [WindowReplace] follow sluice's one load protocol
 // (internal/load) with the same checks and the same sluice_runs and sluice_state tables
-// as the PostgreSQL sink. Each load stages the stream to S3 first, then, in one
-// transaction:
+// as the PostgreSQL sink. Each load runs one transaction:
 //
-//	LOCK target -> read the watermark -> COPY the manifest into a temporary stage ->
-//	compare pg_last_copy_count() with the rows staged -> apply -> checks ->
-//	watermark and run record -> COMMIT
+//	LOCK target -> read the watermark -> stage the stream to S3 (first attempt only) ->
+//	COPY the manifest into a temporary stage -> compare pg_last_copy_count() with the
+//	rows staged -> apply -> checks -> watermark and run record -> COMMIT
 //
 // Full refresh is DELETE plus INSERT from the stage, never TRUNCATE, which commits
 // implicitly on Redshift. Merge is AWS's "delete using the stage, then insert the latest
@@ -21,8 +20,10 @@
 //
 // The target is locked for the whole transaction, the COPY included, and the stage upload
 // happens after the watermark is read, inside it: an incremental source must see the
-// watermark read under the lock. Redshift does not enforce keys, so add
-// checks.UniqueKey to catch duplicates.
+// watermark read under the lock. Redshift's LOCK is exclusive, so readers of the target
+// wait for the upload and the COPY too, not just for the DELETE and INSERT; size
+// [StageConfig.Concurrency] for the window readers can bear. Redshift does not enforce
+// keys, so add checks.UniqueKey to catch duplicates.
 //
 // # Staging
 //
@@ -30,9 +31,9 @@
 // "<prefix>/<pipeline>/<run ID>/part-00000.csv.gz", in rounds of one part per slice
 // ([StageConfig.Slices]): rows are dealt round-robin to the parts of a round and
 // compressed as they come, and when the round holds Slices*PartSize bytes of CSV its parts
-// are uploaded by at most Concurrency goroutines while the next round fills. The part count is therefore always a
-// multiple of the slice count, every slice gets an equal share, and memory stays flat
-// whatever the row count. The returned [Staged] holds the manifest URL, the parts and the
+// are uploaded by at most Concurrency goroutines while the next round fills. The part
+// count is therefore always a multiple of the slice count, every slice gets an equal
+// share, and memory stays flat whatever the row count. The returned [Staged] holds the manifest URL, the parts and the
 // row count to compare with pg_last_copy_count(); [Staged.Delete] removes the run prefix.
 //
 // The CSV is written so that Redshift reads every value back exactly (see [Copy.SQL] for

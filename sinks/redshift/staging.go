@@ -227,8 +227,8 @@ const pendingSize = 32 << 10
 // Stage writes rows as gzip CSV parts under [Stager.RunPrefix], then a manifest, and
 // returns what it wrote. Rows are dealt round-robin to one part per slice and compressed
 // as they come; when the round holds Slices*PartSize bytes of CSV its parts are handed to
-// at most Concurrency uploaders and a new round starts, so the part count is always a multiple of Slices and parts of a round
-// are the same size to within a row. A stream with fewer rows than slices still writes
+// at most Concurrency uploaders and a new round starts, so the part count is always a
+// multiple of Slices and parts of a round are the same size to within a row. A stream with fewer rows than slices still writes
 // one part per slice, some empty. On failure the objects written so far are deleted
 // unless KeepStaged is set.
 func (s *Stager) Stage(ctx context.Context, pipeline, runID string, schema etl.Schema, rows iter.Seq2[etl.Row, error]) (*Staged, error) {
