@@ -239,7 +239,7 @@ func (d *DAG) runWindows(ctx context.Context, g *graph, store Store, br *Backfil
 // now. With no successful run it starts at [Config.Start], or returns only the latest
 // complete window when Start is zero. Windows align to Config.Start (or the Unix epoch).
 // A DAG without Config.Every has no windows: it returns the zero Window, meaning all
-// data.
+// data. The latest success comes from the store's [Watermarker] when it has one.
 func (d *DAG) DueWindows(ctx context.Context) ([]etl.Window, error) {
 	if d.cfg.Every <= 0 {
 		return []etl.Window{{}}, nil
@@ -250,20 +250,14 @@ func (d *DAG) DueWindows(ctx context.Context) ([]etl.Window, error) {
 	if anchor.IsZero() {
 		anchor = time.Unix(0, 0).UTC()
 	}
-	// The end of the latest complete window.
-	last := anchor.Add(now.Sub(anchor) / every * every)
 	if now.Before(anchor) {
 		return nil, nil
 	}
-	runs, err := d.Store().Runs(ctx, Query{DAG: d.name, Limit: -1})
+	// The end of the latest complete window.
+	last := anchor.Add(now.Sub(anchor) / every * every)
+	from, err := d.watermark(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("dag %q: read history: %w", d.name, err)
-	}
-	var from time.Time
-	for _, r := range runs {
-		if r.Status == StatusSuccess && !r.Window.IsZero() && r.Window.End.After(from) {
-			from = r.Window.End
-		}
 	}
 	switch {
 	case !from.IsZero():
@@ -273,4 +267,23 @@ func (d *DAG) DueWindows(ctx context.Context) ([]etl.Window, error) {
 		from = last.Add(-every)
 	}
 	return etl.Windows(from, last, every), nil
+}
+
+// watermark returns the latest window end among the DAG's successful runs.
+func (d *DAG) watermark(ctx context.Context) (time.Time, error) {
+	store := d.Store()
+	if wm, ok := store.(Watermarker); ok {
+		return wm.Watermark(ctx, d.name)
+	}
+	runs, err := store.Runs(ctx, Query{DAG: d.name, Limit: -1})
+	if err != nil {
+		return time.Time{}, err
+	}
+	var end time.Time
+	for _, r := range runs {
+		if r.Status == StatusSuccess && !r.Window.IsZero() && r.Window.End.After(end) {
+			end = r.Window.End
+		}
+	}
+	return end, nil
 }

@@ -78,41 +78,59 @@ func TestBackfillRejects(t *testing.T) {
 	require.ErrorContains(t, err, `unknown reprocess policy "some"`)
 }
 
+// plainStore hides the optional interfaces of the store it wraps.
+type plainStore struct{ dag.Store }
+
 func TestDueWindows(t *testing.T) {
 	t.Parallel()
+	for name, wrap := range map[string]func(dag.Store) dag.Store{
+		"watermarker": func(s dag.Store) dag.Store { return s },
+		"runs only":   func(s dag.Store) dag.Store { return plainStore{s} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testDueWindows(t, wrap(dag.NewMemoryStore()))
+		})
+	}
+}
+
+func testDueWindows(t *testing.T, store dag.Store) {
 	now := time.Date(2026, 1, 10, 5, 30, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	day := func(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
 	ctx := context.Background()
 
 	// Unwindowed: one run over all data.
-	d := dag.New("all", dag.Config{Now: clock})
+	d := dag.New("all", dag.Config{Now: clock, Store: store})
 	ws, err := d.DueWindows(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []etl.Window{{}}, ws)
 
 	// No history, no start: the latest complete day.
-	d = dag.New("daily", dag.Config{Every: 24 * time.Hour, Now: clock})
+	d = dag.New("daily", dag.Config{Every: 24 * time.Hour, Now: clock, Store: store})
 	d.Task("t", noop)
 	ws, err = d.DueWindows(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []etl.Window{{Start: day(9), End: day(10)}}, ws)
 
 	// No history, a start: every day since.
-	d = dag.New("daily", dag.Config{Every: 24 * time.Hour, Now: clock, Start: day(7)})
+	d = dag.New("daily", dag.Config{Every: 24 * time.Hour, Now: clock, Start: day(7), Store: store})
 	d.Task("t", noop)
 	ws, err = d.DueWindows(ctx)
 	require.NoError(t, err)
 	require.Len(t, ws, 3)
 	require.Equal(t, day(7), ws[0].Start)
 
-	// After a success on the 5th (and a failure on the 6th), catch up from the 6th.
+	// After a success on the 5th (and a failure on the 6th, and a success over all data
+	// later), catch up from the 6th.
 	_, err = d.Run(ctx, etl.Window{Start: day(5), End: day(6)})
 	require.NoError(t, err)
-	bad := dag.New("daily", dag.Config{Store: d.Store()})
+	bad := dag.New("daily", dag.Config{Store: store})
 	bad.Task("t", fail("no"))
 	_, err = bad.Run(ctx, etl.Window{Start: day(6), End: day(7)})
 	require.Error(t, err)
+	_, err = d.Run(ctx, etl.Window{})
+	require.NoError(t, err)
 	ws, err = d.DueWindows(ctx)
 	require.NoError(t, err)
 	require.Len(t, ws, 4)

@@ -44,6 +44,16 @@ type Pruner interface {
 	Prune(ctx context.Context, dag string, before time.Time) (int64, error)
 }
 
+// Watermarker is implemented by stores that can find the end of a DAG's latest successful
+// window without reading its whole history. It is optional: [DAG.DueWindows] falls back
+// to reading every run of the DAG through [Store.Runs], which grows with the history. The
+// stores in this module implement it.
+type Watermarker interface {
+	// Watermark returns the latest window end among the DAG's successful runs over a
+	// window, or the zero time when there is none. Runs over all data do not count.
+	Watermark(ctx context.Context, dag string) (time.Time, error)
+}
+
 // Query selects runs from a [Store]. The zero Query matches the 20 newest runs.
 type Query struct {
 	// DAG keeps runs of this DAG only. Defaults to any DAG.
@@ -172,6 +182,19 @@ func (s *MemoryStore) LoadRun(ctx context.Context, runID string) (*Report, error
 		return nil, fmt.Errorf("memory store: run %q: %w", runID, ErrRunNotFound)
 	}
 	return r.clone(), nil
+}
+
+// Watermark returns the latest window end among the DAG's successful runs.
+func (s *MemoryStore) Watermark(ctx context.Context, dag string) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var end time.Time
+	for _, r := range s.runs {
+		if r.DAG == dag && r.Status == StatusSuccess && !r.Window.IsZero() && r.Window.End.After(end) {
+			end = r.Window.End
+		}
+	}
+	return end, nil
 }
 
 // Prune deletes the DAG's finished runs that started before before.

@@ -149,6 +149,34 @@ func ExerciseStore(t *testing.T, open func(t *testing.T) dag.Store) {
 		require.Equal(t, []string{"p3", "p1", "x"}, ids, "unfinished runs and other DAGs are kept")
 	})
 
+	t.Run("Watermark", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		wm, ok := s.(dag.Watermarker)
+		if !ok {
+			t.Skip("the store does not implement dag.Watermarker")
+		}
+		ctx := context.Background()
+		end, err := wm.Watermark(ctx, "d")
+		require.NoError(t, err)
+		require.True(t, end.IsZero(), "no history: %v", end)
+		started := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+		for i, r := range []dag.Report{
+			{DAG: "d", Window: day(3), Status: dag.StatusSuccess},
+			{DAG: "d", Window: day(2), Status: dag.StatusSuccess}, // ran later, over an earlier day
+			{DAG: "d", Window: day(5), Status: dag.StatusFailed},
+			{DAG: "d", Window: day(6), Status: dag.StatusRunning},
+			{DAG: "d", Status: dag.StatusSuccess}, // all data: no window end
+			{DAG: "other", Window: day(9), Status: dag.StatusSuccess},
+		} {
+			r.RunID, r.Started = fmt.Sprint("w", i), started.Add(time.Duration(i)*time.Hour)
+			require.NoError(t, s.SaveRun(ctx, &r))
+		}
+		end, err = wm.Watermark(ctx, "d")
+		require.NoError(t, err)
+		require.True(t, day(3).End.Equal(end), "watermark %v, want %v", end, day(3).End)
+	})
+
 	t.Run("Lock", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

@@ -37,8 +37,9 @@ type Store struct {
 }
 
 var (
-	_ dag.Store  = (*Store)(nil)
-	_ dag.Pruner = (*Store)(nil)
+	_ dag.Store       = (*Store)(nil)
+	_ dag.Pruner      = (*Store)(nil)
+	_ dag.Watermarker = (*Store)(nil)
 )
 
 // New returns a Store on pool. Closing the Store leaves the pool open.
@@ -291,6 +292,24 @@ func (s *Store) Prune(ctx context.Context, dagName string, before time.Time) (in
 		return 0, fmt.Errorf("pgstore: prune %s: %w", s.table(), err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// Watermark returns the latest window end among the DAG's successful runs, read with one
+// aggregate rather than the whole history; see [dag.Watermarker].
+func (s *Store) Watermark(ctx context.Context, dagName string) (time.Time, error) {
+	if err := s.ensure(ctx); err != nil {
+		return time.Time{}, err
+	}
+	var end *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT max(window_end) FROM `+s.table()+` WHERE dag = $1 AND status = $2`,
+		dagName, string(dag.StatusSuccess)).Scan(&end)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("pgstore: watermark of dag %q in %s: %w", dagName, s.table(), err)
+	}
+	if end == nil {
+		return time.Time{}, nil
+	}
+	return end.UTC(), nil
 }
 
 // Execer returns a [dag.Execer] on pool, for [dag.SQL] tasks.
