@@ -727,3 +727,26 @@ func TestValidateRejectsWithoutCountingRowsTwice(t *testing.T) {
 	require.ErrorContains(t, err, `2 rows rejected, more than the 1 allowed; the last: column "gender": unknown gender "?"`)
 	require.Equal(t, "transform", etl.Step(err))
 }
+
+func TestValidateCountsTheSourcesRejectsToo(t *testing.T) {
+	t.Parallel()
+	schema := etl.Schema{{Name: "g"}}
+	p := &etl.Pipeline{
+		Name: "v",
+		Source: etl.ExtractFunc(func(_ context.Context, run *etl.Run) (etl.Stream, error) {
+			return etl.Stream{Schema: schema, Rows: func(yield func(etl.Row, error) bool) {
+				if !yield(etl.Row{"X"}, nil) {
+					return
+				}
+				run.Reject(etl.Reject{Source: "in.csv", Line: 3, Err: errors.New("ragged row")})
+			}}, nil
+		}),
+		Transforms: []etl.Transformer{etl.Validate(1, func(etl.Row) error { return errors.New("unknown") })},
+		Sink: etl.LoadFunc(func(_ context.Context, _ *etl.Run, in etl.Stream) (etl.LoadResult, error) {
+			_, err := etl.Collect(in)
+			return etl.LoadResult{}, err
+		}),
+	}
+	_, err := p.Run(context.Background(), etl.Window{})
+	require.ErrorContains(t, err, "2 rows rejected, more than the 1 allowed")
+}

@@ -116,8 +116,8 @@ func Filter(keep func(Row) bool) Transformer {
 // Validate returns a Transformer that skips the rows check refuses. Each refused row is
 // recorded with [Run.Rejects] and counted in [Stats.RowsRejected] (it was already counted
 // as read), so row-count checks still balance. maxBad bounds the run's rejected rows in
-// all, the source's included: the refusal that takes the run past it fails the stream, so
-// maxBad 0 fails on the first. check may return a [Reject] to name the line and column.
+// all, the source's included: the refusal that takes the run past it fails the stream (so
+// maxBad 0 fails on the first), and so does a stream that ends past it. check may return a [Reject] to name the line and column.
 func Validate(maxBad int, check func(Row) error) Transformer {
 	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
 		return Stream{Schema: in.Schema, Rows: func(yield func(Row, error) bool) {
@@ -139,6 +139,10 @@ func Validate(maxBad int, check func(Row) error) Transformer {
 				if !yield(row, err) || err != nil {
 					return
 				}
+			}
+			// The source's own rejects may come after the last refusal here.
+			if n := run.rejected.Load(); n > int64(maxBad) {
+				yield(nil, WithStep("transform", fmt.Errorf("%d rows rejected, more than the %d allowed", n, maxBad)))
 			}
 		}}, nil
 	})
