@@ -194,53 +194,35 @@ func openTarget(ctx context.Context, cfg config, logger *slog.Logger) (*target, 
 // skipped and listed in the run record; more than maxBad bad rows in all (the CSV's
 // malformed ones included) fail the run, since a file that bad is the wrong file.
 func cleanNames(source string, maxBad int) etl.Transformer {
-	return etl.TransformFunc(func(_ context.Context, run *etl.Run, in etl.Stream) (etl.Stream, error) {
-		rows := in.Rows
-		in.Rows = func(yield func(etl.Row, error) bool) {
-			var record int64
-			for row, err := range rows {
-				if err != nil {
-					yield(nil, err)
-					return
-				}
-				record++
-				name, gender := strings.TrimSpace(row[0].(string)), strings.TrimSpace(asText(row[1]))
-				row[0], row[1] = name, gender
-				var bad error
-				var column string
-				switch {
-				case name == "":
-					bad, column = errors.New("empty name"), "name"
-				case utf8.RuneCountInString(name) > 32:
-					bad, column = fmt.Errorf("name %q is longer than 32 characters", name), "name"
-				case !genders[gender]:
-					bad, column = fmt.Errorf("gender %q is not F, M or Unisex", gender), "gender"
-				}
-				if bad == nil {
-					if !yield(row, nil) {
-						return
-					}
-					continue
-				}
-				// Line is the record's line when no field spans lines, as names never do
-				// (the header is line 1). Run.Reject counts a record as read as well
-				// as rejected, as a source's reject is; this one was counted as read when
-				// the source yielded it, so take that back.
-				run.Reject(etl.Reject{Source: source, Line: record + 1, Column: column, Err: bad})
-				run.AddRead(-1)
-				if n := run.Stats().RowsRejected; n > int64(maxBad) {
-					yield(nil, fmt.Errorf("%s: %d bad rows, more than the %d allowed (-max-bad-rows); the last: line %d: %w",
-						source, n, maxBad, record+1, bad))
-					return
-				}
-			}
-			// The source and this transform each keep within the limit on their own; the
-			// total must too.
-			if n := run.Stats().RowsRejected; n > int64(maxBad) {
-				yield(nil, fmt.Errorf("%s: %d bad rows, more than the %d allowed (-max-bad-rows)", source, n, maxBad))
-			}
+	trim := etl.Map(nil, func(row etl.Row) (etl.Row, error) {
+		row[0], row[1] = strings.TrimSpace(asText(row[0])), strings.TrimSpace(asText(row[1]))
+		return row, nil
+	})
+	return etl.TransformFunc(func(ctx context.Context, run *etl.Run, in etl.Stream) (etl.Stream, error) {
+		in, err := trim.Transform(ctx, run, in)
+		if err != nil {
+			return in, err
 		}
-		return in, nil
+		// Line is the record's line when no field spans lines, as names never do (the
+		// header is line 1). The count is per run, so it lives in this closure.
+		var record int64
+		valid := etl.Validate(maxBad, func(row etl.Row) error {
+			record++
+			name, gender := row[0].(string), row[1].(string)
+			reject := func(column string, err error) error {
+				return etl.Reject{Source: source, Line: record + 1, Column: column, Err: err}
+			}
+			switch {
+			case name == "":
+				return reject("name", errors.New("empty name"))
+			case utf8.RuneCountInString(name) > 32:
+				return reject("name", fmt.Errorf("name %q is longer than 32 characters", name))
+			case !genders[gender]:
+				return reject("gender", fmt.Errorf("gender %q is not F, M or Unisex", gender))
+			}
+			return nil
+		})
+		return valid.Transform(ctx, run, in)
 	})
 }
 

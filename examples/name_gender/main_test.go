@@ -211,8 +211,9 @@ func TestDuplicateNameKeepsThePreviousTableSQLite(t *testing.T) {
 
 	out := runMain(t, map[string]string{"SLUICE_SOURCE": dup, "SLUICE_TARGET": "sqlite:" + path})
 	require.Error(t, out.err)
-	require.Contains(t, out.err.Error(), "duplicate key name=Ann")
-	require.Contains(t, out.stdout, "name_gender: FAILED at stage, target unchanged\n  source    "+dup+"\n")
+	require.Contains(t, out.err.Error(), "name=Ann")
+	etltest.RequireCheckFailed(t, out.err, "unique_key")
+	require.Contains(t, out.stdout, "name_gender: FAILED at check, target unchanged\n  source    "+dup+"\n")
 	require.Contains(t, out.stdout, "  rows      3 read, 0 loaded, 0 rejected\n")
 	etltest.RequireRows(t, sample(t), sqliteRows(t, path), "the failed load must leave the previous table")
 }

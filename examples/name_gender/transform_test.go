@@ -82,7 +82,7 @@ func TestCleanNamesFailsPastMaxBadRows(t *testing.T) {
 	sink.Seed(schema, etl.Row{"Old", "M"})
 
 	_, err := etltest.RunErr(t, pipelineOf(src, sink, 1))
-	require.ErrorContains(t, err, `names.csv: 2 bad rows, more than the 1 allowed (-max-bad-rows); the last: line 4: gender "??" is not F, M or Unisex`)
+	require.ErrorContains(t, err, `2 rows rejected, more than the 1 allowed; the last: names.csv:4: column "gender": gender "??" is not F, M or Unisex`)
 	etltest.RequireRows(t, []etl.Row{{"Old", "M"}}, sink.Rows(), "a failed load must leave the previous rows")
 
 	// One bad row is within the limit.
