@@ -78,6 +78,17 @@ type Config struct {
 	// OpenStore opens a store from a connection string given to [MainArgs] by --store or
 	// SLUICE_DAG_STORE, such as pgstore.Open. Defaults to nil: only "memory" is accepted.
 	OpenStore func(ctx context.Context, dsn string) (Store, error)
+	// PruneHooks trim history kept outside the store when the `prune` command of
+	// [MainArgs] runs, such as the run records the sinks keep in sluice_runs. Each is
+	// called, with the --older-than age, after the store has been pruned:
+	//
+	//	PruneHooks: []dag.PruneHook{{Name: "sluice_runs",
+	//		Prune: func(ctx context.Context, age time.Duration) (int64, error) {
+	//			return postgres.PruneRuns(ctx, pool, "", age)
+	//		}}},
+	//
+	// Defaults to none: `prune` trims only the store.
+	PruneHooks []PruneHook
 	// Executor runs each task attempt. Defaults to [LocalExecutor].
 	Executor Executor
 	// Logger receives the DAG's logs. Defaults to discarding them.

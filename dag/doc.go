@@ -75,6 +75,8 @@
 // # Main
 //
 // [Main] makes a program a command with the subcommands run, backfill, graph, describe,
-// history and prune, and exit codes that tell cron a failure ([ExitFailed]) from a run that found
-// another holding the lock ([ExitLocked]). [MainArgs] is the same, testable.
+// history and prune, and exit codes that tell cron a failure ([ExitFailed]) from a run that
+// found another holding the lock ([ExitLocked]). [MainArgs] is the same, testable. prune
+// forgets old runs in the store ([Pruner]) and, through [Config.PruneHooks], history the
+// tasks keep elsewhere, such as the sinks' sluice_runs.
 package dag

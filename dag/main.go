@@ -52,7 +52,8 @@ Commands:
   graph     print the DAG as Mermaid (default) or DOT
   describe  print a Markdown page documenting the DAG
   history   list recent runs, or show one with --run ID
-  prune     forget runs older than --older-than (a duration, such as 2160h)
+  prune     forget runs older than --older-than (a duration, such as 2160h), in the
+            store and in whatever Config.PruneHooks name
 
 Global flags (also accepted after the command):
   --store DSN         run history and lock: "memory" or a connection string
@@ -498,6 +499,19 @@ func (m *mainEnv) cmdPrune(fs *flag.FlagSet) func(context.Context) error {
 			return err
 		}
 		fmt.Fprintf(m.stdout, "pruned %d run(s)\n", n)
-		return nil
+		// One failing hook does not keep the others from running.
+		var errs []error
+		for _, h := range m.d.cfg.PruneHooks {
+			if h.Prune == nil {
+				continue
+			}
+			n, err := h.Prune(ctx, age)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("prune %s: %w", h.Name, err))
+				continue
+			}
+			fmt.Fprintf(m.stdout, "pruned %d record(s) of %s\n", n, h.Name)
+		}
+		return errors.Join(errs...)
 	}
 }

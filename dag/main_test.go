@@ -253,3 +253,28 @@ func TestMainConcurrent(t *testing.T) {
 		require.Equal(t, dag.ExitOK, code, "command %d", i)
 	}
 }
+
+func TestMainPruneHooks(t *testing.T) {
+	t.Parallel()
+	var ages []time.Duration
+	var mu sync.Mutex
+	hook := func(n int64, err error) func(context.Context, time.Duration) (int64, error) {
+		return func(ctx context.Context, age time.Duration) (int64, error) {
+			mu.Lock()
+			ages = append(ages, age)
+			mu.Unlock()
+			return n, err
+		}
+	}
+	d := dag.New("hooks", dag.Config{PruneHooks: []dag.PruneHook{
+		{Name: "sluice_runs", Prune: hook(12, nil)},
+		{Name: "audit", Prune: hook(0, errors.New("table is locked"))},
+		{Name: "staging", Prune: hook(3, nil)},
+	}})
+	d.Task("t", noop)
+	code, out, stderr := cli{t: t, d: d}.run("prune", "--older-than", "720h")
+	require.Equal(t, dag.ExitFailed, code, "a failed hook fails the command")
+	require.Equal(t, "pruned 0 run(s)\npruned 12 record(s) of sluice_runs\npruned 3 record(s) of staging\n", out)
+	require.Contains(t, stderr, "prune audit: table is locked")
+	require.Equal(t, []time.Duration{720 * time.Hour, 720 * time.Hour, 720 * time.Hour}, ages)
+}

@@ -44,6 +44,16 @@ type Pruner interface {
 	Prune(ctx context.Context, dag string, before time.Time) (int64, error)
 }
 
+// PruneHook trims history that a DAG's tasks keep outside its [Store], for the `prune`
+// command of [MainArgs]; see [Config.PruneHooks]. Package dag imports no sink, so the
+// program supplies the function, usually a closure over a sink's PruneRuns.
+type PruneHook struct {
+	// Name says what is pruned, in the command's output and errors, such as "sluice_runs".
+	Name string
+	// Prune deletes the records older than olderThan and returns how many it deleted.
+	Prune func(ctx context.Context, olderThan time.Duration) (int64, error)
+}
+
 // Watermarker is implemented by stores that can find the end of a DAG's latest successful
 // window without reading its whole history. It is optional: [DAG.DueWindows] falls back
 // to reading every run of the DAG through [Store.Runs], which grows with the history. The
