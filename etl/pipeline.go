@@ -27,6 +27,9 @@ type Pipeline struct {
 	Logger *slog.Logger
 	// Observer receives the run's events. Defaults to none.
 	Observer Observer
+	// ProgressEvery is the interval between progress events on a long load. Defaults to
+	// [DefaultProgressEvery].
+	ProgressEvery time.Duration
 }
 
 // Result is what one [Pipeline.Run] did.
@@ -136,6 +139,9 @@ func (p *Pipeline) RunWith(ctx context.Context, run *Run) (res Result, err error
 	}
 	if run.Observer == nil {
 		run.Observer = p.Observer
+	}
+	if run.ProgressEvery == 0 {
+		run.ProgressEvery = p.ProgressEvery
 	}
 	run.AllowEmpty = run.AllowEmpty || p.AllowEmpty
 	if run.Meta.Owner == "" && run.Meta.Description == "" && len(run.Meta.Inputs) == 0 && len(run.Meta.Outputs) == 0 {

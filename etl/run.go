@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// DefaultProgressEvery is how often a long load reports progress unless the run says
+// otherwise.
+const DefaultProgressEvery = 10 * time.Second
+
 // maxKeptRejects bounds the rejects a Run keeps for its record; all are counted.
 const maxKeptRejects = 100
 
@@ -32,6 +36,11 @@ type Run struct {
 	Logger *slog.Logger
 	// Observer receives the run's events, or nil.
 	Observer Observer
+	// ProgressEvery is the interval between progress events while a sink loads. Defaults to
+	// DefaultProgressEvery.
+	ProgressEvery time.Duration
+	// Now is the run's clock, for progress events. Defaults to time.Now; tests set a fake.
+	Now func() time.Time
 
 	read, rejected, filtered atomic.Int64
 
@@ -119,6 +128,14 @@ func (r *Run) Emit(ctx context.Context, e Event) {
 		e.Time = time.Now()
 	}
 	r.Observer.Observe(ctx, e)
+}
+
+// Clock returns the run's clock: Now, or time.Now when it is unset.
+func (r *Run) Clock() func() time.Time {
+	if r.Now == nil {
+		return time.Now
+	}
+	return r.Now
 }
 
 // Log returns the run's logger, or a discarding one when none is set.

@@ -35,10 +35,6 @@ type Spec struct {
 	// RetryBackoff is the first retry's delay; it doubles each time, with jitter.
 	// Defaults to 500ms.
 	RetryBackoff time.Duration
-	// ProgressEvery is the interval between progress events while staging. Defaults to 10s.
-	ProgressEvery time.Duration
-	// Now is the clock for progress events. Defaults to time.Now.
-	Now func() time.Time
 }
 
 // TableName returns the target as people write it: schema.table.
@@ -391,20 +387,17 @@ func writeAlone(ctx context.Context, d Dialect, sess Session, schema string, rec
 	return tx.Commit(ctx)
 }
 
-// watch counts the rows that flow into the stage and emits progress events at the
-// configured interval. Without an observer it returns in unchanged, so it costs nothing.
+// watch counts the rows that flow into the stage and emits progress events at the run's
+// interval (etl.Run.ProgressEvery), read from the run's clock. Without an observer it returns in unchanged, so it costs nothing.
 func (p *protocol) watch(ctx context.Context, in etl.Stream) etl.Stream {
 	if p.run.Observer == nil {
 		return in
 	}
-	every := p.spec.ProgressEvery
+	every := p.run.ProgressEvery
 	if every <= 0 {
-		every = 10 * time.Second
+		every = etl.DefaultProgressEvery
 	}
-	now := p.spec.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := p.run.Clock()
 	rows := in.Rows
 	in.Rows = func(yield func(etl.Row, error) bool) {
 		start := now()
