@@ -115,7 +115,9 @@ func extract(ctx context.Context, r *dag.Run) error {
 	}
 	if os.Getenv("FANOUT_HOLD") != "" {
 		r.Log().Info("holding until stdin closes")
-		_, _ = io.Copy(io.Discard, os.Stdin)
+		if err := stdinClosed(ctx); err != nil {
+			return err
+		}
 	}
 	var rows []etl.Row
 	for t := w.Start; t.Before(w.End); t = t.Add(time.Hour) {
@@ -130,6 +132,23 @@ func extract(ctx context.Context, r *dag.Run) error {
 	r.AddChecks(etl.CheckResult{Name: "row_count(>0)", Severity: etl.SeverityError, Passed: true,
 		Expected: "> 0", Found: strconv.Itoa(len(rows))})
 	return ctx.Err()
+}
+
+// stdinClosed waits until standard input closes, or ctx ends: the hold still obeys the
+// task's timeout and SIGTERM. On ctx's end the reading goroutine is left to the process's
+// exit, since a read on stdin cannot be interrupted.
+func stdinClosed(ctx context.Context) error {
+	closed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // fromUpstream is transform_a's source: the rows extract passed on.

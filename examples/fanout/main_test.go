@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -197,21 +199,54 @@ func TestWithPostgres(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, first.Start())
 	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "holding until stdin closes") {
+	holding := false
+	for !holding && sc.Scan() {
+		holding = strings.Contains(sc.Text(), "holding until stdin closes")
 	}
-	go func() { _, _ = bufio.NewReader(stderr).WriteTo(devNull{}) }()
+	require.True(t, holding, "the first invocation never took the lock: %v", sc.Err())
+	drained := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, stderr); close(drained) }()
 
 	r = run(t, env, "run", "--logical-date", "2026-02-02")
 	require.Equal(t, 75, r.code, r.stderr)
 	require.Contains(t, r.stderr, "another run holds the lock")
 
 	require.NoError(t, stdin.Close())
+	<-drained // Wait closes the pipe: read it to the end first
 	require.NoError(t, first.Wait())
 
 	r = run(t, env, "run", "--logical-date", "2026-02-02")
 	require.Equal(t, 0, r.code, r.stderr)
 }
 
-type devNull struct{}
-
-func (devNull) Write(p []byte) (int, error) { return len(p), nil }
+// TestSIGTERMStopsTheRun sends SIGTERM to a run whose extract is busy: dag.Main cancels
+// the run, the task sees it, nothing runs after it, and the exit code says it failed.
+func TestSIGTERMStopsTheRun(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(binary(t), "run", "--logical-date", "2026-01-05")
+	cmd.Env = append(os.Environ(), "SLUICE_DAG_STORE=", "FANOUT_HOLD=1")
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	defer stdin.Close()
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(stderr)
+	holding := false
+	for !holding && sc.Scan() {
+		holding = strings.Contains(sc.Text(), "holding until stdin closes")
+	}
+	require.True(t, holding, "extract never started: %v", sc.Err())
+	drained := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, stderr); close(drained) }()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	<-drained
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 1, ee.ExitCode(), out.String())
+	require.Regexp(t, `extract\s+failed\s+1\s+.*context canceled`, out.String(), "no retry after the cancellation")
+	require.Regexp(t, `transform_b\s+upstream_failed\s+0`, out.String())
+}
