@@ -171,33 +171,38 @@ func (mm *mergeMode) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load
 	}
 	tx := t.tx
 	target, stage, key := mm.p.ref, mm.stage.sql(), mm.p.key
-	// Temporary tables are never auto-analyzed; without statistics the planner may pick a
-	// nested loop over the whole target.
-	if _, err := tx.Exec(ctx, "ANALYZE "+stage); err != nil {
+	// Temporary tables are never auto-analyzed; without statistics the planner may hash
+	// the whole target instead of the stage. The key's statistics are all the joins need,
+	// and far cheaper to gather than every column's.
+	if _, err := tx.Exec(ctx, "ANALYZE "+stage+" ("+quoteList(key)+")"); err != nil {
 		return load.Applied{}, fmt.Errorf("analyze stage of %s: %w", target, err)
 	}
-	keyCols := make([]string, len(key))
+	// One pass finds NULL keys (which would never match and pile up) and keys staged more
+	// than once; only then is the stage deduplicated.
+	nullKey := make([]string, len(key))
 	for i, k := range key {
-		keyCols[i] = quoteIdent(k) + " IS NULL"
+		nullKey[i] = quoteIdent(k) + " IS NULL"
 	}
-	var nullKeys int64
-	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+stage+" WHERE "+strings.Join(keyCols, " OR ")).Scan(&nullKeys); err != nil {
-		return load.Applied{}, err
+	var nullKeys, dupKeys int64
+	if err := tx.QueryRow(ctx, "SELECT coalesce(sum(n) FILTER (WHERE "+strings.Join(nullKey, " OR ")+"), 0), count(*) FILTER (WHERE n > 1) FROM (SELECT "+
+		quoteList(key)+", count(*) AS n FROM "+stage+" GROUP BY "+quoteList(key)+") g").Scan(&nullKeys, &dupKeys); err != nil {
+		return load.Applied{}, fmt.Errorf("inspect stage of %s: %w", target, err)
 	}
 	if nullKeys > 0 {
 		return load.Applied{}, fmt.Errorf("table %s: %d staged rows have a NULL in key (%s)", target, nullKeys, strings.Join(key, ", "))
 	}
-
-	order := ""
-	if mm.m.Cursor != "" {
-		order = quoteIdent(mm.m.Cursor) + " DESC NULLS LAST, "
-	}
-	seq := quoteIdent(seqColumn)
-	dedupe := "DELETE FROM " + stage + " WHERE " + seq + " IN (SELECT " + seq + " FROM (SELECT " + seq +
-		", row_number() OVER (PARTITION BY " + quoteList(key) + " ORDER BY " + order + seq + " DESC) AS rn FROM " +
-		stage + ") ranked WHERE rn > 1)"
-	if _, err := tx.Exec(ctx, dedupe); err != nil {
-		return load.Applied{}, fmt.Errorf("deduplicate stage of %s: %w", target, err)
+	if dupKeys > 0 {
+		order := ""
+		if mm.m.Cursor != "" {
+			order = quoteIdent(mm.m.Cursor) + " DESC NULLS LAST, "
+		}
+		seq := quoteIdent(seqColumn)
+		dedupe := "DELETE FROM " + stage + " WHERE " + seq + " IN (SELECT " + seq + " FROM (SELECT " + seq +
+			", row_number() OVER (PARTITION BY " + quoteList(key) + " ORDER BY " + order + seq + " DESC) AS rn FROM " +
+			stage + ") ranked WHERE rn > 1)"
+		if _, err := tx.Exec(ctx, dedupe); err != nil {
+			return load.Applied{}, fmt.Errorf("deduplicate stage of %s: %w", target, err)
+		}
 	}
 
 	var matched, gone int64
