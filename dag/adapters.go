@@ -44,6 +44,8 @@ func (d *DAG) Pipeline(p *etl.Pipeline) *Task {
 // not import any database driver; the PostgreSQL sink provides an Execer for its pool,
 // and so does pgstore.Execer. Any database/sql *DB fits with a three-line adapter.
 type Execer interface {
+	// ExecContext runs sql with args bound to its placeholders, and returns how many rows
+	// it affected.
 	ExecContext(ctx context.Context, sql string, args ...any) (rowsAffected int64, err error)
 }
 
@@ -62,7 +64,9 @@ type windowBound int
 //
 //	dag.SQL(db, `DELETE FROM daily WHERE day >= $1 AND day < $2`, dag.WindowStart, dag.WindowEnd)
 const (
+	// WindowStart stands for the run's window start, inclusive.
 	WindowStart windowBound = iota + 1
+	// WindowEnd stands for the run's window end, exclusive.
 	WindowEnd
 )
 

@@ -40,7 +40,8 @@ type BackfillOptions struct {
 	// StopOnFailure starts no more windows once one has failed. Defaults to false: every
 	// window runs and failures are reported together.
 	StopOnFailure bool
-	// DryRun plans the backfill without running anything.
+	// DryRun plans the backfill without running anything, and without taking the lock.
+	// Defaults to false.
 	DryRun bool
 }
 

@@ -70,7 +70,8 @@ type Config struct {
 	// Start is the first window's start, used by [DAG.DueWindows] when the store has no
 	// successful run yet. Defaults to zero: only the latest complete window is due.
 	Start time.Time
-	// Meta documents the DAG as a whole: owner, description and schedule hint.
+	// Meta documents the DAG as a whole: owner, description and schedule hint, as shown
+	// by `describe`. Defaults to none.
 	Meta etl.Meta
 	// Store keeps run history and the overlap lock. Defaults to a [MemoryStore], or to the
 	// store [MainArgs] opens with OpenStore.

@@ -541,3 +541,16 @@ func TestExecutorSeam(t *testing.T) {
 		"seam/b#2 2026-03-01T00:00:00Z/2026-03-02T00:00:00Z",
 	}, seen)
 }
+
+// TestOutputOnHandMadeRun shows a task tested on its own, with a Run built by hand.
+func TestOutputOnHandMadeRun(t *testing.T) {
+	t.Parallel()
+	total := dag.NewOutput[int]("total")
+	r := &dag.Run{Task: "sum"}
+	_, ok := total.Get(r)
+	require.False(t, ok)
+	total.Set(r, 42)
+	v, err := total.Must(r)
+	require.NoError(t, err)
+	require.Equal(t, 42, v)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,9 +13,12 @@ import (
 	"github.com/sluice-etl/sluice/etl"
 )
 
-// A DAG with a fan-out: extract passes its rows to two branches through a typed Output.
+// A DAG with a fan-out and a fan-in: extract passes its rows to two branches through a
+// typed Output, and report reads what both branches computed.
 func Example() {
 	orders := dag.NewOutput[[]int]("orders")
+	total := dag.NewOutput[int]("total")
+	largest := dag.NewOutput[int]("largest")
 	d := dag.New("shop", dag.Config{Concurrency: 2})
 	d.Task("extract", func(ctx context.Context, r *dag.Run) error {
 		orders.Set(r, []int{12, 30, 8})
@@ -30,13 +34,29 @@ func Example() {
 		for _, v := range rows {
 			sum += v
 		}
-		r.AddRows(1)
+		total.Set(r, sum)
 		return nil
 	}).After("extract")
 	d.Task("largest", func(ctx context.Context, r *dag.Run) error {
-		_, err := orders.Must(r)
-		return err
+		rows, err := orders.Must(r)
+		if err != nil {
+			return err
+		}
+		largest.Set(r, slices.Max(rows))
+		return nil
 	}).After("extract")
+	d.Task("report", func(ctx context.Context, r *dag.Run) error {
+		t, err := total.Must(r)
+		if err != nil {
+			return err
+		}
+		l, err := largest.Must(r)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("total %d, largest %d\n", t, l)
+		return nil
+	}).After("total", "largest")
 
 	rep, err := d.Run(context.Background(), etl.Window{})
 	if err != nil {
@@ -47,9 +67,11 @@ func Example() {
 		fmt.Println(t.Name, t.Status, t.Rows)
 	}
 	// Output:
+	// total 50, largest 30
 	// extract success 3
-	// total success 1
+	// total success 0
 	// largest success 0
+	// report success 0
 }
 
 // A failure marks what is downstream upstream_failed; an AllDone task still runs.

@@ -21,9 +21,14 @@ import (
 
 // Exit codes returned by [MainArgs].
 const (
-	ExitOK     = 0
+	// ExitOK means the command did what it was asked: every task of every run succeeded
+	// or was skipped by its trigger rule.
+	ExitOK = 0
+	// ExitFailed means a task or a window failed, or the command could not do its work
+	// (an unreachable store, say).
 	ExitFailed = 1
-	ExitUsage  = 2
+	// ExitUsage means the command line was wrong; nothing ran.
+	ExitUsage = 2
 	// ExitLocked means another run of the DAG holds the lock (EX_TEMPFAIL from
 	// sysexits.h): nothing ran, and cron can simply try again later.
 	ExitLocked = 75
@@ -327,12 +332,17 @@ func (m *mainEnv) cmdRun(fs *flag.FlagSet) func(context.Context) error {
 
 func (m *mainEnv) printReport(rep *Report, asJSON bool) {
 	if asJSON {
-		enc := json.NewEncoder(m.stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
+		_ = m.writeJSON(rep)
 		return
 	}
 	_ = rep.WriteTable(m.stdout)
+}
+
+// writeJSON prints v as indented JSON, for the --json flags.
+func (m *mainEnv) writeJSON(v any) error {
+	enc := json.NewEncoder(m.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func (m *mainEnv) cmdBackfill(fs *flag.FlagSet) func(context.Context) error {
@@ -371,9 +381,7 @@ func (m *mainEnv) cmdBackfill(fs *flag.FlagSet) func(context.Context) error {
 			return err
 		}
 		if asJSON {
-			enc := json.NewEncoder(m.stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(br)
+			_ = m.writeJSON(br)
 			return err
 		}
 		tw := tabwriter.NewWriter(m.stdout, 0, 0, 2, ' ', 0)
@@ -442,9 +450,7 @@ func (m *mainEnv) cmdHistory(fs *flag.FlagSet) func(context.Context) error {
 			}
 			switch {
 			case asJSON:
-				enc := json.NewEncoder(m.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return m.writeJSON(rep)
 			case mermaid:
 				_, err = io.WriteString(m.stdout, rep.Mermaid())
 				return err
@@ -457,9 +463,10 @@ func (m *mainEnv) cmdHistory(fs *flag.FlagSet) func(context.Context) error {
 			return err
 		}
 		if asJSON {
-			enc := json.NewEncoder(m.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(runs)
+			if runs == nil {
+				runs = []*Report{} // [] rather than null, for jq and friends
+			}
+			return m.writeJSON(runs)
 		}
 		if len(runs) == 0 {
 			fmt.Fprintln(m.stdout, "no runs")

@@ -137,6 +137,15 @@ func TestMainBackfillAndHistory(t *testing.T) {
 	code, out, _ = c.run("history", "--failed", "--pipeline", "load")
 	require.Equal(t, dag.ExitOK, code)
 	require.Equal(t, "no runs\n", out)
+	code, out, _ = c.run("history", "--failed", "--pipeline", "load", "--json")
+	require.Equal(t, dag.ExitOK, code)
+	require.Equal(t, "[]\n", out)
+	code, out, _ = c.run("history", "--failed", "--json")
+	require.Equal(t, dag.ExitOK, code)
+	var failed []dag.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &failed))
+	require.Len(t, failed, 1)
+	require.Equal(t, runID, failed[0].RunID)
 
 	code, out, _ = c.run("history", "--run", runID)
 	require.Equal(t, dag.ExitOK, code)

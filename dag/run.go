@@ -105,10 +105,14 @@ func (o Output[T]) Name() string {
 	return o.key.name
 }
 
-// Set stores v in r's DAG run under o, replacing any earlier value.
+// Set stores v in r's DAG run under o, replacing any earlier value. A *Run made by hand,
+// as in a unit test of one task, keeps the values set on it.
 func (o Output[T]) Set(r *Run, v T) {
 	if o.key == nil {
 		panic("dag: Output used without NewOutput")
+	}
+	if r.shared == nil {
+		r.shared = &sharedState{}
 	}
 	s := r.shared
 	s.mu.Lock()
@@ -173,6 +177,9 @@ func (a *Attempt) Call(ctx context.Context) (err error) {
 // error. The seam exists so that tasks can later run on a distributed queue without any
 // change to task code.
 type Executor interface {
+	// Execute carries out attempt a and returns its error, or nil when it succeeded.
+	// ctx carries the attempt's timeout and the run's cancellation; the run waits for
+	// Execute to return.
 	Execute(ctx context.Context, a *Attempt) error
 }
 

@@ -123,8 +123,8 @@ func (q Query) MaxResults() int {
 }
 
 // MemoryStore is a [Store] that keeps history in memory, for one process. Its lock
-// guards against overlap within the process only. The zero value is not usable; make
-// one with [NewMemoryStore].
+// guards against overlap within the process only, and its history grows until
+// [MemoryStore.Prune] trims it. The zero value is an empty store, ready to use.
 type MemoryStore struct {
 	mu     sync.Mutex
 	runs   map[string]*Report
@@ -133,9 +133,7 @@ type MemoryStore struct {
 }
 
 // NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{runs: map[string]*Report{}, locked: map[string]bool{}}
-}
+func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
 
 // Lock takes the named DAG's lock, or fails with [etl.ErrLocked].
 func (s *MemoryStore) Lock(ctx context.Context, dag string) (func(), error) {
@@ -143,6 +141,9 @@ func (s *MemoryStore) Lock(ctx context.Context, dag string) (func(), error) {
 	defer s.mu.Unlock()
 	if s.locked[dag] {
 		return nil, fmt.Errorf("memory store: dag %q: %w", dag, etl.ErrLocked)
+	}
+	if s.locked == nil {
+		s.locked = map[string]bool{}
 	}
 	s.locked[dag] = true
 	var once sync.Once
@@ -159,6 +160,9 @@ func (s *MemoryStore) Lock(ctx context.Context, dag string) (func(), error) {
 func (s *MemoryStore) SaveRun(ctx context.Context, rep *Report) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.runs == nil {
+		s.runs = map[string]*Report{}
+	}
 	if _, ok := s.runs[rep.RunID]; !ok {
 		s.order = append(s.order, rep.RunID)
 	}

@@ -11,3 +11,8 @@ func TestMemoryStore(t *testing.T) {
 	t.Parallel()
 	dagtest.ExerciseStore(t, func(t *testing.T) dag.Store { return dag.NewMemoryStore() })
 }
+
+func TestMemoryStoreZeroValue(t *testing.T) {
+	t.Parallel()
+	dagtest.ExerciseStore(t, func(t *testing.T) dag.Store { return new(dag.MemoryStore) })
+}
