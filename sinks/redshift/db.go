@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluice-etl/sluice/dag"
 )
 
 // DB is the seam through which the sink sends every statement to the cluster. A *pgx.Conn
@@ -50,27 +53,10 @@ func ConnConfig(dsn string) (*pgx.ConnConfig, error) {
 }
 
 // RedactDSN returns dsn with its password replaced by "xxxxx", in URL or keyword/value
-// form, for logs and errors.
-func RedactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
-	}
-	fields := strings.Fields(dsn)
-	for i, f := range fields {
-		if k, _, ok := strings.Cut(f, "="); ok && strings.EqualFold(k, "password") {
-			fields[i] = k + "=xxxxx"
-		}
-	}
-	return strings.Join(fields, " ")
-}
+// form, for logs and errors. It is [dag.RedactDSN], which does not trust dsn to parse:
+// a quoted keyword password with spaces, or a URL password that url.Parse rejects, is
+// still hidden.
+func RedactDSN(dsn string) string { return dag.RedactDSN(dsn) }
 
 // redactedError hides a password inside a wrapped error's text.
 type redactedError struct {
@@ -81,7 +67,8 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// redact returns err with the DSN and password scrubbed from its text. The original
+// redact returns err with the DSN and password scrubbed from its text. When the caller
+// does not know the password (dsn did not parse), it is dug out of dsn. The original
 // stays reachable through errors.Is and errors.As for its kind, not for printing.
 func redact(err error, dsn, password string) error {
 	if err == nil {
@@ -91,20 +78,56 @@ func redact(err error, dsn, password string) error {
 	if dsn != "" {
 		msg = strings.ReplaceAll(msg, dsn, RedactDSN(dsn))
 	}
+	secrets := []string{password}
 	if password == "" {
-		if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
-			password, _ = u.User.Password()
-		}
-		for _, f := range strings.Fields(dsn) {
-			if k, v, ok := strings.Cut(f, "="); ok && strings.EqualFold(k, "password") {
-				password = strings.Trim(v, "'")
-			}
-		}
+		secrets = dsnPasswords(dsn)
 	}
-	if password != "" {
-		msg = strings.ReplaceAll(msg, password, "xxxxx")
+	for _, pw := range secrets {
+		if pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
 	}
 	return &redactedError{msg: msg, err: err}
+}
+
+var (
+	// kvPassword matches password=x or password = 'a b' in keyword/value form.
+	kvPassword = regexp.MustCompile(`(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)`)
+	// queryPassword matches a password parameter in a URL query.
+	queryPassword = regexp.MustCompile(`(?i)[?&]password=([^&#]*)`)
+)
+
+// dsnPasswords returns the password of a DSN that may not parse, as written and as
+// decoded, for scrubbing from error text.
+func dsnPasswords(dsn string) []string {
+	var out []string
+	add := func(raw string) {
+		out = append(out, raw)
+		if u, err := url.PathUnescape(raw); err == nil && u != raw {
+			out = append(out, u)
+		}
+	}
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+				add(rest[c+1 : at])
+			}
+		}
+		for _, m := range queryPassword.FindAllStringSubmatch(dsn, -1) {
+			add(m[1])
+		}
+		return out
+	}
+	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
+		v := m[1]
+		if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+			out = append(out, v)
+			v = strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(v[1 : len(v)-1])
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // IsRetryable reports whether err is a serialization failure that a retry of the whole
