@@ -2,6 +2,7 @@ package csv_test
 
 import (
 	"context"
+	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -39,6 +40,10 @@ func s3Server(t *testing.T, objects map[string][]byte) csv.S3Config {
 
 func TestS3(t *testing.T) {
 	t.Parallel()
+	// A gzip object cut short, as by an interrupted upload: its rows end early, and
+	// so does the gzip stream, without its trailer.
+	packed := gzipped(t, nameGender)
+	cut := packed[:len(packed)-12]
 	cfg := s3Server(t, map[string][]byte{
 		"name_gender.csv":            []byte(nameGender),
 		"packed.csv":                 gzipped(t, nameGender),
@@ -51,6 +56,7 @@ func TestS3(t *testing.T) {
 		"bad/part-001.csv":           []byte("name,gender\nB,F,extra\n"),
 		"headerless/part-000.csv":    []byte("A,F\n"),
 		"headerless/part-001.csv.gz": gzipped(t, "B,M\n"),
+		"cut.csv.gz":                 cut,
 	})
 
 	t.Run("object", func(t *testing.T) {
@@ -92,6 +98,14 @@ func TestS3(t *testing.T) {
 		require.ErrorIs(t, err, csv.ErrFieldCount)
 		require.ErrorContains(t, err, "s3://data/bad/part-001.csv: line 2, column 5:")
 		require.Len(t, rows, 1)
+	})
+	t.Run("truncated gzip object", func(t *testing.T) {
+		t.Parallel()
+		_, _, err := read(t, csv.Config{Path: "s3://data/cut.csv.gz", Schema: textSchema, S3: cfg})
+		var pe *csv.ParseError
+		require.ErrorAs(t, err, &pe, "a body cut short is an error, not the end of the data")
+		require.Equal(t, "s3://data/cut.csv.gz", pe.File)
+		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 	})
 	t.Run("missing key", func(t *testing.T) {
 		t.Parallel()
