@@ -85,7 +85,8 @@ func (b *BackfillReport) Count(s Status) int {
 // Backfill runs the DAG once per window of length every in [from, to) (see
 // [etl.Windows]); every defaults to [Config.Every], or a day. Which windows run depends
 // on the store's history and opt.Reprocess. Windows run in parallel up to opt.Parallel,
-// under one hold of the DAG's lock.
+// under one hold of the DAG's lock. A range of more than [MaxWindows] windows is an
+// error.
 //
 // The error is nil when every window that ran succeeded. A failed window does not stop
 // the others unless opt.StopOnFailure is set; the error then wraps [ErrRunFailed] and
@@ -98,7 +99,10 @@ func (d *DAG) Backfill(ctx context.Context, from, to time.Time, every time.Durat
 	if every <= 0 {
 		every = d.every()
 	}
-	windows := etl.Windows(from, to, every)
+	windows, err := d.windows(from, to, every)
+	if err != nil {
+		return nil, err
+	}
 	if len(windows) == 0 {
 		return nil, fmt.Errorf("dag %q: backfill from %s to %s by %s has no windows", d.name,
 			from.Format(time.RFC3339), to.Format(time.RFC3339), every)
@@ -120,6 +124,20 @@ func (d *DAG) Backfill(ctx context.Context, from, to time.Time, every time.Durat
 		return br, nil
 	}
 	return br, d.runWindows(ctx, g, store, br, opt)
+}
+
+// MaxWindows caps the windows of one [DAG.Backfill] or [DAG.DueWindows], whose plan and
+// reports are held in memory: a slip such as --every 1s over a year fails at once
+// instead of exhausting memory. Split a longer backfill into parts.
+const MaxWindows = 100_000
+
+// windows is [etl.Windows] with [MaxWindows] enforced before anything is allocated.
+func (d *DAG) windows(from, to time.Time, every time.Duration) ([]etl.Window, error) {
+	if every > 0 && to.After(from) && (to.Sub(from)-1)/every >= MaxWindows {
+		return nil, fmt.Errorf("dag %q: %s to %s by %s is more than %d windows; split it into parts", d.name,
+			from.Format(time.RFC3339), to.Format(time.RFC3339), every, MaxWindows)
+	}
+	return etl.Windows(from, to, every), nil
 }
 
 func (d *DAG) every() time.Duration {
@@ -240,7 +258,8 @@ func (d *DAG) runWindows(ctx context.Context, g *graph, store Store, br *Backfil
 // now. With no successful run it starts at [Config.Start], or returns only the latest
 // complete window when Start is zero. Windows align to Config.Start (or the Unix epoch).
 // A DAG without Config.Every has no windows: it returns the zero Window, meaning all
-// data. The latest success comes from the store's [Watermarker] when it has one.
+// data. The latest success comes from the store's [Watermarker] when it has one. More
+// than [MaxWindows] due windows is an error.
 func (d *DAG) DueWindows(ctx context.Context) ([]etl.Window, error) {
 	if d.cfg.Every <= 0 {
 		return []etl.Window{{}}, nil
@@ -267,7 +286,7 @@ func (d *DAG) DueWindows(ctx context.Context) ([]etl.Window, error) {
 	default:
 		from = last.Add(-every)
 	}
-	return etl.Windows(from, last, every), nil
+	return d.windows(from, last, every)
 }
 
 // watermark returns the latest window end among the DAG's successful runs.

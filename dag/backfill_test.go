@@ -76,6 +76,14 @@ func TestBackfillRejects(t *testing.T) {
 	require.ErrorContains(t, err, "has no windows")
 	_, err = d.Backfill(context.Background(), from, from.Add(time.Hour), time.Hour, dag.BackfillOptions{Reprocess: "some"})
 	require.ErrorContains(t, err, `unknown reprocess policy "some"`)
+	// A slip of the window length is refused before anything is allocated.
+	_, err = d.Backfill(context.Background(), from, from.AddDate(30, 0, 0), time.Second, dag.BackfillOptions{DryRun: true})
+	require.ErrorContains(t, err, "more than 100000 windows")
+	br, err := d.Backfill(context.Background(), from, from.Add(dag.MaxWindows*time.Second), time.Second, dag.BackfillOptions{DryRun: true})
+	require.NoError(t, err, "exactly MaxWindows is allowed")
+	require.Len(t, br.Windows, dag.MaxWindows)
+	_, err = d.Backfill(context.Background(), from, from.Add(dag.MaxWindows*time.Second+1), time.Second, dag.BackfillOptions{DryRun: true})
+	require.ErrorContains(t, err, "more than 100000 windows")
 }
 
 // plainStore hides the optional interfaces of the store it wraps.
