@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
@@ -83,17 +84,24 @@ func TestTablesCreatedConcurrently(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
+	// The schema does not exist yet: the stores create it. pgtest drops only its own.
+	schema := db.Schema + "_history"
+	t.Cleanup(func() {
+		_, err := db.Pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+		require.NoError(t, err)
+	})
 	var eg errgroup.Group
 	for range 4 {
-		s := pgstore.New(db.Pool, pgstore.Config{Schema: db.Schema + "_history"})
+		s := pgstore.New(db.Pool, pgstore.Config{Schema: schema})
 		eg.Go(func() error {
 			_, err := s.Runs(ctx, dag.Query{})
 			return err
 		})
 	}
 	require.NoError(t, eg.Wait())
-	_, err := db.Pool.Exec(ctx, `DROP SCHEMA "`+db.Schema+`_history" CASCADE`)
-	require.NoError(t, err)
+	var tables int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = $1`, schema).Scan(&tables))
+	require.Equal(t, 1, tables)
 }
 
 func TestSQLTaskRunsInTheWarehouse(t *testing.T) {
