@@ -177,12 +177,16 @@ func (s *MemoryStore) Runs(ctx context.Context, q Query) ([]*Report, error) {
 	var out []*Report
 	for _, id := range slices.Backward(s.order) {
 		if r := s.runs[id]; q.Match(r) {
-			out = append(out, r.clone())
+			out = append(out, r)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b *Report) int { return -cmp.Compare(a.Started.UnixNano(), b.Started.UnixNano()) })
 	if m := q.MaxResults(); m >= 0 && len(out) > m {
 		out = out[:m]
+	}
+	// Copy only what is returned: history asks for 20 runs of a long history.
+	for i, r := range out {
+		out[i] = r.clone()
 	}
 	return out, nil
 }
