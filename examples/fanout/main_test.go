@@ -217,6 +217,18 @@ func TestWithPostgres(t *testing.T) {
 
 	r = run(t, env, "run", "--logical-date", "2026-02-02")
 	require.Equal(t, 0, r.code, r.stderr)
+
+	// The post-mortem view of a run shows the check results its tasks recorded.
+	r = run(t, env, "history", "--limit", "1")
+	require.Equal(t, 0, r.code, r.stderr)
+	lines = strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 2, r.stdout)
+	require.Contains(t, lines[1], "2026-02-02T00:00:00Z/2026-02-03T00:00:00Z")
+	r = run(t, env, "history", "--run", strings.Fields(lines[1])[0])
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "task extract: success\n  attempts: 1\n")
+	require.Contains(t, r.stdout, "  check row_count(>0) passed (expected > 0, found 24)\n")
+	require.Regexp(t, `check totals_add_up passed \(expected \d+, found \d+\)`, r.stdout)
 }
 
 // TestSIGTERMStopsTheRun sends SIGTERM to a run whose extract is busy: dag.Main cancels
