@@ -59,7 +59,9 @@
 // By default the first bad row fails the run. With [Config.MaxBadRows] set, up to that
 // many bad rows are skipped and reported through [etl.Run.Reject], so the run record
 // lists them; one more fails the run with [ErrTooManyBadRows] and the line that tipped
-// it. An unterminated quote always fails the run.
+// it. An unterminated quote always fails the run, and so does a record longer than
+// [Config.MaxRecordBytes] ([ErrRecordTooLong]): a quote left open near the start of a
+// large file fails there, without reading the rest of it into memory.
 //
 // # Performance
 //

@@ -35,6 +35,9 @@ var (
 	// ErrNotFound marks an input that does not exist: an HTTP 404 or a missing S3 key.
 	// A missing local file matches os.ErrNotExist instead.
 	ErrNotFound = errors.New("not found")
+	// ErrRecordTooLong marks a record longer than [Config.MaxRecordBytes], most often
+	// a quote that is never closed. It always fails the run.
+	ErrRecordTooLong = errors.New("record too long")
 	// ErrNoObjects is returned when an s3:// prefix holds no objects.
 	ErrNoObjects = errors.New("no objects under the prefix")
 )

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	stdcsv "encoding/csv"
+	"fmt"
 	"io"
 	"strings"
 )
@@ -21,6 +22,7 @@ import (
 type scanner struct {
 	r     *bufio.Reader
 	comma byte
+	max   int // bytes a record may take; <= 0 for no bound
 
 	numLine int
 	raw     []byte // a line longer than the bufio buffer
@@ -52,6 +54,9 @@ func (s *scanner) readLine() ([]byte, error) {
 	if err == bufio.ErrBufferFull {
 		s.raw = append(s.raw[:0], line...)
 		for err == bufio.ErrBufferFull {
+			if s.max > 0 && len(s.raw) > s.max {
+				return nil, s.tooLong(false)
+			}
 			line, err = s.r.ReadSlice('\n')
 			s.raw = append(s.raw, line...)
 		}
@@ -77,6 +82,16 @@ func lengthNL(b []byte) int {
 		return 1
 	}
 	return 0
+}
+
+// tooLong is the error for a record past s.max bytes, inside a quoted field or not.
+// Reading stops there: where the next record starts is unknown.
+func (s *scanner) tooLong(inQuote bool) error {
+	if inQuote {
+		return fmt.Errorf("%w: over %d bytes since the quote at line %d, column %d (is it closed?)",
+			ErrRecordTooLong, s.max, s.quote.line, s.quote.col)
+	}
+	return fmt.Errorf("%w: over %d bytes", ErrRecordTooLong, s.max)
 }
 
 // Read returns the next record. The slice is reused by the next call; the strings are
@@ -176,6 +191,9 @@ parseField:
 				s.buf = append(s.buf, line...)
 				if errRead != nil {
 					break parseField
+				}
+				if s.max > 0 && len(s.buf) > s.max {
+					return nil, s.tooLong(true)
 				}
 				pos.col += len(line)
 				line, errRead = s.readLine()

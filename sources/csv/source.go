@@ -51,6 +51,10 @@ type Config struct {
 	// Comma is the field delimiter, an ASCII character such as ';' or '\t'. Defaults to
 	// ','.
 	Comma rune
+	// MaxRecordBytes bounds the size of one record, so that a quote left open does not
+	// read the rest of a large input into memory before it can fail; a longer record
+	// fails the run with [ErrRecordTooLong]. Defaults to 64 MiB; negative means no bound.
+	MaxRecordBytes int
 
 	// NullString is the field value that means NULL. Defaults to "": an empty field is
 	// NULL, except in text columns (see NullText).
@@ -83,6 +87,9 @@ type Config struct {
 	// to the run's logger.
 	Logger *slog.Logger
 }
+
+// DefaultMaxRecordBytes is the default of [Config.MaxRecordBytes].
+const DefaultMaxRecordBytes = 64 << 20
 
 type kind uint8
 
@@ -135,6 +142,9 @@ func New(cfg Config) (*Source, error) {
 	}
 	if s.cfg.Location == nil {
 		s.cfg.Location = time.UTC
+	}
+	if s.cfg.MaxRecordBytes == 0 {
+		s.cfg.MaxRecordBytes = DefaultMaxRecordBytes
 	}
 	if s.cfg.MaxBadRows < 0 {
 		return nil, fmt.Errorf("csv: MaxBadRows is %d, must not be negative", s.cfg.MaxBadRows)
@@ -294,6 +304,7 @@ func (s *Source) read(ctx context.Context, in input, st *readState, yield func(e
 		return false, &ParseError{File: in.name, Line: 1, Err: err}
 	}
 	cr := newScanner(br, byte(s.cfg.Comma))
+	cr.max = s.cfg.MaxRecordBytes
 
 	d := &decoder{src: s, file: in.name, cr: cr}
 	if !s.cfg.NoHeader {

@@ -473,3 +473,57 @@ func (f *failingReader) Read(p []byte) (int, error) {
 	f.data = f.data[n:]
 	return n, nil
 }
+
+// endless yields head once, then body forever, counting the bytes read.
+type endless struct {
+	head, body string
+	n          int
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	var n int
+	if e.head != "" {
+		n = copy(p, e.head)
+		e.head = e.head[n:]
+	} else {
+		for n < len(p) {
+			n += copy(p[n:], e.body)
+		}
+	}
+	e.n += n
+	return n, nil
+}
+
+// A quote left open, or a line without end, fails once the record passes
+// MaxRecordBytes, instead of reading the rest of the input into memory: here the input
+// never ends, so the test could not finish without the bound.
+func TestMaxRecordBytes(t *testing.T) {
+	t.Parallel()
+	const limit = 1 << 20
+	for _, c := range []struct {
+		name, head, body, want string
+	}{
+		{"open quote", "name,gender\nA,F\n\"B,M\n", "C,F\n", `in.csv: line 3: record too long: over 1048576 bytes since the quote at line 3, column 1 (is it closed?)`},
+		{"endless line", "name,gender\nA,F\n", "xxxxxxxx", `in.csv: line 3: record too long: over 1048576 bytes`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			in := &endless{head: c.head, body: c.body}
+			rows, _, err := read(t, csv.Config{Reader: in, Name: "in.csv", Schema: textSchema, MaxRecordBytes: limit, MaxBadRows: 10})
+			require.ErrorIs(t, err, csv.ErrRecordTooLong)
+			require.EqualError(t, err, c.want)
+			require.Equal(t, []etl.Row{{"A", "F"}}, rows)
+			require.Less(t, in.n, limit+(1<<20), "read about MaxRecordBytes and a buffer, no more")
+		})
+	}
+
+	// The default is generous, and a negative bound lifts it.
+	long := strings.Repeat("y", 3<<20)
+	for _, max := range []int{0, -1} {
+		rows, _, err := readString(t, "name,gender\n\""+long+"\",F\n", textSchema, csv.Config{MaxRecordBytes: max})
+		require.NoError(t, err)
+		require.Equal(t, []etl.Row{{long, "F"}}, rows)
+	}
+	_, _, err := readString(t, "name,gender\n\""+long+"\",F\n", textSchema, csv.Config{MaxRecordBytes: 1 << 20})
+	require.ErrorIs(t, err, csv.ErrRecordTooLong)
+}
