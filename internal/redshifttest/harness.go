@@ -372,11 +372,16 @@ func (h *Harness) copyFromS3(ctx context.Context, sql string) (int64, error) {
 		names[i] = pgx.Identifier{col.name}.Sanitize()
 	}
 	pr, pw := io.Pipe()
+	converted := make(chan struct{})
 	go func() {
+		defer close(converted)
 		pw.CloseWithError(h.convert(ctx, c, cols, keys, pw))
 	}()
 	tag, err := h.Conn.PgConn().CopyFrom(ctx, pr, "COPY "+table+" ("+strings.Join(names, ", ")+") FROM STDIN (FORMAT csv)")
+	// Stop the converter, and wait for it, so that no S3 read outlives the statement
+	// (or the test and its server).
 	_ = pr.CloseWithError(errors.New("copy ended"))
+	<-converted
 	if err != nil {
 		return 0, fmt.Errorf("redshifttest: COPY into %s: %w", table, err)
 	}
