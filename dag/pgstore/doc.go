@@ -6,7 +6,9 @@
 // [Store] creates its schema and its table, dag_runs, on first use. Each row is one DAG
 // run: its ID, DAG name, window, status and times, and the whole [dag.Report] as jsonb,
 // saved when the run starts and again when it ends. A run whose process died stays
-// "running".
+// "running". Indexes serve `history` (by DAG and start), backfill plans (by window start)
+// and the catch-up point of a scheduled run ([Store.Watermark], successful runs by window
+// end).
 //
 // # Locking
 //
