@@ -152,7 +152,9 @@ func MainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "%s %s: unexpected arguments: %s\n", prog, cmd, strings.Join(sub.Args(), " "))
 		return ExitUsage
 	}
-	if err := m.setup(ctx); err != nil {
+	// graph and describe read only the declaration: they work with the store down.
+	needsStore := cmd != "graph" && cmd != "describe"
+	if err := m.setup(ctx, needsStore); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		var ue *usageError
 		if errors.As(err, &ue) {
@@ -178,9 +180,9 @@ func MainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writ
 	}
 }
 
-// setup builds the logger and opens the store, and points m.d at a copy of the DAG that
-// uses them.
-func (m *mainEnv) setup(ctx context.Context) error {
+// setup builds the logger and, when the command needs one, opens the store, and points
+// m.d at a copy of the DAG that uses them.
+func (m *mainEnv) setup(ctx context.Context, needsStore bool) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(m.logLevel)); err != nil {
 		return usagef("--log-level: %v", err)
@@ -198,7 +200,7 @@ func (m *mainEnv) setup(ctx context.Context) error {
 		m.log = m.d.logger
 	}
 	store := m.d.store // Config.Store, or the in-memory default
-	if m.store != "" && m.store != "memory" {
+	if needsStore && m.store != "" && m.store != "memory" {
 		if m.d.cfg.OpenStore == nil {
 			return usagef("--store %s: this program cannot open stores (set Config.OpenStore)", RedactDSN(m.store))
 		}

@@ -225,6 +225,12 @@ func TestMainOpensStore(t *testing.T) {
 	require.Equal(t, dag.ExitFailed, code)
 	require.Contains(t, stderr, "postgres://u:xxxxx@h/db")
 	require.NotContains(t, stderr, "hunter2")
+	// graph and describe need no store, so a store that is down does not stop them.
+	for _, cmd := range []string{"graph", "describe"} {
+		code, out, stderr := cli{t: t, d: d2}.run(cmd, "--store", "postgres://u:hunter2@h/db")
+		require.Equal(t, dag.ExitOK, code, stderr)
+		require.NotEmpty(t, out)
+	}
 }
 
 func TestRedactDSN(t *testing.T) {
