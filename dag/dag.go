@@ -94,8 +94,8 @@ type Config struct {
 	Executor Executor
 	// Logger receives the DAG's logs. Defaults to discarding them.
 	Logger *slog.Logger
-	// Now returns the current time, for working out which windows are due. Defaults to
-	// time.Now.
+	// Now returns the current time, for working out which windows are due and which runs
+	// `prune` forgets (PruneHooks keep their own clocks). Defaults to time.Now.
 	Now func() time.Time
 }
 
