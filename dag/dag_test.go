@@ -554,3 +554,25 @@ func TestOutputOnHandMadeRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 42, v)
 }
+
+// TestCancelDuringRetryWait cancels the run while a task waits to retry: the wait ends
+// at once, with no further attempt.
+func TestCancelDuringRetryWait(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		d := dag.New("wait", dag.Config{Retries: 5, RetryDelay: time.Hour, MaxRetryDelay: time.Hour})
+		d.Task("flaky", func(ctx context.Context, r *dag.Run) error {
+			time.AfterFunc(10*time.Minute, cancel) // well inside the first wait
+			return errors.New("flaky")
+		})
+		start := time.Now()
+		rep, err := d.Run(ctx, etl.Window{})
+		require.ErrorIs(t, err, context.Canceled)
+		require.Equal(t, 10*time.Minute, time.Since(start), "the wait ends with the cancellation")
+		require.Equal(t, 1, rep.Task("flaky").Attempts)
+		require.Equal(t, dag.StatusFailed, rep.Task("flaky").Status)
+		require.Equal(t, "flaky", rep.Task("flaky").Error)
+	})
+}
