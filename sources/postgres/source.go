@@ -330,8 +330,9 @@ func firstSearchPath(sp string) string {
 	return "public"
 }
 
-// Extract describes the table or query (one round trip, which also reports a missing
-// table or column now rather than mid-load) and returns a lazy stream over it. The stream
+// Extract describes the table or query (a prepare, plus a catalog read of NOT NULL
+// columns for a table; either reports a missing table or column now rather than
+// mid-load) and returns a lazy stream over it. The stream
 // reads the run's watermark when iteration starts, so a sink can set it under its lock
 // first. run may be nil: no watermark and no window.
 func (s *Source) Extract(ctx context.Context, run *etl.Run) (etl.Stream, error) {
