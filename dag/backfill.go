@@ -187,8 +187,10 @@ func (d *DAG) plan(ctx context.Context, store Store, windows []etl.Window, polic
 			if p != nil && p.success != nil {
 				wp.Reason += "; succeeded before in run " + p.success.RunID
 			}
+		case p == nil && policy == ReprocessFailed:
+			wp.Reason = "never run (reprocess failed runs only failed windows)"
 		case p == nil:
-			wp.Run, wp.Reason = policy != ReprocessFailed, "never run"
+			wp.Run, wp.Reason = true, "never run"
 		case p.latest == nil:
 			// Only runs that never finished: the process died, or one is running now
 			// under another store's lock.
@@ -200,9 +202,6 @@ func (d *DAG) plan(ctx context.Context, store Store, windows []etl.Window, polic
 		default:
 			// Succeeded once, failed since: under "none" it already succeeded.
 			wp.Reason = "succeeded in run " + p.success.RunID + " (a later run failed)"
-		}
-		if !wp.Run && policy == ReprocessFailed && (p == nil || p.latest == nil) {
-			wp.Reason = "never run (reprocess failed runs only failed windows)"
 		}
 		plan[i] = wp
 	}

@@ -256,7 +256,9 @@ func BackfillResumes(t *testing.T, store dag.Store) {
 	br, err = d.Backfill(ctx, from, to.AddDate(0, 0, 2), 0, dag.BackfillOptions{DryRun: true, Reprocess: dag.ReprocessFailed})
 	require.NoError(t, err)
 	require.False(t, br.Windows[31].Run)
+	require.Equal(t, "never run (reprocess failed runs only failed windows)", br.Windows[31].Reason)
 	require.True(t, br.Windows[16].Run)
+	require.False(t, br.Windows[15].Run, "succeeded")
 	// "reprocess all" runs everything.
 	br, err = d.Backfill(ctx, from, to, 0, dag.BackfillOptions{DryRun: true, Reprocess: dag.ReprocessAll})
 	require.NoError(t, err)
