@@ -15,7 +15,8 @@
 //
 //	FANOUT_OUT       directory to write the outputs to as CSV (default: count only)
 //	FANOUT_FAIL_ON   a date (YYYY-MM-DD) whose window's extract fails, as a broken source would
-//	FANOUT_HOLD      when set, extract waits until standard input closes
+//	FANOUT_HOLD      when set, extract waits until standard input closes or the run is
+//	                 cancelled (SIGTERM, or the task's one-minute timeout)
 //	SLUICE_DAG_SCHEMA  schema for the PostgreSQL history (default "sluice")
 package main
 
