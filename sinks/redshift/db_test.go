@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/pgtest"
 	"github.com/sluice-etl/sluice/sinks/redshift"
 )
@@ -112,4 +114,32 @@ func FuzzRedactDSN(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A load that cannot reach its cluster keeps the DSN's password out of its error and its
+// logs, debug level included, whatever form the DSN takes.
+func TestLoadNeverLogsThePassword(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{
+		"postgres://etl:s3cret@127.0.0.1:1/dev?connect_timeout=2",
+		"host=127.0.0.1 port=1 user=etl password='s3cret phrase' connect_timeout=2",
+		"postgres://etl@127.0.0.1:1/dev?password=s3cret&sslmode=bogus",
+	} {
+		var logs strings.Builder
+		p := &etl.Pipeline{
+			Name:   "users",
+			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Source: etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
+				return etl.SliceStream(etl.Schema{{Name: "id", Type: etl.TypeInt64}}, []etl.Row{{int64(1)}}), nil
+			}),
+			Sink: &redshift.FullRefresh{Target: redshift.Target{
+				DSN: dsn, Table: "users", Staging: redshift.StageConfig{Bucket: "b"},
+			}},
+		}
+		_, err := p.Run(context.Background(), etl.Window{})
+		require.Error(t, err)
+		require.NotEmpty(t, logs.String(), "the failure is logged")
+		require.NotContains(t, err.Error(), "s3cret")
+		require.NotContains(t, logs.String(), "s3cret")
+	}
 }
