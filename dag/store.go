@@ -39,8 +39,11 @@ type Store interface {
 // in this module implement it.
 type Pruner interface {
 	// Prune deletes the finished runs of the DAG that started before before, and returns
-	// how many it deleted. Runs still marked running are kept. A backfill over a pruned
-	// window no longer knows it succeeded, and runs it again.
+	// how many it deleted. Runs still marked running are kept, and so is the successful
+	// run with the latest window end, which [DAG.DueWindows] catches up from: after an
+	// outage longer than the retention, a scheduled run still resumes where it stopped
+	// rather than from Config.Start. A backfill over a pruned window no longer knows it
+	// succeeded, and runs it again.
 	Prune(ctx context.Context, dag string, before time.Time) (int64, error)
 }
 
@@ -215,15 +218,27 @@ func (s *MemoryStore) Watermark(ctx context.Context, dag string) (time.Time, err
 	return end, nil
 }
 
-// Prune deletes the DAG's finished runs that started before before.
+// Prune deletes the DAG's finished runs that started before before, but for the one that
+// sets its watermark; see [Pruner].
 func (s *MemoryStore) Prune(ctx context.Context, dag string, before time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var mark *Report // the successful run with the latest window end
+	for _, id := range s.order {
+		r := s.runs[id]
+		if r.DAG != dag || r.Status != StatusSuccess || r.Window.IsZero() {
+			continue
+		}
+		if mark == nil || r.Window.End.After(mark.Window.End) ||
+			r.Window.End.Equal(mark.Window.End) && !r.Started.Before(mark.Started) {
+			mark = r
+		}
+	}
 	var n int64
 	keep := s.order[:0]
 	for _, id := range s.order {
 		r := s.runs[id]
-		if r.DAG == dag && r.Status != StatusRunning && r.Started.Before(before) {
+		if r.DAG == dag && r.Status != StatusRunning && r.Started.Before(before) && r != mark {
 			delete(s.runs, id)
 			n++
 			continue

@@ -137,16 +137,34 @@ func ExerciseStore(t *testing.T, open func(t *testing.T) dag.Store) {
 				Started: base.AddDate(0, 0, i)}))
 		}
 		require.NoError(t, s.SaveRun(ctx, &dag.Report{RunID: "x", DAG: "other", Status: dag.StatusSuccess, Started: base}))
+		// Old runs over windows: the success with the latest window end sets the
+		// watermark, and stays.
+		for i, r := range []dag.Report{
+			{RunID: "w0", Window: day(1), Status: dag.StatusSuccess},
+			{RunID: "w1", Window: day(4), Status: dag.StatusSuccess},
+			{RunID: "w2", Window: day(5), Status: dag.StatusFailed},
+			{RunID: "w3", Window: day(2), Status: dag.StatusSuccess}, // started later, over an earlier day
+		} {
+			r.DAG, r.Started = "d", base.Add(time.Duration(i-10)*time.Hour)
+			require.NoError(t, s.SaveRun(ctx, &r))
+		}
 		n, err := p.Prune(ctx, "d", base.AddDate(0, 0, 3))
 		require.NoError(t, err)
-		require.EqualValues(t, 2, n)
+		require.EqualValues(t, 5, n)
 		runs, err := s.Runs(ctx, dag.Query{})
 		require.NoError(t, err)
 		var ids []string
 		for _, r := range runs {
 			ids = append(ids, r.RunID)
 		}
-		require.Equal(t, []string{"p3", "p1", "x"}, ids, "unfinished runs and other DAGs are kept")
+		require.Equal(t, []string{"p3", "p1", "x", "w1"}, ids, "unfinished runs, other DAGs and the watermark are kept")
+		// Pruning again keeps the watermark's run, and a DAG with no success loses all.
+		n, err = p.Prune(ctx, "d", base.AddDate(1, 0, 0))
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n, "p3 goes; w1 and the running p1 stay")
+		n, err = p.Prune(ctx, "other", base.AddDate(1, 0, 0))
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
 	})
 
 	t.Run("Watermark", func(t *testing.T) {

@@ -283,12 +283,17 @@ func (s *Store) LoadRun(ctx context.Context, runID string) (*dag.Report, error) 
 	return rep, nil
 }
 
-// Prune deletes the DAG's finished runs that started before before; see [dag.Pruner].
+// Prune deletes the DAG's finished runs that started before before, but for the one that
+// sets its watermark; see [dag.Pruner].
 func (s *Store) Prune(ctx context.Context, dagName string, before time.Time) (int64, error) {
 	if err := s.ensure(ctx); err != nil {
 		return 0, err
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.table()+` WHERE dag = $1 AND started < $2 AND status <> $3`,
+	// IS DISTINCT FROM, because the subquery is NULL when the DAG has no successful window.
+	tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.table()+` WHERE dag = $1 AND started < $2 AND status <> $3
+		AND run_id IS DISTINCT FROM (
+			SELECT run_id FROM `+s.table()+` WHERE dag = $1 AND status = 'success' AND window_end IS NOT NULL
+			ORDER BY window_end DESC, started DESC LIMIT 1)`,
 		dagName, before, string(dag.StatusRunning))
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: prune %s: %w", s.table(), err)
