@@ -230,7 +230,9 @@ const pendingSize = 32 << 10
 // at most Concurrency uploaders and a new round starts, so the part count is always a
 // multiple of Slices and parts of a round are the same size to within a row. A stream with fewer rows than slices still writes
 // one part per slice, some empty. On failure the objects written so far are deleted
-// unless KeepStaged is set.
+// unless KeepStaged is set. A cancelled Stage returns once the uploads already under way
+// have ended, each given up to 30 seconds more: an abandoned PUT could land after the
+// cleanup and leave an orphan.
 func (s *Stager) Stage(ctx context.Context, pipeline, runID string, schema etl.Schema, rows iter.Seq2[etl.Row, error]) (*Staged, error) {
 	if err := schema.Validate(); err != nil {
 		return nil, fmt.Errorf("redshift: stage: %w", err)
