@@ -82,7 +82,15 @@ func killLoader(pool *pgxpool.Pool, mode string) etl.Loader {
 	return &postgres.FullRefresh{Target: target}
 }
 
-// announce prints KILLME when the stream reaches row at, and goes on.
+// Where the child asks to be killed (SLUICE_PG_KILL_AT): a row number at which the
+// stream stops and waits (mid-COPY), or one of these.
+const (
+	killInCheck     = -1 // after apply (indexes rebuilt, table swapped), before commit
+	killAfterStream = -2 // somewhere after the stream ended, wherever the kill lands
+)
+
+// announce prints KILLME when the stream reaches row at and then waits to be killed; with
+// killAfterStream it prints KILLME after the last row and goes on.
 func announce(s etl.Stream, at int) etl.Stream {
 	rows := s.Rows
 	s.Rows = func(yield func(etl.Row, error) bool) {
@@ -90,16 +98,28 @@ func announce(s etl.Stream, at int) etl.Stream {
 		for r, err := range rows {
 			if n++; n == at {
 				fmt.Println("KILLME")
+				time.Sleep(time.Hour)
 			}
 			if !yield(r, err) {
 				return
 			}
 		}
-		if n < at {
+		if at == killAfterStream {
 			fmt.Println("KILLME")
 		}
 	}
 	return s
+}
+
+// pause is a check that waits to be killed inside the load's transaction.
+type pause struct{}
+
+func (pause) Name() string           { return "pause" }
+func (pause) Severity() etl.Severity { return etl.SeverityError }
+func (pause) Run(context.Context, checks.Target) (etl.CheckResult, error) {
+	fmt.Println("KILLME")
+	time.Sleep(time.Hour)
+	return etl.CheckResult{}, nil
 }
 
 func TestKillChild(t *testing.T) {
@@ -122,7 +142,16 @@ func TestKillChild(t *testing.T) {
 		s, err := inner.Extract(ctx, run)
 		return announce(s, at), err
 	})
-	_, err = (&etl.Pipeline{Name: "killed", Source: src, Sink: killLoader(pool, mode)}).Run(ctx, etl.Window{})
+	loader := killLoader(pool, mode)
+	if at == killInCheck {
+		switch l := loader.(type) {
+		case *postgres.FullRefresh:
+			l.Checks = append(l.Checks, pause{})
+		case *postgres.Merge:
+			l.Checks = append(l.Checks, pause{})
+		}
+	}
+	_, err = (&etl.Pipeline{Name: "killed", Source: src, Sink: loader}).Run(ctx, etl.Window{})
 	require.NoError(t, err)
 	fmt.Println("DONE")
 }
@@ -130,7 +159,7 @@ func TestKillChild(t *testing.T) {
 func TestSIGKILL(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("starts 24 loader processes")
+		t.Skip("starts 41 loader processes")
 	}
 	for _, mode := range []string{"truncate", "delete", "swap", "merge"} {
 		t.Run(mode, func(t *testing.T) {
@@ -156,7 +185,13 @@ func TestSIGKILL(t *testing.T) {
 			}
 			refresh("w", 1)
 			state := &postgres.State{Pool: db.Pool}
-			for trial := range 6 {
+			trials := 7 // 21 kills across the full refresh strategies
+			if mode == "merge" {
+				trials = 20
+			}
+			var kept, replaced int // how often the kill landed before and after commit
+			defer func() { t.Logf("%s: %d kills kept the old rows, %d came after commit", mode, kept, replaced) }()
+			for trial := range trials {
 				version := trial + 2
 				table := "w"
 				if mode == "merge" {
@@ -171,10 +206,17 @@ func TestSIGKILL(t *testing.T) {
 				oldWM, err := state.Watermark(ctx, "killed")
 				require.NoError(t, err)
 
+				// Mid-COPY at a random row, inside the transaction after apply, or at a
+				// random moment after the stream ends (index builds, swap, checks, commit).
 				at := 1 + rnd.IntN(killRows)
-				late := rnd.IntN(3) == 0 // kill after the stream ends: index builds, swap, checks, commit
-				if late {
-					at = killRows + 1
+				if mode == "merge" {
+					at = 1 + rnd.IntN(killRows/10) // a sync reads at least the tenth it changed
+				}
+				switch trial % 3 {
+				case 1:
+					at = killInCheck
+				case 2:
+					at = killAfterStream
 				}
 				app := fmt.Sprintf("sluice_kill_%s_%d", mode, trial)
 				cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
@@ -189,8 +231,8 @@ func TestSIGKILL(t *testing.T) {
 					seen = lines.Text() == "KILLME"
 				}
 				require.True(t, seen, "trial %d: the child ended before reaching row %d", trial, at)
-				if late {
-					time.Sleep(time.Duration(rnd.IntN(400)) * time.Millisecond) // a random point after the stream
+				if at == killAfterStream {
+					time.Sleep(time.Duration(rnd.IntN(50)) * time.Millisecond) // a random point after the stream
 				}
 				require.NoError(t, cmd.Process.Kill())
 				_ = cmd.Wait()
@@ -207,6 +249,11 @@ func TestSIGKILL(t *testing.T) {
 				now := checksum(t, db.Pool, table)
 				nowWM, err := state.Watermark(ctx, "killed")
 				require.NoError(t, err)
+				if now == old {
+					kept++
+				} else {
+					replaced++
+				}
 				if mode == "merge" {
 					// Either nothing happened, or the whole sync did: rows and watermark together.
 					if now == old {
