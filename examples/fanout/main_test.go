@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -150,7 +151,7 @@ func TestWithPostgres(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	env := []string{"SLUICE_DAG_STORE=" + db.URL, "SLUICE_DAG_SCHEMA=" + db.Schema}
-	bad := append(env, "FANOUT_FAIL_ON=2026-01-17")
+	bad := slices.Concat(env, []string{"FANOUT_FAIL_ON=2026-01-17"})
 
 	r := run(t, bad, "backfill", "--from", "2026-01-01", "--to", "2026-01-31", "--parallel", "4")
 	require.Equal(t, 1, r.code, r.stderr)
@@ -191,29 +192,12 @@ func TestWithPostgres(t *testing.T) {
 	require.Contains(t, r.stdout, "2 succeeded, 0 failed, 0 skipped")
 
 	// Overlap: the first invocation holds the lock until its stdin closes.
-	first := exec.Command(binary(t), "run", "--logical-date", "2026-02-01")
-	first.Env = append(append(os.Environ(), env...), "FANOUT_HOLD=1")
-	stdin, err := first.StdinPipe()
-	require.NoError(t, err)
-	stderr, err := first.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, first.Start())
-	sc := bufio.NewScanner(stderr)
-	holding := false
-	for !holding && sc.Scan() {
-		holding = strings.Contains(sc.Text(), "holding until stdin closes")
-	}
-	require.True(t, holding, "the first invocation never took the lock: %v", sc.Err())
-	drained := make(chan struct{})
-	go func() { _, _ = io.Copy(io.Discard, stderr); close(drained) }()
-
+	first := startHolding(t, env, "run", "--logical-date", "2026-02-01")
 	r = run(t, env, "run", "--logical-date", "2026-02-02")
 	require.Equal(t, 75, r.code, r.stderr)
 	require.Contains(t, r.stderr, "another run holds the lock")
-
-	require.NoError(t, stdin.Close())
-	<-drained // Wait closes the pipe: read it to the end first
-	require.NoError(t, first.Wait())
+	require.NoError(t, first.stdin.Close())
+	require.Equal(t, 0, first.wait())
 
 	r = run(t, env, "run", "--logical-date", "2026-02-02")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -235,30 +219,48 @@ func TestWithPostgres(t *testing.T) {
 // the run, the task sees it, nothing runs after it, and the exit code says it failed.
 func TestSIGTERMStopsTheRun(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(binary(t), "run", "--logical-date", "2026-01-05")
-	cmd.Env = append(os.Environ(), "SLUICE_DAG_STORE=", "FANOUT_HOLD=1")
-	stdin, err := cmd.StdinPipe()
+	p := startHolding(t, nil, "run", "--logical-date", "2026-01-05")
+	defer p.stdin.Close()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, 1, p.wait(), p.stdout.String())
+	require.Regexp(t, `extract\s+failed\s+1\s+.*context canceled`, p.stdout.String(), "no retry after the cancellation")
+	require.Regexp(t, `transform_b\s+upstream_failed\s+0`, p.stdout.String())
+}
+
+// holding is an invocation whose extract waits (FANOUT_HOLD) until stdin closes.
+type holding struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	stdout  bytes.Buffer
+	drained chan struct{}
+}
+
+// startHolding starts the example with FANOUT_HOLD set and returns once extract is
+// running, and so once the run holds the DAG's lock.
+func startHolding(t *testing.T, env []string, args ...string) *holding {
+	t.Helper()
+	p := &holding{cmd: exec.Command(binary(t), args...), drained: make(chan struct{})}
+	p.cmd.Env = slices.Concat(os.Environ(), []string{"SLUICE_DAG_STORE="}, env, []string{"FANOUT_HOLD=1"})
+	p.cmd.Stdout = &p.stdout
+	var err error
+	p.stdin, err = p.cmd.StdinPipe()
 	require.NoError(t, err)
-	defer stdin.Close()
-	stderr, err := cmd.StderrPipe()
+	stderr, err := p.cmd.StderrPipe()
 	require.NoError(t, err)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	require.NoError(t, cmd.Start())
+	require.NoError(t, p.cmd.Start())
 	sc := bufio.NewScanner(stderr)
-	holding := false
-	for !holding && sc.Scan() {
-		holding = strings.Contains(sc.Text(), "holding until stdin closes")
+	started := false
+	for !started && sc.Scan() {
+		started = strings.Contains(sc.Text(), "holding until stdin closes")
 	}
-	require.True(t, holding, "extract never started: %v", sc.Err())
-	drained := make(chan struct{})
-	go func() { _, _ = io.Copy(io.Discard, stderr); close(drained) }()
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	<-drained
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	require.ErrorAs(t, err, &ee)
-	require.Equal(t, 1, ee.ExitCode(), out.String())
-	require.Regexp(t, `extract\s+failed\s+1\s+.*context canceled`, out.String(), "no retry after the cancellation")
-	require.Regexp(t, `transform_b\s+upstream_failed\s+0`, out.String())
+	require.True(t, started, "extract never started: %v", sc.Err())
+	go func() { _, _ = io.Copy(io.Discard, stderr); close(p.drained) }()
+	return p
+}
+
+// wait waits for the invocation to end and returns its exit code.
+func (p *holding) wait() int {
+	<-p.drained // Wait closes the pipe: read it to the end first
+	_ = p.cmd.Wait()
+	return p.cmd.ProcessState.ExitCode()
 }
