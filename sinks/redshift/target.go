@@ -77,7 +77,8 @@ func (t *Target) spec(full bool, in etl.Stream) load.Spec {
 }
 
 // Datasets names the target table for lineage, as "redshift://host:port" and
-// "database.schema.table".
+// "database.schema.table" ("database.table" without a Schema). It returns nil when DSN
+// is empty or does not parse, as with a Target that only sets Connect.
 func (t *Target) Datasets() []etl.Dataset {
 	cfg, err := ConnConfig(t.DSN)
 	if err != nil {
