@@ -255,7 +255,8 @@ func (d *DAG) runWindows(ctx context.Context, g *graph, store Store, br *Backfil
 // DueWindows works out which windows a scheduled invocation should run now: every
 // complete window of length [Config.Every] from the end of the latest successful run up to
 // now. With no successful run it starts at [Config.Start], or returns only the latest
-// complete window when Start is zero. Windows align to Config.Start (or the Unix epoch).
+// complete window when Start is zero. Windows align to Config.Start (or the Unix epoch);
+// when the latest success ended off that grid, the window it ended in is due again.
 // A DAG without Config.Every has no windows: it returns the zero Window, meaning all
 // data. The latest success comes from the store's [Watermarker] when it has one. More
 // than [MaxWindows] due windows is an error.
@@ -280,6 +281,13 @@ func (d *DAG) DueWindows(ctx context.Context) ([]etl.Window, error) {
 	}
 	switch {
 	case !from.IsZero():
+		// A run over hand-picked bounds may end off the grid; start from the window
+		// it ends in, so that the windows due stay aligned.
+		off := from.Sub(anchor) % every
+		if off < 0 {
+			off += every
+		}
+		from = from.Add(-off)
 	case !d.cfg.Start.IsZero():
 		from = d.cfg.Start
 	default:

@@ -145,6 +145,14 @@ func testDueWindows(t *testing.T, store dag.Store) {
 	require.Equal(t, day(6), ws[0].Start)
 	require.Equal(t, day(10), ws[3].End)
 
+	// A run over hand-picked bounds that end off the grid: the windows due stay on it,
+	// starting with the day that run ended in.
+	_, err = d.Run(ctx, etl.Window{Start: day(6), End: day(8).Add(3 * time.Hour)})
+	require.NoError(t, err)
+	ws, err = d.DueWindows(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []etl.Window{{Start: day(8), End: day(9)}, {Start: day(9), End: day(10)}}, ws)
+
 	// Up to date: nothing is due.
 	_, err = d.Run(ctx, etl.Window{Start: day(9), End: day(10)})
 	require.NoError(t, err)
