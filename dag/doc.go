@@ -61,7 +61,9 @@
 // A [Store] keeps every run's report and holds a per-DAG lock, so that two invocations of
 // one DAG never overlap: the second gets an error wrapping [etl.ErrLocked]. The default
 // [MemoryStore] lasts as long as the process; use dag/pgstore to keep history across cron
-// invocations. Package dag/dagtest holds the conformance suite every store must pass.
+// invocations. Package dag/dagtest holds the conformance suite every store must pass. A
+// store may also implement [Pruner], to forget old runs, and [Watermarker], to find the
+// catch-up point of a scheduled run without reading its whole history.
 //
 // # Backfill
 //
@@ -70,7 +72,8 @@
 // succeeded is skipped unless the [Reprocess] policy says otherwise, so re-running a
 // backfill after a fix runs only the windows that failed. A dry run lists the windows and
 // why each would run. [DAG.DueWindows] works out which windows a scheduled run should
-// catch up on since the last success.
+// catch up on since the last success. Plans and reports are held in memory, so one
+// backfill covers at most [MaxWindows] windows.
 //
 // # Main
 //
