@@ -334,20 +334,28 @@ func TestConcurrentRunsNeverOverlap(t *testing.T) {
 
 func TestCreateMissingTable(t *testing.T) {
 	t.Parallel()
-	db := pgtest.New(t)
-	ctx := context.Background()
-	l := &postgres.FullRefresh{Target: postgres.Target{Pool: db.Pool, Table: "New Table", Key: []string{"id"}}}
-	p := &etl.Pipeline{Name: "create", Source: source(func() etl.Stream { return wideRows(10, 1) }), Sink: l}
-	_, err := p.Run(ctx, etl.Window{})
-	require.ErrorIs(t, err, postgres.ErrNoTable)
-	l.Create = true
-	_, err = p.Run(ctx, etl.Window{})
-	require.NoError(t, err)
-	var n int
-	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM "New Table"`).Scan(&n))
-	require.Equal(t, 10, n)
-	require.Equal(t, []string{`New Table_pkey CREATE UNIQUE INDEX "New Table_pkey" ON ` + db.Schema + `.T USING btree (id)`},
-		indexes(t, db.Pool, "New Table"))
+	for _, strategy := range []postgres.Strategy{postgres.Truncate, postgres.Delete, postgres.Swap} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			t.Parallel()
+			db := pgtest.New(t)
+			ctx := context.Background()
+			l := &postgres.FullRefresh{Target: postgres.Target{Pool: db.Pool, Table: "New Table", Key: []string{"id"}}, Strategy: strategy}
+			p := &etl.Pipeline{Name: "create", Source: source(func() etl.Stream { return wideRows(10, 1) }), Sink: l}
+			_, err := p.Run(ctx, etl.Window{})
+			require.ErrorIs(t, err, postgres.ErrNoTable)
+			l.Create = true
+			for range 2 {
+				_, err = p.Run(ctx, etl.Window{})
+				require.NoError(t, err)
+			}
+			var n int
+			require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM "New Table"`).Scan(&n))
+			require.Equal(t, 10, n)
+			require.Equal(t, []string{`New Table_pkey CREATE UNIQUE INDEX "New Table_pkey" ON ` + db.Schema + `.T USING btree (id)`},
+				indexes(t, db.Pool, "New Table"))
+			requireNoStray(t, db.Pool)
+		})
+	}
 }
 
 func TestWeirdSchemaAndMetaSchema(t *testing.T) {
