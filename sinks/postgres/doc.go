@@ -63,7 +63,8 @@
 //     only from DROP to commit. The table gets a new identity, so Swap refuses, with
 //     [ErrSwapUnsafe] naming them, tables that views, foreign keys from other tables,
 //     triggers, policies, rules, owned sequences, publications, column privileges,
-//     partitioning or inheritance depend on.
+//     partitioning or inheritance depend on. Checks run after the swap, so the exclusive
+//     lock is held while they run: prefer checks a unique index answers, and row counts.
 //
 // TRUNCATE and the swap's DROP wait for running queries under [Target.LockTimeout] inside
 // a savepoint and retry, so a long report query neither stalls the load forever nor
