@@ -209,13 +209,26 @@ func (s *MemoryStore) LoadRun(ctx context.Context, runID string) (*Report, error
 func (s *MemoryStore) Watermark(ctx context.Context, dag string) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var end time.Time
+	if mark := s.watermarkRun(dag); mark != nil {
+		return mark.Window.End, nil
+	}
+	return time.Time{}, nil
+}
+
+// watermarkRun returns the DAG's successful run with the latest window end (the latest
+// started among equals), or nil. s.mu must be held.
+func (s *MemoryStore) watermarkRun(dag string) *Report {
+	var mark *Report
 	for _, r := range s.runs {
-		if r.DAG == dag && r.Status == StatusSuccess && !r.Window.IsZero() && r.Window.End.After(end) {
-			end = r.Window.End
+		if r.DAG != dag || r.Status != StatusSuccess || r.Window.IsZero() {
+			continue
+		}
+		if mark == nil || r.Window.End.After(mark.Window.End) ||
+			r.Window.End.Equal(mark.Window.End) && r.Started.After(mark.Started) {
+			mark = r
 		}
 	}
-	return end, nil
+	return mark
 }
 
 // Prune deletes the DAG's finished runs that started before before, but for the one that
@@ -223,17 +236,7 @@ func (s *MemoryStore) Watermark(ctx context.Context, dag string) (time.Time, err
 func (s *MemoryStore) Prune(ctx context.Context, dag string, before time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var mark *Report // the successful run with the latest window end
-	for _, id := range s.order {
-		r := s.runs[id]
-		if r.DAG != dag || r.Status != StatusSuccess || r.Window.IsZero() {
-			continue
-		}
-		if mark == nil || r.Window.End.After(mark.Window.End) ||
-			r.Window.End.Equal(mark.Window.End) && !r.Started.Before(mark.Started) {
-			mark = r
-		}
-	}
+	mark := s.watermarkRun(dag)
 	var n int64
 	keep := s.order[:0]
 	for _, id := range s.order {
