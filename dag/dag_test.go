@@ -2,6 +2,7 @@ package dag_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -575,4 +576,52 @@ func TestCancelDuringRetryWait(t *testing.T) {
 		require.Equal(t, dag.StatusFailed, rep.Task("flaky").Status)
 		require.Equal(t, "flaky", rep.Task("flaky").Error)
 	})
+}
+
+// TestRemoteExecutor sends each attempt "elsewhere" as JSON: the receiving side declares
+// the same DAG and rebuilds the attempt by task name.
+func TestRemoteExecutor(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var ran []string
+	declare := func(exec dag.Executor) *dag.DAG {
+		d := dag.New("remote", dag.Config{Executor: exec})
+		d.Task("extract", func(ctx context.Context, r *dag.Run) error {
+			mu.Lock()
+			ran = append(ran, fmt.Sprintf("%s %s #%d %s", r.DAG, r.Task, r.Attempt, r.Window))
+			mu.Unlock()
+			r.Log().Info("extracting") // a decoded Run must still log
+			r.AddRows(7)
+			return nil
+		})
+		d.Task("load", noop).After("extract")
+		return d
+	}
+	worker := declare(nil)
+	send := dag.ExecutorFunc(func(ctx context.Context, a *dag.Attempt) error {
+		body, err := json.Marshal(a.Run)
+		if err != nil {
+			return err
+		}
+		var r dag.Run
+		if err := json.Unmarshal(body, &r); err != nil {
+			return err
+		}
+		received, err := worker.NewAttempt(&r)
+		if err != nil {
+			return err
+		}
+		err = received.Call(ctx)
+		a.Run.AddRows(received.Run.Rows()) // as a reply would carry them back
+		return err
+	})
+	w := etl.Window{Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}
+	rep, err := declare(send).Run(context.Background(), w)
+	require.NoError(t, err)
+	require.Equal(t, 2, rep.Count(dag.StatusSuccess))
+	require.EqualValues(t, 7, rep.Task("extract").Rows)
+	require.Equal(t, []string{"remote extract #1 2026-03-01T00:00:00Z/2026-03-02T00:00:00Z"}, ran)
+
+	_, err = worker.NewAttempt(&dag.Run{Task: "ghost"})
+	require.ErrorContains(t, err, `no task "ghost"`)
 }

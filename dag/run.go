@@ -24,8 +24,9 @@ type Run struct {
 	Window etl.Window
 	// Attempt counts from 1.
 	Attempt int
-	// Logger receives the task's logs, with the DAG, task and run ID attached.
-	Logger *slog.Logger
+	// Logger receives the task's logs, with the DAG, task and run ID attached. It is not
+	// serialised: the receiving side of a remote [Executor] sets its own.
+	Logger *slog.Logger `json:"-"`
 
 	shared  *sharedState
 	baseLog *slog.Logger // the DAG's logger, before the run's attributes
@@ -152,10 +153,25 @@ func (o Output[T]) Must(r *Run) (T, error) {
 // Attempt is one try of one task, as handed to an [Executor].
 type Attempt struct {
 	// Run describes the attempt: the DAG, task, run ID, window and attempt number. An
-	// executor that sends work elsewhere serialises these fields and finds the task by
-	// name in the same DAG on the other side.
+	// executor that sends work elsewhere serialises these fields, and the other side,
+	// which declares the same DAG, rebuilds the attempt with [DAG.NewAttempt].
 	Run *Run
 	fn  TaskFunc
+}
+
+// NewAttempt returns an attempt of the task r names, for the receiving side of an
+// [Executor] that runs attempts in another process: it decodes r's exported fields, finds
+// the task here by name, and calls [Attempt.Call]. Values passed through [Output] do not
+// cross processes, so such tasks read their inputs from where upstream tasks stored them;
+// rows and checks recorded on the receiving side count once the sender adds them to its
+// own attempt's Run.
+func (d *DAG) NewAttempt(r *Run) (*Attempt, error) {
+	for _, t := range d.tasks {
+		if t.name == r.Task {
+			return &Attempt{Run: r, fn: t.fn}, nil
+		}
+	}
+	return nil, fmt.Errorf("dag %q: no task %q", d.name, r.Task)
 }
 
 // Call runs the task in this goroutine and returns its error. A panic in the task becomes
