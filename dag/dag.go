@@ -92,7 +92,8 @@ type Config struct {
 	PruneHooks []PruneHook
 	// Executor runs each task attempt. Defaults to [LocalExecutor].
 	Executor Executor
-	// Logger receives the DAG's logs. Defaults to discarding them.
+	// Logger receives the DAG's logs. Defaults to discarding them; under [MainArgs], to
+	// standard error in the --log-format and --log-level given.
 	Logger *slog.Logger
 	// Now returns the current time, for working out which windows are due and which runs
 	// `prune` forgets (PruneHooks keep their own clocks). Defaults to time.Now.
