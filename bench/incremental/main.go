@@ -137,6 +137,9 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := harness.Claim(ctx, conn, c.schema); err != nil {
+		return err
+	}
 	d := &driver{c: c, conn: conn, psql: harness.PSQL{DSN: c.dsn}}
 	if err := d.setup(ctx); err != nil {
 		return err

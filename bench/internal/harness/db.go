@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -118,4 +119,21 @@ func LoadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// ErrBusy is returned by [Claim] when another benchmark holds the schema.
+var ErrBusy = errors.New("another benchmark run is using this schema (choose another with -schema, or wait)")
+
+// Claim takes a session advisory lock named after schema on conn, so that two benchmark
+// runs never drop and rebuild each other's tables. It fails at once with [ErrBusy] when
+// another run holds it; the lock lasts as long as conn.
+func Claim(ctx context.Context, conn *pgx.Conn, schema string) error {
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended('sluice-bench:' || $1, 0))", schema).Scan(&ok); err != nil {
+		return fmt.Errorf("claim schema %s: %w", schema, err)
+	}
+	if !ok {
+		return fmt.Errorf("schema %s: %w", schema, ErrBusy)
+	}
+	return nil
 }

@@ -213,4 +213,11 @@ func TestPSQLScriptAndFingerprint(t *testing.T) {
 	require.Equal(t, int64(1), fa.Rows)
 	require.NotEqual(t, fx.Sum, fa.Sum)
 	require.NotEmpty(t, Environment(ctx, conn))
+
+	other, err := Connect(ctx, db.URL)
+	require.NoError(t, err)
+	defer other.Close(ctx)
+	require.NoError(t, Claim(ctx, conn, db.Schema))
+	require.ErrorIs(t, Claim(ctx, other, db.Schema), ErrBusy)
+	require.NoError(t, Claim(ctx, other, db.Schema+"_other"))
 }
