@@ -122,9 +122,15 @@ func (r *Report) Count(s Status) int {
 	return n
 }
 
+// clone copies r down to each task's upstream names and checks, so that the copy a
+// store keeps and the copies it hands out share nothing a caller could change.
 func (r *Report) clone() *Report {
 	c := *r
 	c.Tasks = slices.Clone(r.Tasks)
+	for i := range c.Tasks {
+		t := &c.Tasks[i]
+		t.Upstream, t.Checks = slices.Clone(t.Upstream), slices.Clone(t.Checks)
+	}
 	return &c
 }
 
