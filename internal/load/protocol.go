@@ -70,11 +70,10 @@ func Run(ctx context.Context, d Dialect, spec Spec, mode Mode, run *etl.Run, in 
 	committed := false
 	defer func() {
 		if c, ok := mode.(Cleaner); ok {
+			// A cleanup failure never changes the outcome: the rows are committed (or rolled
+			// back) already, and what was left behind is swept later.
 			if cerr := c.Cleanup(context.WithoutCancel(ctx), committed); cerr != nil {
-				log.Warn("cleanup after load failed", slog.Any("error", cerr))
-				if err == nil {
-					err = etl.WithStep("cleanup", cerr)
-				}
+				log.Warn("cleanup after load failed", slog.Bool("committed", committed), slog.Any("error", cerr))
 			}
 		}
 	}()
@@ -102,6 +101,12 @@ func Run(ctx context.Context, d Dialect, spec Spec, mode Mode, run *etl.Run, in 
 	}
 
 	in = p.watch(ctx, in)
+	if ps, ok := mode.(Prestager); ok {
+		if err := p.prestage(ctx, sess, ps, in); err != nil {
+			p.recordFailure(ctx, sess, run.Stats(), err, 0)
+			return res, err
+		}
+	}
 	var attempt int
 	for attempt = 1; ; attempt++ {
 		res, err = p.attempt(ctx, sess, in, attempt)
@@ -125,8 +130,26 @@ type protocol struct {
 	mode   Mode
 	run    *etl.Run
 	log    *slog.Logger
-	loaded int64 // rows the stage step delivered in the last attempt
-	stored any   // watermark read by the first attempt
+	loaded     int64 // rows the stage step delivered in the last attempt
+	stored     any   // watermark the run started from
+	haveStored bool  // stored has been read
+}
+
+// prestage reads the watermark in a short transaction of its own and hands the stream to
+// the mode before any attempt begins.
+func (p *protocol) prestage(ctx context.Context, sess Session, ps Prestager, in etl.Stream) error {
+	tx, err := sess.Begin(ctx)
+	if err != nil {
+		return etl.WithStep("begin", err)
+	}
+	wm, err := ReadWatermark(ctx, p.d, tx, p.spec.metaSchema(), p.run.Pipeline)
+	_ = tx.Rollback(context.WithoutCancel(ctx))
+	if err != nil {
+		return etl.WithStep("state", err)
+	}
+	p.stored, p.haveStored = wm, true
+	p.run.SetWatermark(wm)
+	return etl.WithStep("stage", ps.Prestage(ctx, p.run, in))
 }
 
 // attempt runs one transaction: begin -> prepare -> watermark -> stage -> apply -> checks
@@ -155,11 +178,11 @@ func (p *protocol) attempt(ctx context.Context, sess Session, in etl.Stream, att
 	if err != nil {
 		return res, etl.WithStep("state", err)
 	}
-	if attempt == 1 {
-		p.stored = wm
+	if !p.haveStored {
+		p.stored, p.haveStored = wm, true
 		p.run.SetWatermark(wm)
 	} else if !sameWatermark(wm, p.stored) {
-		return res, etl.WithStep("state", fmt.Errorf("the stored watermark moved from %v to %v while this run was retrying; its staged rows may be stale", p.stored, wm))
+		return res, etl.WithStep("state", fmt.Errorf("the stored watermark moved from %v to %v since this run read it; its staged rows may be stale", p.stored, wm))
 	}
 
 	prior := int64(-1)

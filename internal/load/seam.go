@@ -71,6 +71,17 @@ type Preparer interface {
 	Prepare(ctx context.Context, tx Tx, run *etl.Run) error
 }
 
+// Prestager is implemented by modes that can move the stream out of the process before
+// the transaction begins, such as uploading it to S3, so that the lock a Preparer takes on
+// the target covers only the COPY and the apply, not the upload. The protocol reads the
+// stored watermark first, calls Prestage once, and then runs the attempts; Stage is still
+// called in each attempt, with the already consumed stream, to load what was prestaged. A
+// watermark that moved between the read and the commit fails the load, since the
+// prestaged rows may then be stale.
+type Prestager interface {
+	Prestage(ctx context.Context, run *etl.Run, in etl.Stream) error
+}
+
 // Replayer is implemented by modes whose staged data outlives a rolled-back transaction
 // (files staged in S3, say), so that a [Dialect.Retryable] failure can run the transaction
 // again.

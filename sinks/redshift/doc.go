@@ -7,9 +7,13 @@
 // (internal/load) with the same checks and the same sluice_runs and sluice_state tables
 // as the PostgreSQL sink. Each load runs one transaction:
 //
-//	LOCK target -> read the watermark -> stage the stream to S3 (first attempt only) ->
-//	COPY the manifest into a temporary stage -> compare pg_last_copy_count() with the
-//	rows staged -> apply -> checks -> watermark and run record -> COMMIT
+//	full refresh, window replace:
+//	  read the watermark -> stage the stream to S3 ->
+//	  BEGIN -> LOCK target -> COPY the manifest into a temporary stage ->
+//	  compare pg_last_copy_count() with the rows staged -> apply -> checks ->
+//	  watermark and run record -> COMMIT
+//	merge:
+//	  BEGIN -> LOCK target -> read the watermark -> stage the stream to S3 -> COPY -> ...
 //
 // Full refresh is DELETE plus INSERT from the stage, never TRUNCATE, which commits
 // implicitly on Redshift. Merge is AWS's "delete using the stage, then insert the latest
@@ -18,12 +22,13 @@
 // transaction again, with backoff, from the same staged files; the files are deleted
 // after the commit or the final failure unless [StageConfig.KeepStaged] is set.
 //
-// The target is locked for the whole transaction, the COPY included, and the stage upload
-// happens after the watermark is read, inside it: an incremental source must see the
-// watermark read under the lock. Redshift's LOCK is exclusive, so readers of the target
-// wait for the upload and the COPY too, not just for the DELETE and INSERT; size
-// [StageConfig.Concurrency] for the window readers can bear. Redshift does not enforce
-// keys, so add checks.UniqueKey to catch duplicates.
+// Redshift's LOCK is exclusive: readers of the target wait while it is held. A full
+// refresh and a window replace upload to S3 before the transaction, so the lock covers
+// only the COPY and the apply. A merge uploads inside it, because its source reads the
+// watermark and the watermark must be read under the lock; size
+// [StageConfig.Concurrency] for the wait readers can bear. A watermark that moves between
+// a prestaged run's read and its commit fails that run rather than storing rows that may
+// be stale. Redshift does not enforce keys, so add checks.UniqueKey to catch duplicates.
 //
 // # Staging
 //

@@ -343,25 +343,46 @@ func TestCopyCountMismatchFails(t *testing.T) {
 
 // A serializable violation is retried only once the rows are staged in S3: before that
 // the stream is being consumed by the attempt itself and cannot be read twice.
+// A merge stages under the LOCK, since its source reads the watermark: a 1023 at LOCK
+// comes before anything is in S3, so there is nothing to replay and no second attempt.
 func TestSerializableViolationBeforeStagingIsNotRetried(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	h := redshifttest.New(t)
 	setupUsers(t, h, 1)
 	h.Fail(`LOCK "users"`, 1, redshifttest.SerializableViolation("users"))
-	err := runLoad(ctx, &redshift.FullRefresh{Target: harnessTarget(h, "users", nil)}, etl.Window{}, userRows(5))
+	err := runLoad(ctx, &redshift.Merge{Target: harnessTarget(h, "users", []string{"id"})}, etl.Window{}, userRows(5))
 	require.True(t, redshift.IsRetryable(err), "%v", err)
 	require.Equal(t, "lock", etl.Step(err))
 	var attempts int64
 	require.NoError(t, h.Pool.QueryRow(ctx, `SELECT attempts FROM sluice_runs`).Scan(&attempts))
 	require.Equal(t, int64(1), attempts)
-	locks := 0
-	for _, s := range h.Statements() {
-		if strings.HasPrefix(s, "LOCK ") {
-			locks++
-		}
-	}
-	require.Equal(t, 1, locks, "no second attempt")
+	require.Equal(t, 1, countPrefix(h.Statements(), "LOCK "), "no second attempt")
 	require.Equal(t, []string{"1:old 1"}, table(t, h))
 	require.Empty(t, staged(t, h))
+}
+
+// A full refresh uploads before the transaction, so the LOCK covers only COPY and apply;
+// a 1023 at LOCK then finds the files in S3 and the retry loads them.
+func TestFullRefreshUploadsBeforeTheLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	setupUsers(t, h, 1)
+	h.Fail(`LOCK "users"`, 1, redshifttest.SerializableViolation("users"))
+	err := runLoad(ctx, &redshift.FullRefresh{Target: harnessTarget(h, "users", nil)}, etl.Window{}, userRows(4, 5))
+	require.NoError(t, err)
+	require.Equal(t, 2, countPrefix(h.Statements(), "LOCK "), "the second attempt replays the staged files")
+	require.Equal(t, []string{"4:new 4", "5:new 5"}, table(t, h))
+	require.Empty(t, staged(t, h), "staged files are deleted after the commit")
+}
+
+func countPrefix(stmts []string, prefix string) int {
+	n := 0
+	for _, s := range stmts {
+		if strings.HasPrefix(s, prefix) {
+			n++
+		}
+	}
+	return n
 }

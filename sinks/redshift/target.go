@@ -111,7 +111,23 @@ func (t *Target) load(ctx context.Context, kind string, full bool, run *etl.Run,
 		}
 	}
 	m := &mode{t: t, kind: kind, apply: apply, names: in.Schema.Names(), schema: in.Schema}
-	return load.Run(ctx, t.dialect(), t.spec(full, in), m, run, in)
+	var lm load.Mode = m
+	if kind != "merge" {
+		// Neither a full refresh nor a window replace depends on the watermark, so their
+		// rows go to S3 before the transaction and the LOCK covers only COPY and apply.
+		lm = prestaged{m}
+	}
+	return load.Run(ctx, t.dialect(), t.spec(full, in), lm, run, in)
+}
+
+// prestaged is a mode that uploads before the transaction begins.
+type prestaged struct{ *mode }
+
+var _ load.Prestager = prestaged{}
+
+// Prestage uploads the stream to S3.
+func (p prestaged) Prestage(ctx context.Context, run *etl.Run, in etl.Stream) error {
+	return p.upload(ctx, run, in)
 }
 
 // seqColumn numbers staged rows in arrival order, so a merge's latest-wins rule is
@@ -165,17 +181,28 @@ func (m *mode) Cleanup(ctx context.Context, committed bool) error {
 	return nil
 }
 
+// upload writes the stream to S3, once.
+func (m *mode) upload(ctx context.Context, run *etl.Run, in etl.Stream) error {
+	if m.staged != nil {
+		return nil
+	}
+	stager, err := NewStager(ctx, m.t.Staging)
+	if err != nil {
+		return err
+	}
+	m.keep = stager.Config().KeepStaged
+	schema := append(in.Schema[:len(in.Schema):len(in.Schema)], etl.Column{Name: seqColumn, Type: etl.TypeInt64})
+	if m.staged, err = stager.Stage(ctx, run.Pipeline, run.ID, schema, numbered(in.Rows)); err != nil {
+		return fmt.Errorf("table %s: %w", m.t.table(), err)
+	}
+	return nil
+}
+
+// Stage COPYs the staged files into a temporary stage table, uploading them first unless
+// Prestage did.
 func (m *mode) Stage(ctx context.Context, tx load.Tx, run *etl.Run, in etl.Stream) (int64, error) {
-	if m.staged == nil {
-		stager, err := NewStager(ctx, m.t.Staging)
-		if err != nil {
-			return 0, err
-		}
-		m.keep = stager.Config().KeepStaged
-		schema := append(in.Schema[:len(in.Schema):len(in.Schema)], etl.Column{Name: seqColumn, Type: etl.TypeInt64})
-		if m.staged, err = stager.Stage(ctx, run.Pipeline, run.ID, schema, numbered(in.Rows)); err != nil {
-			return 0, fmt.Errorf("table %s: %w", m.t.table(), err)
-		}
+	if err := m.upload(ctx, run, in); err != nil {
+		return 0, err
 	}
 	target := m.t.table()
 	m.stage = QuoteIdentifier(stageName(run.ID))
