@@ -125,11 +125,11 @@ func Run(ctx context.Context, d Dialect, spec Spec, mode Mode, run *etl.Run, in 
 }
 
 type protocol struct {
-	d      Dialect
-	spec   Spec
-	mode   Mode
-	run    *etl.Run
-	log    *slog.Logger
+	d          Dialect
+	spec       Spec
+	mode       Mode
+	run        *etl.Run
+	log        *slog.Logger
 	loaded     int64 // rows the stage step delivered in the last attempt
 	stored     any   // watermark the run started from
 	haveStored bool  // stored has been read
