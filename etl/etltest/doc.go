@@ -19,15 +19,15 @@
 // replaces its contents, a failed one leaves them as they were. Like the SQL sinks it
 // refuses an empty full refresh with [etl.ErrEmpty] unless the run allows it, and it runs
 // [StreamCheck] values over the rows before it replaces anything; a failed check of
-// severity error fails the load with a [*CheckError]. It records every Load call
+// severity error fails the load with a *checks.Error, as the SQL sinks do. It records every Load call
 // ([Sink.Loads]) and every failure the pipeline reports to it ([Sink.Failures]).
 //
 // # Checks
 //
-// [StreamCheck] is the in-memory form of a data check. [UniqueKey] and [RowCount] come
-// with this package, [CheckFunc] adapts a function, and the checks of package checks that
-// implement checks.RowsChecker (checks.UniqueKey, checks.RowCount, ...) satisfy
-// StreamCheck as they are, since the method is the same.
+// [StreamCheck] is the in-memory form of a data check: the checks of package checks that
+// your SQL sinks run (checks.UniqueKey, checks.RowCount, checks.DuplicateRows,
+// checks.NotNull) work on a Sink as they are, so a test checks with the same values the
+// production load uses. [CheckFunc] adapts a function of your own.
 //
 // # Running
 //
@@ -39,8 +39,8 @@
 // [RequireRows] and [RequireRowsAnyOrder] compare rows and print a line diff,
 // [RequireStats] compares run counters without the duration, and [RequireCheckFailed]
 // finds a failed check in an error chain: any error in the chain that has a
-// CheckResults() []etl.CheckResult method (as [*CheckError] does) or a CheckResult()
-// etl.CheckResult method (as package checks' *checks.Error does) counts.
+// CheckResults() []etl.CheckResult method or a CheckResult() etl.CheckResult method (as
+// package checks' *checks.Error does) counts.
 //
 // Failure messages are testify's, with the diff in the Error field:
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/etl/etltest"
 )
@@ -37,7 +38,7 @@ var normalize = etl.Map(nil, func(r etl.Row) (etl.Row, error) {
 func Example() {
 	sink := &etltest.Sink{
 		Table:  "name_gender",
-		Checks: []etltest.StreamCheck{etltest.UniqueKey("name"), etltest.RowCount(1, 0)},
+		Checks: []etltest.StreamCheck{checks.UniqueKey("name"), checks.RowCount{Min: 1}},
 	}
 	p := &etl.Pipeline{
 		Name:       "name_gender",
@@ -62,6 +63,6 @@ func Example() {
 	// loaded: 2 <nil>
 	// Adaleigh F
 	// Amryn UNISEX
-	// failed: unique_key(name) found 1 duplicate keys [("Apurva") (2 rows)]
+	// failed: unique_key(name) found 1 duplicate keys [Apurva (2 rows)]
 	// still: 2 rows
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
+	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
 )
 
@@ -16,7 +16,7 @@ import (
 // for concurrent use.
 //
 // A Load fails when the stream fails, when it read no rows and the run does not allow an
-// empty load ([etl.ErrEmpty]), or when a check of severity error fails ([*CheckError]).
+// empty load ([etl.ErrEmpty]), or when a check of severity error fails (a *checks.Error, or an errors.Join of several).
 // Errors carry the step, as the SQL sinks' do: "stage", "apply" or "check".
 //
 // Sink also implements [etl.FailureRecorder], so a test can see the failures that a
@@ -158,21 +158,20 @@ func (s *Sink) load(ctx context.Context, run *etl.Run, in etl.Stream) (etl.LoadR
 
 	stats := run.Stats()
 	stats.RowsWritten = int64(len(rows))
-	var results, failed []etl.CheckResult
+	var results []etl.CheckResult
 	for _, c := range s.Checks {
 		r := c.CheckRows(in.Schema, rows, stats)
-		r.Severity = severity(r.Severity)
+		if r.Severity == "" {
+			r.Severity = etl.SeverityError
+		}
 		if r.Table == "" {
 			r.Table = s.table()
 		}
 		results = append(results, r)
 		run.Emit(ctx, etl.Event{Kind: etl.EventCheck, Stats: stats, Check: &r})
-		if !r.Passed && r.Severity != etl.SeverityWarn {
-			failed = append(failed, r)
-		}
 	}
-	if len(failed) > 0 {
-		return etl.LoadResult{Checks: results}, etl.WithStep("check", &CheckError{Results: failed})
+	if err := checks.Failed(results); err != nil {
+		return etl.LoadResult{Checks: results}, etl.WithStep("check", err)
 	}
 
 	s.mu.Lock()
@@ -187,32 +186,3 @@ func (s *Sink) table() string {
 	}
 	return s.Table
 }
-
-// CheckError is the error of a load that a failed check rolled back. [RequireCheckFailed]
-// finds it through its CheckResults method.
-type CheckError struct {
-	// Results holds the failed checks of severity error.
-	Results []etl.CheckResult
-}
-
-func (e *CheckError) Error() string {
-	msgs := make([]string, len(e.Results))
-	for i, r := range e.Results {
-		var b strings.Builder
-		fmt.Fprintf(&b, "check %s failed", r.Name)
-		if r.Table != "" {
-			fmt.Fprintf(&b, " on table %s", r.Table)
-		}
-		if r.Expected != "" || r.Found != "" {
-			fmt.Fprintf(&b, ": expected %s, found %s", r.Expected, r.Found)
-		}
-		if len(r.Samples) > 0 {
-			fmt.Fprintf(&b, " (e.g. %s)", strings.Join(r.Samples, "; "))
-		}
-		msgs[i] = b.String()
-	}
-	return strings.Join(msgs, "\n")
-}
-
-// CheckResults returns the failed checks.
-func (e *CheckError) CheckResults() []etl.CheckResult { return slices.Clone(e.Results) }
