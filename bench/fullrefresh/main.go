@@ -37,6 +37,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -128,9 +129,11 @@ func runChild(ctx context.Context, c config) int {
 		fmt.Fprintf(os.Stderr, "unknown child case %q\n", c.child)
 		return 2
 	}
+	// The observer only counts, so the report can say how often a run calls it.
 	var obs etl.Observer
+	var events atomic.Int64
 	if c.observed {
-		obs = etl.ObserverFunc(func(context.Context, etl.Event) {})
+		obs = etl.ObserverFunc(func(context.Context, etl.Event) { events.Add(1) })
 	}
 	res, err := sluiceFullRefresh(ctx, loadSpec{
 		DSN: c.dsn, Schema: c.schema, Table: table, CSV: c.csv, Rows: c.rows,
@@ -140,7 +143,7 @@ func runChild(ctx context.Context, c config) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := harness.WriteChildResult(os.Stdout, res); err != nil {
+	if err := harness.WriteChildResult(os.Stdout, res, events.Load()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -459,6 +462,9 @@ func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool) har
 				return "", fmt.Errorf("sluice wrote %d rows, want %d", cr.Stats.RowsWritten, fx.rows)
 			}
 			notes = append(notes, cr.CheckSummary())
+			if observed {
+				notes = append(notes, fmt.Sprintf("%d observer events", cr.Events))
+			}
 		}
 		if d.c.verify {
 			got, err := harness.TableFingerprint(ctx, d.conn, d.target(), "")

@@ -118,7 +118,7 @@ func runChild(ctx context.Context, c config) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := harness.WriteChildResult(os.Stdout, res); err != nil {
+	if err := harness.WriteChildResult(os.Stdout, res, 0); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

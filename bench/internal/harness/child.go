@@ -16,12 +16,14 @@ type ChildResult struct {
 	Checks []etl.CheckResult
 	// PeakRSS is the child's own VmHWM in bytes when it finished.
 	PeakRSS int64
+	// Events counts the events the child's observer received, when it had one.
+	Events int64 `json:",omitempty"`
 }
 
-// WriteChildResult writes res and the process's peak RSS for the driver to read with
-// [ReadChildResult]. Call it last, once the load is done.
-func WriteChildResult(w io.Writer, res etl.Result) error {
-	return json.NewEncoder(w).Encode(ChildResult{Stats: res.Stats, Checks: res.Checks, PeakRSS: OwnPeakRSS()})
+// WriteChildResult writes res, the count of observer events and the process's peak RSS
+// for the driver to read with [ReadChildResult]. Call it last, once the load is done.
+func WriteChildResult(w io.Writer, res etl.Result, events int64) error {
+	return json.NewEncoder(w).Encode(ChildResult{Stats: res.Stats, Checks: res.Checks, PeakRSS: OwnPeakRSS(), Events: events})
 }
 
 // ReadChildResult decodes what a child wrote with [WriteChildResult], ignoring anything

@@ -142,7 +142,7 @@ func TestHelperAllocate(t *testing.T) {
 		b[i] = byte(i)
 	}
 	if os.Getenv("HARNESS_TEST_ALLOCATE") == "report" {
-		require.NoError(t, WriteChildResult(os.Stdout, etl.Result{Stats: etl.Stats{RowsRead: int64(len(b))}}))
+		require.NoError(t, WriteChildResult(os.Stdout, etl.Result{Stats: etl.Stats{RowsRead: int64(len(b))}}, 0))
 		return
 	}
 	os.Stdout.WriteString("allocated " + strconv.Itoa(len(b)) + "\n")
@@ -155,10 +155,11 @@ func TestChildResultRoundTrip(t *testing.T) {
 	require.NoError(t, WriteChildResult(&buf, etl.Result{
 		Stats:  etl.Stats{RowsRead: 5, RowsWritten: 5},
 		Checks: []etl.CheckResult{{Name: "unique_key(id)", Passed: true, Note: "by index"}, {Name: "row_count"}},
-	}))
+	}, 7))
 	cr, err := ReadChildResult(buf.Bytes())
 	require.NoError(t, err)
 	require.Equal(t, int64(5), cr.Stats.RowsWritten)
+	require.Equal(t, int64(7), cr.Events)
 	require.Equal(t, "checks: unique_key(id) passed (by index), row_count FAILED", cr.CheckSummary())
 	require.Equal(t, "no checks reported", ChildResult{}.CheckSummary())
 	_, err = ReadChildResult([]byte("not json"))
