@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -20,41 +19,30 @@ import (
 	"github.com/sluice-etl/sluice/internal/pgtest"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildDir  string
-)
-
-// binary builds the example once per test process into a temporary directory.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "fanout-test")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(buildDir, "fanout")
-		args := []string{"build", "-o", binPath}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
-}
+// runMainEnv makes the test binary run the example's main instead of its tests: the
+// tests start the program as a subprocess without building it again, so they cost no
+// extra compile in CI, and under -race the program's races are caught too.
+const runMainEnv = "FANOUT_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	if os.Getenv(runMainEnv) == "1" {
+		main() // dag.Main exits with the command's code
+		return
 	}
-	os.Exit(code)
+	os.Exit(m.Run())
+}
+
+// command returns the example program as a command, with SLUICE_DAG_STORE cleared and
+// then env applied.
+func command(t *testing.T, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(self, args...)
+	// Under -race a process sleeps 1 s at exit (atexit_sleep_ms) unless told not to.
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	cmd.Env = slices.Concat(os.Environ(), []string{runMainEnv + "=1", "SLUICE_DAG_STORE=", "GORACE=" + gorace}, env)
+	return cmd
 }
 
 type result struct {
@@ -64,9 +52,7 @@ type result struct {
 
 func run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary(t), args...)
-	cmd.Env = append(os.Environ(), "SLUICE_DAG_STORE=")
-	cmd.Env = append(cmd.Env, env...)
+	cmd := command(t, env, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -243,8 +229,7 @@ type holding struct {
 // running, and so once the run holds the DAG's lock.
 func startHolding(t *testing.T, env []string, args ...string) *holding {
 	t.Helper()
-	p := &holding{cmd: exec.Command(binary(t), args...), drained: make(chan struct{})}
-	p.cmd.Env = slices.Concat(os.Environ(), []string{"SLUICE_DAG_STORE="}, env, []string{"FANOUT_HOLD=1"})
+	p := &holding{cmd: command(t, slices.Concat(env, []string{"FANOUT_HOLD=1"}), args...), drained: make(chan struct{})}
 	p.cmd.Stdout = &p.stdout
 	var err error
 	p.stdin, err = p.cmd.StdinPipe()
