@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,9 +25,26 @@ type dialect struct {
 }
 
 var (
-	_ load.Dialect       = dialect{}
-	_ load.UniqueIndexer = dialect{}
+	_ load.Dialect        = dialect{}
+	_ load.UniqueIndexer  = dialect{}
+	_ load.UniqueViolator = dialect{}
 )
+
+// UniqueViolation recognises PostgreSQL's unique_violation (23505), raised by a COPY into
+// a keyed table or by rebuilding a unique index after the COPY, and returns the key from
+// its detail, such as "(name)=(Ann)".
+func (dialect) UniqueViolation(err error) (string, bool) {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23505" {
+		return "", false
+	}
+	key := strings.TrimPrefix(pe.Detail, "Key ")
+	key = strings.TrimSuffix(strings.TrimSuffix(key, " already exists."), " is duplicated.")
+	if key == "" {
+		key = pe.ConstraintName
+	}
+	return key, true
+}
 
 func (dialect) Name() string { return "postgres" }
 
