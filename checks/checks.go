@@ -82,6 +82,7 @@ type Error struct {
 	Result etl.CheckResult
 }
 
+// Error implements the error interface.
 func (e *Error) Error() string {
 	r := e.Result
 	var b strings.Builder

@@ -57,6 +57,7 @@ type StepError struct {
 	Err  error
 }
 
+// Error implements the error interface.
 func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
 
 // Unwrap returns the underlying error.

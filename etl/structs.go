@@ -28,6 +28,7 @@ type FieldError struct {
 	Err error
 }
 
+// Error implements the error interface.
 func (e *FieldError) Error() string {
 	var b strings.Builder
 	b.WriteString("etl: ")

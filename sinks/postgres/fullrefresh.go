@@ -35,6 +35,7 @@ const (
 	Swap
 )
 
+// String implements fmt.Stringer.
 func (s Strategy) String() string {
 	switch s {
 	case Truncate:

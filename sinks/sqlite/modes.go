@@ -192,6 +192,7 @@ type DuplicateKeyError struct {
 	Err error
 }
 
+// Error implements the error interface.
 func (e *DuplicateKeyError) Error() string {
 	parts := make([]string, len(e.Key))
 	for i, k := range e.Key {

@@ -39,6 +39,7 @@ type ValueError struct {
 	Err error
 }
 
+// Error implements the error interface.
 func (e *ValueError) Error() string {
 	return fmt.Sprintf("table %s: row %d: column %q: %v", e.Table, e.Row, e.Column, e.Err)
 }

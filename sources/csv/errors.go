@@ -59,6 +59,7 @@ type ParseError struct {
 	Err error
 }
 
+// Error implements the error interface.
 func (e *ParseError) Error() string {
 	s := e.File + ": line " + strconv.Itoa(e.Line)
 	if e.Column > 0 {
@@ -84,6 +85,7 @@ type HTTPError struct {
 	Status string
 }
 
+// Error implements the error interface.
 func (e *HTTPError) Error() string {
 	return fmt.Sprintf("GET %s: HTTP status %s", e.URL, e.Status)
 }

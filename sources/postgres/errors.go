@@ -25,6 +25,7 @@ type Error struct {
 	Err error
 }
 
+// Error implements the error interface.
 func (e *Error) Error() string {
 	s := "postgres source " + e.Source
 	if e.Column != "" {
@@ -49,6 +50,7 @@ type NullCursorRowsError struct {
 	Samples []string
 }
 
+// Error implements the error interface.
 func (e *NullCursorRowsError) Error() string {
 	return fmt.Sprintf("postgres source %s: %d row(s) have a NULL cursor %s (for example %s); "+
 		"fix the data, widen the cursor with coalesce(...), or set NullCursor to NullCursorAlways",

@@ -47,6 +47,7 @@ type Fingerprint struct {
 	Sum  string
 }
 
+// String implements fmt.Stringer.
 func (f Fingerprint) String() string { return fmt.Sprintf("%d rows, sum %s", f.Rows, f.Sum) }
 
 // TableFingerprint computes the fingerprint of the rows of qualified (a quoted name) that
