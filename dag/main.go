@@ -10,13 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"regexp"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redact"
 )
 
 // Exit codes returned by [MainArgs].
@@ -225,28 +225,9 @@ func (m *mainEnv) closeStore() {
 // RedactDSN returns dsn with any password replaced by "xxxxx", for logs and errors. It
 // handles URLs (the user info, and a password= query parameter) and keyword/value
 // strings, and does not trust the string to be well formed: a password with characters
-// that break URL parsing is still hidden.
-func RedactDSN(dsn string) string {
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		rest := dsn[i+3:]
-		// The user info ends at the last "@": a stray "@" later, in a query, only hides
-		// more than needed.
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
-				dsn = dsn[:i+3] + rest[:c+1] + "xxxxx" + rest[at:]
-			}
-		}
-		return queryPassword.ReplaceAllString(dsn, "${1}xxxxx")
-	}
-	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
-}
-
-var (
-	// kvPassword matches password=x or password = 'a b' in keyword/value form.
-	kvPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)`)
-	// queryPassword matches a password parameter in a URL query.
-	queryPassword = regexp.MustCompile(`(?i)([?&]password=)[^&]*`)
-)
+// that break URL parsing is still hidden. Text that quotes a DSN, such as an error, may
+// be given too.
+func RedactDSN(dsn string) string { return redact.DSN(dsn) }
 
 // ParseTime reads a time given on the command line: RFC 3339 ("2026-01-02T15:04:05Z"),
 // a date and time without zone ("2026-01-02T15:04", taken as UTC), or a date

@@ -236,18 +236,6 @@ func TestMainOpensStore(t *testing.T) {
 	}
 }
 
-func TestRedactDSN(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"postgres://u:pw@h:5432/db?sslmode=disable": "postgres://u:xxxxx@h:5432/db?sslmode=disable",
-		"postgres://u@h/db":                         "postgres://u@h/db",
-		"host=h user=u password=pw dbname=d":        "host=h user=u password=xxxxx dbname=d",
-		"memory":                                    "memory",
-	} {
-		require.Equal(t, want, dag.RedactDSN(in))
-	}
-}
-
 // TestMainConcurrent runs commands against one DAG at once, as tests of a user's program
 // do; the race detector checks that MainArgs leaves the DAG as declared.
 func TestMainConcurrent(t *testing.T) {

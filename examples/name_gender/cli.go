@@ -7,13 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/sluice-etl/sluice/dag"
 	"github.com/sluice-etl/sluice/etl"
 )
 
@@ -113,35 +111,4 @@ func explain(err error) error {
 		return fmt.Errorf("%w: %s", err, pg.Detail)
 	}
 	return err
-}
-
-// redactURL hides the password of a connection URL, in its user part or its query, and
-// the rest of the query of a source URL, where signed URLs keep their tokens. A local path
-// is returned as is. Text that is not one URL goes through dag.RedactDSN.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || len(u.Scheme) == 1 { // "C:\..." is a path
-		return dag.RedactDSN(s)
-	}
-	if u.Scheme == "" && u.User == nil {
-		if strings.Contains(strings.ToLower(s), "password=") { // host=... password=...
-			return dag.RedactDSN(s)
-		}
-		return s
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-	}
-	switch q := u.Query(); {
-	case u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "s3":
-		if u.RawQuery != "" {
-			u.RawQuery = "..."
-		}
-	case q.Has("password"):
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redact"
 	"github.com/sluice-etl/sluice/sinks/postgres"
 	"github.com/sluice-etl/sluice/sinks/sqlite"
 	"github.com/sluice-etl/sluice/sources/csv"
@@ -134,7 +135,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 // openSource reads the CSV named by cfg, or the embedded sample.
 func openSource(cfg config) (etl.Extractor, string, error) {
 	c := csv.Config{Path: cfg.source, Schema: schema, MaxBadRows: cfg.maxBad}
-	name := redactURL(cfg.source)
+	name := redact.URL(cfg.source)
 	if cfg.source == "" {
 		c.Reader, c.Name, name = bytes.NewReader(sampleCSV), sampleName, sampleName
 	}
@@ -157,7 +158,7 @@ type target struct {
 // full-refresh loader for it.
 func openTarget(ctx context.Context, cfg config, logger *slog.Logger) (*target, error) {
 	spec := cfg.target
-	name := redactURL(spec)
+	name := redact.URL(spec)
 	switch {
 	case strings.HasPrefix(spec, "sqlite:"):
 		db, err := sqlite.OpenWith(strings.TrimPrefix(spec, "sqlite:"), sqlite.Config{Logger: logger})
@@ -174,7 +175,7 @@ func openTarget(ctx context.Context, cfg config, logger *slog.Logger) (*target, 
 	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
 		pool, err := pgxpool.New(ctx, spec)
 		if err != nil {
-			return nil, fmt.Errorf("target %s: %s", name, redactURL(err.Error()))
+			return nil, fmt.Errorf("target %s: %s", name, redact.DSN(err.Error()))
 		}
 		if _, err := pool.Exec(ctx, tableDDL); err != nil {
 			pool.Close()

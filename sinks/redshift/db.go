@@ -3,14 +3,12 @@ package redshift
 import (
 	"context"
 	"errors"
-	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/sluice-etl/sluice/dag"
+	"github.com/sluice-etl/sluice/internal/redact"
 )
 
 // DB is the seam through which the sink sends every statement to the cluster. A *pgx.Conn
@@ -34,7 +32,7 @@ func Connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, redact(err, dsn, cfg.Password)
+		return nil, redactError(err, dsn, cfg.Password)
 	}
 	return conn, nil
 }
@@ -44,7 +42,7 @@ func Connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
 func ConnConfig(dsn string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, redact(err, dsn, "")
+		return nil, redactError(err, dsn, "")
 	}
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	cfg.StatementCacheCapacity = 0
@@ -53,10 +51,10 @@ func ConnConfig(dsn string) (*pgx.ConnConfig, error) {
 }
 
 // RedactDSN returns dsn with its password replaced by "xxxxx", in URL or keyword/value
-// form, for logs and errors. It is [dag.RedactDSN], which does not trust dsn to parse:
-// a quoted keyword password with spaces, or a URL password that url.Parse rejects, is
-// still hidden.
-func RedactDSN(dsn string) string { return dag.RedactDSN(dsn) }
+// form, for logs and errors. It does not trust dsn to parse: a quoted keyword password
+// with spaces, or a URL password that url.Parse rejects, is still hidden. It is the same
+// redaction as [dag.RedactDSN].
+func RedactDSN(dsn string) string { return redact.DSN(dsn) }
 
 // redactedError hides a password inside a wrapped error's text.
 type redactedError struct {
@@ -67,10 +65,11 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// redact returns err with the DSN and password scrubbed from its text. When the caller
-// does not know the password (dsn did not parse), it is dug out of dsn. The original
+// redactError returns err with the DSN and password scrubbed from its text. The password is
+// dug out of dsn too, as written and as decoded, for when the caller does not know it
+// (dsn did not parse) or the error quotes it as written. The original
 // stays reachable through errors.Is and errors.As for its kind, not for printing.
-func redact(err error, dsn, password string) error {
+func redactError(err error, dsn, password string) error {
 	if err == nil {
 		return nil
 	}
@@ -78,56 +77,12 @@ func redact(err error, dsn, password string) error {
 	if dsn != "" {
 		msg = strings.ReplaceAll(msg, dsn, RedactDSN(dsn))
 	}
-	secrets := []string{password}
-	if password == "" {
-		secrets = dsnPasswords(dsn)
-	}
-	for _, pw := range secrets {
+	for _, pw := range append(redact.Secrets(dsn), password) {
 		if pw != "" {
 			msg = strings.ReplaceAll(msg, pw, "xxxxx")
 		}
 	}
 	return &redactedError{msg: msg, err: err}
-}
-
-var (
-	// kvPassword matches password=x or password = 'a b' in keyword/value form.
-	kvPassword = regexp.MustCompile(`(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)`)
-	// queryPassword matches a password parameter in a URL query.
-	queryPassword = regexp.MustCompile(`(?i)[?&]password=([^&#]*)`)
-)
-
-// dsnPasswords returns the password of a DSN that may not parse, as written and as
-// decoded, for scrubbing from error text.
-func dsnPasswords(dsn string) []string {
-	var out []string
-	add := func(raw string) {
-		out = append(out, raw)
-		if u, err := url.PathUnescape(raw); err == nil && u != raw {
-			out = append(out, u)
-		}
-	}
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		rest := dsn[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
-				add(rest[c+1 : at])
-			}
-		}
-		for _, m := range queryPassword.FindAllStringSubmatch(dsn, -1) {
-			add(m[1])
-		}
-		return out
-	}
-	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
-		v := m[1]
-		if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
-			out = append(out, v)
-			v = strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(v[1 : len(v)-1])
-		}
-		out = append(out, v)
-	}
-	return out
 }
 
 // IsRetryable reports whether err is a serialization failure that a retry of the whole

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redact"
 )
 
 // Config configures a [Source]. Exactly one of Path and Reader is set, and Schema is
@@ -169,7 +170,7 @@ func New(cfg Config) (*Source, error) {
 	case hasScheme(cfg.Path, "http://"), hasScheme(cfg.Path, "https://"):
 		u, err := url.Parse(cfg.Path)
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("csv: invalid URL %q", redactURL(cfg.Path))
+			return nil, fmt.Errorf("csv: invalid URL %q", redact.URL(cfg.Path))
 		}
 		s.kind, s.url = kindHTTP, u
 		s.name = u.Scheme + "://" + u.Host + u.EscapedPath()
@@ -190,7 +191,7 @@ func New(cfg Config) (*Source, error) {
 		rest := cfg.Path[len("s3://"):]
 		bucket, key, _ := strings.Cut(rest, "/")
 		if bucket == "" {
-			return nil, fmt.Errorf("csv: %q names no bucket", cfg.Path)
+			return nil, fmt.Errorf("csv: %q names no bucket", redact.URL(cfg.Path))
 		}
 		s.kind, s.bucket, s.key = kindS3, bucket, key
 		s.prefix = key == "" || strings.HasSuffix(key, "/")
@@ -201,7 +202,7 @@ func New(cfg Config) (*Source, error) {
 		if hasScheme(p, "file://") {
 			u, err := url.Parse(p)
 			if err != nil || (u.Host != "" && u.Host != "localhost") {
-				return nil, fmt.Errorf("csv: invalid file URL %q", p)
+				return nil, fmt.Errorf("csv: invalid file URL %q", redact.URL(p))
 			}
 			p = filepath.FromSlash(u.Path)
 		}
@@ -218,15 +219,6 @@ func New(cfg Config) (*Source, error) {
 
 func hasScheme(s, scheme string) bool {
 	return len(s) >= len(scheme) && strings.EqualFold(s[:len(scheme)], scheme)
-}
-
-// redactURL drops the userinfo and query of a URL, where tokens and passwords live.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		u.User, u.RawQuery, u.Fragment = nil, "", ""
-		return u.String()
-	}
-	return "(unparsable URL)"
 }
 
 // Schema returns the columns the stream's rows carry.

@@ -338,6 +338,24 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// A URL that New rejects is named in the error without its password or query.
+func TestConfigErrorsHideSecrets(t *testing.T) {
+	t.Parallel()
+	schema := etl.Schema{{Name: "a"}}
+	for _, path := range []string{
+		"https://u:s3cret@host/%zz.csv?sig=t0ken",
+		"https://s3cret@/x.csv?sig=t0ken",
+		"https://u:pa#s3cret@/x.csv",
+		"s3:///key?X-Amz-Signature=t0ken",
+		"file://u:s3cret@host/x.csv",
+	} {
+		_, err := csv.New(csv.Config{Schema: schema, Path: path})
+		require.Error(t, err, path)
+		require.NotContains(t, err.Error(), "s3cret", path)
+		require.NotContains(t, err.Error(), "t0ken", path)
+	}
+}
+
 func TestLineage(t *testing.T) {
 	t.Parallel()
 	schema := etl.Schema{{Name: "a", Type: etl.TypeText}}
