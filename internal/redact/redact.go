@@ -105,32 +105,49 @@ func find(s string) []secret {
 		}
 		i = next
 	}
+	// The next URL and key= found stay valid until scanning passes their start, so
+	// long text is scanned in linear time, not once per key. Their indexes are of s.
+	var u, k []int
+	uDone, kDone := false, false
 	for i < len(s) {
-		u := scheme.FindStringIndex(s[i:])
-		k := key.FindStringIndex(s[i:])
+		if !uDone && (u == nil || u[0] < i) {
+			u = indexFrom(scheme, s, i)
+			uDone = u == nil
+		}
+		if !kDone && (k == nil || k[0] < i) {
+			k = indexFrom(key, s, i)
+			kDone = k == nil
+		}
 		switch {
 		case u == nil && k == nil:
 			return spans
 		case u != nil && (k == nil || u[0] <= k[0]):
-			auth := i + u[1]
-			next, sp, ok := userinfo(s, auth)
+			next, sp, ok := userinfo(s, u[1])
 			if ok {
 				spans = append(spans, sp)
 			}
 			i = next
 		default:
-			start, end := i+k[0], i+k[1]
-			name := strings.TrimRight(s[start:end], " \t\r\n\v\f=")
+			name := strings.TrimRight(s[k[0]:k[1]], " \t\r\n\v\f=")
 			if !isPasswordKey(name) {
-				i = end
+				i = k[1]
 				continue
 			}
-			sp := value(s, start, end)
+			sp := value(s, k[0], k[1])
 			spans = append(spans, sp) // even empty: whether there is a password is no one's business
 			i = sp.end
 		}
 	}
 	return spans
+}
+
+// indexFrom returns the indexes in s of the first match of re at or after i, or nil.
+func indexFrom(re *regexp.Regexp, s string, i int) []int {
+	m := re.FindStringIndex(s[i:])
+	if m != nil {
+		m[0], m[1] = m[0]+i, m[1]+i
+	}
+	return m
 }
 
 // userinfo finds the password in the user info of the URL whose authority starts at
@@ -155,13 +172,18 @@ func userinfo(s string, auth int) (next int, sp secret, ok bool) {
 // atSign returns the index of the "@" that ends the user info at the start of rest, or
 // -1, as [userinfo] describes.
 func atSign(rest string) int {
-	for _, m := range scheme.FindAllStringIndex(rest, -1) {
+	for j := 0; ; {
+		m := indexFrom(scheme, rest, j)
+		if m == nil {
+			break
+		}
 		if m[0] > 0 && strings.IndexByte(" \t\r\n\v\f\"'`(<[,=", rest[m[0]-1]) >= 0 {
 			if at := strings.LastIndexByte(rest[:m[0]], '@'); at >= 0 {
 				return at
 			}
 			break
 		}
+		j = m[1]
 	}
 	return strings.LastIndexByte(rest, '@')
 }
