@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/sluice-etl/sluice/internal/redact"
 )
 
 // Sample is one timed execution of a case.
@@ -210,18 +211,9 @@ func (p PSQL) RedactErr(err error) error {
 	return err
 }
 
-// RedactDSN replaces the password of a URL-form connection string with "xxxxx".
-func RedactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); !ok {
-		return dsn
-	}
-	u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	return u.String()
-}
+// RedactDSN hides the passwords of a connection string in either form, as every sluice
+// package does.
+func RedactDSN(dsn string) string { return redact.DSN(dsn) }
 
 // QuoteLiteral quotes s as a SQL (and psql \copy) string literal.
 func QuoteLiteral(s string) string {
