@@ -170,7 +170,7 @@ func TestRedactAndQuote(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "postgres://u:xxxxx@h:5432/db", RedactDSN("postgres://u:secret@h:5432/db"))
 	require.Equal(t, "postgres://u@h/db", RedactDSN("postgres://u@h/db"))
-	require.Equal(t, "host=h password=x", RedactDSN("host=h password=x"), "key=value strings are not URLs; left alone")
+	require.Equal(t, "host=h password=xxxxx", RedactDSN("host=h password=s3cret"), "keyword/value strings hide their password too")
 	require.Equal(t, `'it''s'`, QuoteLiteral("it's"))
 	require.Equal(t, `"a""b"`, QuoteIdent(`a"b`))
 	require.Equal(t, []string{"a", "b"}, SplitList(" a, ,b,"))
