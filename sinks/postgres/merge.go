@@ -172,9 +172,15 @@ func (mm *mergeMode) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load
 	tx := t.tx
 	target, stage, key := mm.p.ref, mm.stage.sql(), mm.p.key
 	// Temporary tables are never auto-analyzed; without statistics the planner may hash
-	// the whole target instead of the stage. The key's statistics are all the joins need,
-	// and far cheaper to gather than every column's.
-	if _, err := tx.Exec(ctx, "ANALYZE "+stage+" ("+quoteList(key)+")"); err != nil {
+	// the whole target instead of the stage. The key's statistics (and the delete flag's)
+	// are all the joins need, and far cheaper to gather than every column's.
+	analyzed := key
+	if mm.m.Deleted != "" {
+		// The tombstone delete joins on the flag too; without its statistics the planner
+		// guesses how many tombstones there are.
+		analyzed = append(append([]string(nil), key...), mm.m.Deleted)
+	}
+	if _, err := tx.Exec(ctx, "ANALYZE "+stage+" ("+quoteList(analyzed)+")"); err != nil {
 		return load.Applied{}, fmt.Errorf("analyze stage of %s: %w", target, err)
 	}
 	// One pass finds NULL keys (which would never match and pile up) and keys staged more
@@ -205,6 +211,90 @@ func (mm *mergeMode) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load
 		}
 	}
 
+	applied, upserted, err := mm.upsert(ctx, ltx)
+	if err != nil {
+		return applied, err
+	}
+	if !upserted {
+		if applied, err = mm.replace(ctx, tx); err != nil {
+			return applied, err
+		}
+	}
+	if r := mm.m.Reconcile; r != nil {
+		n, err := mm.reconcile(ctx, tx, run, r)
+		if err != nil {
+			return applied, err
+		}
+		applied.Deleted += n
+	}
+	return applied, nil
+}
+
+// upsert applies the deduplicated stage with INSERT ... ON CONFLICT DO UPDATE and then
+// deletes the tombstones' rows: one pass over the target's key index instead of a delete
+// and an insert, which the benchmark showed about a fifth faster. It needs a unique index
+// on exactly the key, to arbitrate the conflict, and a stream carrying exactly the
+// target's columns, so that the result matches a delete and insert, which would reset any
+// column the stream lacks. It reports false, having done nothing, when either is missing.
+func (mm *mergeMode) upsert(ctx context.Context, ltx load.Tx) (load.Applied, bool, error) {
+	target, stage, key := mm.p.ref, mm.stage.sql(), mm.p.key
+	if len(mm.p.cols) != len(mm.names) {
+		return load.Applied{}, false, nil
+	}
+	inStream := make(map[string]bool, len(mm.names))
+	for _, n := range mm.names {
+		inStream[n] = true
+	}
+	isKey := make(map[string]bool, len(key))
+	for _, k := range key {
+		isKey[k] = true
+	}
+	var set []string
+	for _, c := range mm.p.cols {
+		if !inStream[c.Name] || c.Generated {
+			return load.Applied{}, false, nil
+		}
+		if !isKey[c.Name] {
+			set = append(set, quoteIdent(c.Name)+" = EXCLUDED."+quoteIdent(c.Name))
+		}
+	}
+	covered, err := dialect{}.UniqueIndex(ctx, ltx, target.Schema, target.Name, key)
+	if err != nil || !covered {
+		return load.Applied{}, false, err
+	}
+	tx := ltx.(*pgTx).tx
+	ins := "INSERT INTO " + target.sql() + " (" + quoteList(mm.names) + ") SELECT " + quoteList(mm.names) +
+		" FROM " + stage + " s"
+	if !mm.m.KeepDeleted {
+		ins += " WHERE NOT " + mm.tombstone("s")
+	}
+	ins += " ON CONFLICT (" + quoteList(key) + ") DO "
+	if len(set) == 0 {
+		ins += "NOTHING"
+	} else {
+		ins += "UPDATE SET " + strings.Join(set, ", ")
+	}
+	tag, err := tx.Exec(ctx, ins)
+	if err != nil {
+		return load.Applied{}, true, fmt.Errorf("upsert changed rows into %s: %w", target, err)
+	}
+	applied := load.Applied{Written: tag.RowsAffected()}
+	if mm.m.KeepDeleted || mm.m.Deleted == "" {
+		return applied, true, nil
+	}
+	del := "DELETE FROM " + target.sql() + " t USING " + stage + " s WHERE " + keyMatch(key, "t", "s") +
+		" AND " + mm.tombstone("s")
+	if tag, err = tx.Exec(ctx, del); err != nil {
+		return applied, true, fmt.Errorf("delete removed rows of %s: %w", target, err)
+	}
+	applied.Deleted = tag.RowsAffected()
+	return applied, true, nil
+}
+
+// replace applies the deduplicated stage by deleting every staged key from the target and
+// inserting the rows that are not tombstones.
+func (mm *mergeMode) replace(ctx context.Context, tx pgx.Tx) (load.Applied, error) {
+	target, stage, key := mm.p.ref, mm.stage.sql(), mm.p.key
 	var matched, gone int64
 	del := "WITH d AS (DELETE FROM " + target.sql() + " t USING " + stage + " s WHERE " + keyMatch(key, "t", "s") +
 		" RETURNING " + mm.tombstone("s") + " AS gone) SELECT count(*), count(*) FILTER (WHERE gone) FROM d"
@@ -222,16 +312,7 @@ func (mm *mergeMode) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load
 	if err != nil {
 		return load.Applied{}, fmt.Errorf("insert changed rows into %s: %w", target, err)
 	}
-	applied := load.Applied{Written: tag.RowsAffected(), Deleted: gone}
-
-	if r := mm.m.Reconcile; r != nil {
-		n, err := mm.reconcile(ctx, tx, run, r)
-		if err != nil {
-			return applied, err
-		}
-		applied.Deleted += n
-	}
-	return applied, nil
+	return load.Applied{Written: tag.RowsAffected(), Deleted: gone}, nil
 }
 
 // reconcile deletes the target rows in scope whose key the source's key stream lacks.

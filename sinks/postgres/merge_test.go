@@ -24,6 +24,10 @@ var itemSchema = etl.Schema{
 
 const itemTableSQL = `CREATE TABLE %s (id bigint PRIMARY KEY, name text, qty bigint, modified timestamptz, deleted boolean)`
 
+// itemTableNoKeySQL has no unique index, so a merge into it deletes and inserts instead of
+// upserting.
+const itemTableNoKeySQL = `CREATE TABLE %s (id bigint NOT NULL, name text, qty bigint, modified timestamptz, deleted boolean)`
+
 type srcRow struct {
 	name     string
 	qty      int64
@@ -184,11 +188,16 @@ func TestMergeProperty(t *testing.T) {
 			for c := range perWorker {
 				seed := uint64(w*perWorker + c)
 				table := fmt.Sprintf("items_%d", c)
-				_, err := db.Pool.Exec(ctx, fmt.Sprintf(itemTableSQL, table))
+				// Half the cases upsert (the table has a primary key); half delete and insert.
+				ddl, key := itemTableSQL, []string(nil)
+				if c%2 == 1 {
+					ddl, key = itemTableNoKeySQL, []string{"id"}
+				}
+				_, err := db.Pool.Exec(ctx, fmt.Sprintf(ddl, table))
 				require.NoError(t, err)
 				m := &sourceModel{rows: map[int64]srcRow{}, now: t0, lookback: 10 * time.Second, rnd: rand.New(rand.NewPCG(seed, 7))}
 				p := &etl.Pipeline{Name: table, Source: m.extractor(), Sink: &postgres.Merge{
-					Target: postgres.Target{Pool: db.Pool, Table: table, Checks: []checks.Check{checks.UniqueKey()}},
+					Target: postgres.Target{Pool: db.Pool, Table: table, Key: key, Checks: []checks.Check{checks.UniqueKey()}},
 					Cursor: "modified", Deleted: "deleted",
 				}}
 				for b := range 2 + m.rnd.IntN(2) {
