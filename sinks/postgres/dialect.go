@@ -11,10 +11,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
+	"github.com/sluice-etl/sluice/internal/pgxrows"
 )
 
 // dialect is PostgreSQL's side of the load protocol in internal/load.
@@ -216,46 +216,7 @@ func (t *pgTx) Exec(ctx context.Context, sql string, args ...any) (int64, error)
 }
 
 func (t *pgTx) QueryRows(ctx context.Context, sql string, args ...any) ([][]any, error) {
-	rows, err := t.tx.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out [][]any
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range vals {
-			vals[i] = plainValue(v)
-		}
-		out = append(out, vals)
-	}
-	return out, rows.Err()
-}
-
-// plainValue turns pgx's wrapper types into the values the etl package documents, so
-// checks print keys as people expect.
-func plainValue(v any) any {
-	switch x := v.(type) {
-	case pgtype.Numeric:
-		if !x.Valid {
-			return nil
-		}
-		b, err := x.MarshalJSON()
-		if err != nil {
-			return nil
-		}
-		return etl.Decimal(b)
-	case [16]byte:
-		return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
-	case int32:
-		return int64(x)
-	case int16:
-		return int64(x)
-	}
-	return v
+	return pgxrows.Collect(t.tx.Query(ctx, sql, args...))
 }
 
 func (t *pgTx) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }

@@ -6,10 +6,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgtype"
-
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
+	"github.com/sluice-etl/sluice/internal/pgxrows"
 )
 
 // dialect is Redshift's side of the load protocol in internal/load.
@@ -99,43 +98,7 @@ func (t *tx) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 }
 
 func (t *tx) QueryRows(ctx context.Context, sql string, args ...any) ([][]any, error) {
-	rows, err := t.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out [][]any
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range vals {
-			vals[i] = plainValue(v)
-		}
-		out = append(out, vals)
-	}
-	return out, rows.Err()
-}
-
-// plainValue turns pgx's wrapper types into the values the etl package documents.
-func plainValue(v any) any {
-	switch x := v.(type) {
-	case pgtype.Numeric:
-		if !x.Valid {
-			return nil
-		}
-		b, err := x.MarshalJSON()
-		if err != nil {
-			return nil
-		}
-		return etl.Decimal(b)
-	case int32:
-		return int64(x)
-	case int16:
-		return int64(x)
-	}
-	return v
+	return pgxrows.Collect(t.db.Query(ctx, sql, args...))
 }
 
 func (t *tx) Commit(ctx context.Context) error {
