@@ -29,7 +29,7 @@
 // straight from etl.Row values into each column's wire format: integers, floats, numeric,
 // boolean, timestamptz, timestamp, date, bytea, text (and varchar, char, enums, citext),
 // json, jsonb and uuid, including domains over them. A decimal's text is regrouped into
-// numeric's base-10000 digits directly, without math/big, which PERF-NOTES measured as
+// numeric's base-10000 digits directly, without math/big, whose encoding we measured as
 // the largest client-side cost of the stock typed path; the parsing moves to the client's
 // core, which is why a binary COPY beats a server-parsed text COPY on a small machine.
 // Encoding runs one chunk ahead of the sender on its own goroutine, in three 128 KiB
@@ -46,7 +46,7 @@
 //
 //   - [Truncate] (the default) truncates the table, drops its indexes, COPYs and rebuilds
 //     the indexes. Loading without indexes and building them after is the main speed-up
-//     PERF-NOTES found (about 1.1 s of index upkeep against 0.4 s of index build at 2M
+//     we measured (about 1.1 s of index upkeep against 0.4 s of index build at 2M
 //     rows), and the table keeps its identity: views, foreign keys into it, grants,
 //     triggers and policies are untouched. Readers block until commit. Indexes that
 //     something depends on (a primary key that foreign keys reference), the replica

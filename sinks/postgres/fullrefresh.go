@@ -18,9 +18,8 @@ type Strategy int
 // The replace strategies.
 const (
 	// Truncate empties the table and loads into it, in one transaction. The table keeps
-	// its identity (views, foreign keys, grants, triggers stay). Its indexes are dropped
-	// before the COPY and rebuilt after it, which PERF-NOTES measured as the fastest way
-	// to load; readers wait for the commit, since TRUNCATE holds an exclusive lock.
+	// its identity (views, grants, triggers stay). Its indexes are dropped before the
+	// COPY and rebuilt after it, the fastest way to load that we measured; readers wait for the commit, since TRUNCATE holds an exclusive lock.
 	Truncate Strategy = iota
 	// Delete deletes every row and loads into the table. Readers keep seeing the old rows
 	// until commit, but it is the slowest: the old rows stay behind as dead tuples and
