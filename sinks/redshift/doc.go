@@ -28,7 +28,10 @@
 // watermark and the watermark must be read under the lock; size
 // [StageConfig.Concurrency] for the wait readers can bear. A watermark that moves between
 // a prestaged run's read and its commit fails that run rather than storing rows that may
-// be stale. Redshift does not enforce keys, so add checks.UniqueKey to catch duplicates.
+// be stale. A second load of the same table waits
+// for the first to commit; [Target.LockWait] bounds that wait with a statement_timeout
+// around the LOCK, after which the load fails with etl.ErrLocked. Redshift does not
+// enforce keys, so add checks.UniqueKey to catch duplicates.
 //
 // # Staging
 //

@@ -386,3 +386,32 @@ func countPrefix(stmts []string, prefix string) int {
 	}
 	return n
 }
+
+// A load that cannot get the target's LOCK within LockWait fails with etl.ErrLocked,
+// leaving the table and S3 as they were; once the other load is done, it goes through.
+func TestLockWaitBoundsTheWaitForAnotherLoad(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	setupUsers(t, h, 1)
+
+	holder, err := h.Pool.Begin(ctx) // another load, between its LOCK and its COMMIT
+	require.NoError(t, err)
+	defer func() { _ = holder.Rollback(ctx) }()
+	_, err = holder.Exec(ctx, `LOCK "users"`)
+	require.NoError(t, err)
+
+	tg := harnessTarget(h, "users", nil)
+	tg.LockWait = 200 * time.Millisecond
+	err = runLoad(ctx, &redshift.FullRefresh{Target: tg}, etl.Window{}, userRows(4, 5))
+	require.ErrorIs(t, err, etl.ErrLocked)
+	require.Equal(t, "lock", etl.Step(err))
+	require.Contains(t, err.Error(), "not granted within 200ms")
+
+	require.NoError(t, holder.Rollback(ctx))
+	require.Equal(t, []string{"1:old 1"}, table(t, h))
+	require.Empty(t, staged(t, h), "the prestaged files are deleted after the failure")
+
+	require.NoError(t, runLoad(ctx, &redshift.FullRefresh{Target: tg}, etl.Window{}, userRows(4, 5)))
+	require.Equal(t, []string{"4:new 4", "5:new 5"}, table(t, h))
+}

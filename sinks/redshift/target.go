@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
@@ -37,6 +39,11 @@ type Target struct {
 	// MetaSchema holds the sluice_runs and sluice_state tables, created on first use.
 	// Defaults to Schema.
 	MetaSchema string
+	// LockWait bounds the wait for the LOCK on the target, which another load of the same
+	// table holds until it commits. Redshift has neither advisory locks nor LOCK NOWAIT, so
+	// the bound is a statement_timeout around the LOCK, and a load that runs out of it fails
+	// with an error wrapping etl.ErrLocked. Defaults to 0: wait without bound.
+	LockWait time.Duration
 	// MaxAttempts bounds the attempts of a transaction that fails with a serializable
 	// isolation violation (1023); each retry COPYs the same staged files again. Defaults
 	// to 4.
@@ -160,11 +167,38 @@ func (m *mode) Kind() string { return m.kind }
 // Prepare locks the target. It is the transaction's first statement: Redshift checks
 // serializable conflicts from the first read, so a LOCK taken later does not prevent them,
 // and a second run of the same pipeline waits here for the first to commit.
+//
+// With a LockWait, the LOCK runs under a statement_timeout set inside the transaction, so
+// a rollback undoes the setting as well.
 func (m *mode) Prepare(ctx context.Context, tx load.Tx, run *etl.Run) error {
+	wait := m.t.LockWait
+	if wait > 0 {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET statement_timeout TO %d", max(wait.Milliseconds(), 1))); err != nil {
+			return fmt.Errorf("bound the lock wait on %s: %w", m.t.table(), err)
+		}
+	}
 	if _, err := tx.Exec(ctx, "LOCK "+m.t.table().String()); err != nil {
+		if wait > 0 && isStatementTimeout(err) {
+			return fmt.Errorf("lock table %s: not granted within %s: %w", m.t.table(), wait, etl.ErrLocked)
+		}
 		return fmt.Errorf("lock table %s: %w", m.t.table(), err)
 	}
+	if wait > 0 {
+		if _, err := tx.Exec(ctx, "RESET statement_timeout"); err != nil {
+			return fmt.Errorf("lift the lock wait bound on %s: %w", m.t.table(), err)
+		}
+	}
 	return nil
+}
+
+// isStatementTimeout reports a statement cancelled by statement_timeout: SQLSTATE 57014,
+// or Redshift's message for it.
+func isStatementTimeout(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "57014" {
+		return true
+	}
+	return strings.Contains(err.Error(), "statement timeout")
 }
 
 // CanReplay is true once the rows are in S3: a retry COPYs the same files again.
