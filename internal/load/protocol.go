@@ -118,6 +118,11 @@ func Run(ctx context.Context, d Dialect, spec Spec, mode Mode, run *etl.Run, in 
 			break
 		}
 	}
+	if errors.Is(err, etl.ErrLocked) {
+		// Another run holds the target (Redshift's in-transaction LOCK): as with the
+		// session lock above, its history is the one that matters.
+		return res, err
+	}
 	stats := run.Stats()
 	stats.RowsWritten, stats.RowsDeleted = res.RowsWritten, res.RowsDeleted
 	p.recordFailure(ctx, sess, stats, err, attempt, res.Checks...)

@@ -415,3 +415,22 @@ func TestLockWaitBoundsTheWaitForAnotherLoad(t *testing.T) {
 	require.NoError(t, runLoad(ctx, &redshift.FullRefresh{Target: tg}, etl.Window{}, userRows(4, 5)))
 	require.Equal(t, []string{"4:new 4", "5:new 5"}, table(t, h))
 }
+
+func TestALoadThatLostTheLockLeavesNoRunRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	setupUsers(t, h, 1)
+	holder, err := h.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = holder.Rollback(ctx) }()
+	_, err = holder.Exec(ctx, `LOCK "users"`)
+	require.NoError(t, err)
+	tg := harnessTarget(h, "users", nil)
+	tg.LockWait = 100 * time.Millisecond
+	require.ErrorIs(t, runLoad(ctx, &redshift.FullRefresh{Target: tg}, etl.Window{}, userRows(4)), etl.ErrLocked)
+	require.NoError(t, holder.Rollback(ctx))
+	var failed int
+	require.NoError(t, h.Pool.QueryRow(ctx, `SELECT count(*) FROM sluice_runs WHERE status = 'failed'`).Scan(&failed))
+	require.Zero(t, failed, "the run holding the lock owns the history; a skipped run writes none")
+}
