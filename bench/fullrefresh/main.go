@@ -33,12 +33,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,29 +94,12 @@ func main() {
 	flag.StringVar(&c.child, harness.ChildFlag, "", "internal: run the sluice side of one case")
 	flag.StringVar(&c.csv, "csv", "", "internal: CSV file for -child")
 	flag.BoolVar(&c.observed, "observed", false, "internal: set a no-op observer in -child")
-	flag.Usage = usage
+	flag.Usage = harness.Usage("fullrefresh", childOnly...)
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if c.child != "" {
-		os.Exit(runChild(ctx, c))
-	}
-	if err := run(ctx, c, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "fullrefresh:", err)
-		os.Exit(1)
-	}
-}
-
-func usage() {
-	out := flag.CommandLine.Output()
-	fmt.Fprintf(out, "usage: go run ./bench/fullrefresh [flags]\n\n")
-	flag.VisitAll(func(f *flag.Flag) {
-		if slices.Contains(childOnly, f.Name) {
-			return
-		}
-		fmt.Fprintf(out, "  -%s\t%s (default %q)\n", f.Name, f.Usage, harness.RedactDSN(f.DefValue))
-	})
+	harness.Main("fullrefresh", c.child,
+		func(ctx context.Context) int { return runChild(ctx, c) },
+		func(ctx context.Context, out io.Writer) error { return run(ctx, c, out) })
 }
 
 // runChild is the sluice loader, re-executed by the driver. It prints the run's result as
@@ -126,8 +107,7 @@ func usage() {
 func runChild(ctx context.Context, c config) int {
 	strategy, ok := strings.CutPrefix(c.child, "sluice-")
 	if !ok {
-		fmt.Fprintf(os.Stderr, "unknown child case %q\n", c.child)
-		return 2
+		return harness.ExitUnknownChild(c.child)
 	}
 	// The observer only counts, so the report can say how often a run calls it.
 	var obs etl.Observer
@@ -139,32 +119,19 @@ func runChild(ctx context.Context, c config) int {
 		DSN: c.dsn, Schema: c.schema, Table: table, CSV: c.csv, Rows: c.rows,
 		Strategy: strategy, Observer: obs,
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := harness.WriteChildResult(os.Stdout, res, events.Load()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return harness.FinishChild(res, err, events.Load())
 }
 
 func run(ctx context.Context, c config, out io.Writer) error {
-	cases := harness.SplitList(c.cases)
-	for _, name := range cases {
-		if !slices.Contains(strings.Split(allCases, ","), name) {
-			return fmt.Errorf("unknown case %q (known: %s)", name, allCases)
-		}
+	cases, err := harness.SelectCases(c.cases, allCases)
+	if err != nil {
+		return err
 	}
-	conn, err := harness.Connect(ctx, c.dsn)
+	conn, err := harness.ConnectAndClaim(ctx, c.dsn, c.schema)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if err := harness.Claim(ctx, conn, c.schema); err != nil {
-		return err
-	}
 	d := &driver{c: c, conn: conn, psql: harness.PSQL{DSN: c.dsn}}
 	if err := d.setupSchema(ctx); err != nil {
 		return err
@@ -176,10 +143,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	defer os.Remove(fx.csv.Path)
 
-	fmt.Fprintf(out, "# sluice full refresh vs psql, %d rows\n\n", c.rows)
-	for _, l := range harness.Environment(ctx, conn) {
-		fmt.Fprintln(out, "- "+l)
-	}
+	harness.WriteHeader(ctx, out, conn, fmt.Sprintf("sluice full refresh vs psql, %d rows", c.rows))
 	fmt.Fprintf(out, "- CSV: %d rows, %.1f MB; old table: %d rows with PRIMARY KEY (id); medians of %d interleaved runs; %s\n",
 		fx.csv.Rows, float64(fx.csv.Bytes)/1e6, c.rows, c.runs, time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(out, "- sluice cases: sources/csv -> sinks/postgres full refresh with the unique-key and row-count checks on\n\n")
@@ -239,14 +203,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		targets = append(targets, d.observerComparison(ctx, out, fx, strategy)...)
 	}
 
-	fmt.Fprintln(out, "\nLoad average at the end: "+harness.LoadAverage())
-	fmt.Fprintln(out, "\nTargets:")
-	fmt.Fprintln(out, "```")
-	failed := harness.WriteTargets(out, targets)
-	fmt.Fprintln(out, "```")
-	if failed > 0 {
-		fmt.Fprintf(out, "\n%d of %d targets not met or not measured.\n", failed, len(targets))
-	}
+	harness.WriteFooter(out, targets)
 	return ctx.Err()
 }
 
@@ -442,13 +399,8 @@ func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool) har
 	default:
 		child := strings.TrimSuffix(name, "+observer")
 		c.Run = func(ctx context.Context) (harness.Sample, error) {
-			cmd, err := harness.Child(ctx, child, "-dsn", d.c.dsn, "-schema", d.c.schema,
+			return harness.MeasureSluiceChild(ctx, d.c.dsn, child, "-dsn", d.c.dsn, "-schema", d.c.schema,
 				"-csv", fx.csv.Path, "-rows", strconv.FormatInt(fx.rows, 10), "-observed="+strconv.FormatBool(observed))
-			if err != nil {
-				return harness.Sample{}, err
-			}
-			s, err := harness.MeasureChild(cmd)
-			return s, d.psql.RedactErr(err)
 		}
 	}
 	c.Verify = func(ctx context.Context, s harness.Sample) (string, error) {

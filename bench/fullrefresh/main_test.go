@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,30 +13,15 @@ import (
 
 // TestMain lets the test binary stand in for the benchmark binary when the driver
 // re-executes itself as a sluice child.
-func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "-"+harness.ChildFlag {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { harness.RunTestsOrChild(m, main) }
 
 // TestSmoke runs every case once on a small file and checks that each load left the
 // CSV's exact contents, with the checks on. It asserts no timing.
 func TestSmoke(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.URL(t)
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	schema := "sluice_bench_test_" + hex.EncodeToString(b[:])
+	schema := harness.TestSchema(t, dsn)
 	ctx := context.Background()
-	t.Cleanup(func() {
-		conn, err := harness.Connect(ctx, dsn)
-		if err == nil {
-			_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+harness.QuoteIdent(schema)+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
 	var out bytes.Buffer
 	err := run(ctx, config{
 		rows: 3000, runs: 1, dsn: dsn, schema: schema, cases: allCases,

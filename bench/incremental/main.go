@@ -32,10 +32,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -79,76 +76,48 @@ func main() {
 	flag.BoolVar(&c.verify, "verify", true, "after every run, check that the target equals the source's non-deleted rows")
 	flag.StringVar(&c.tmpdir, "tmpdir", "", "directory for the generated CSV and psql's change file (defaults to the system temp directory)")
 	flag.StringVar(&c.child, harness.ChildFlag, "", "internal: run the sluice side of one case")
-	flag.Usage = func() {
-		out := flag.CommandLine.Output()
-		fmt.Fprintf(out, "usage: go run ./bench/incremental [flags]\n\n")
-		flag.VisitAll(func(f *flag.Flag) {
-			if f.Name != harness.ChildFlag {
-				fmt.Fprintf(out, "  -%s\t%s (default %q)\n", f.Name, f.Usage, harness.RedactDSN(f.DefValue))
-			}
-		})
-	}
+	flag.Usage = harness.Usage("incremental", harness.ChildFlag)
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if c.child != "" {
-		os.Exit(runChild(ctx, c))
-	}
-	if err := run(ctx, c, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "incremental:", err)
-		os.Exit(1)
-	}
+	harness.Main("incremental", c.child,
+		func(ctx context.Context) int { return runChild(ctx, c) },
+		func(ctx context.Context, out io.Writer) error { return run(ctx, c, out) })
 }
 
-func (c config) src() string { return c.schema + "_src" }
-func (c config) dst() string { return c.schema + "_dst" }
+// The source and target schemas are named by -schema and these suffixes.
+const srcSuffix, dstSuffix = "_src", "_dst"
+
+func (c config) src() string { return c.schema + srcSuffix }
+func (c config) dst() string { return c.schema + dstSuffix }
 
 // runChild is the sluice side, re-executed by the driver. It prints the run's result as
 // JSON on stdout for the driver to check.
 func runChild(ctx context.Context, c config) int {
 	if c.child != "sluice-incremental" {
-		fmt.Fprintf(os.Stderr, "unknown child case %q\n", c.child)
-		return 2
+		return harness.ExitUnknownChild(c.child)
 	}
 	res, err := sluiceIncremental(ctx, syncSpec{
 		DSN: c.dsn, SourceSchema: c.src(), TargetSchema: c.dst(), Table: table, Pipeline: pipeline,
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := harness.WriteChildResult(os.Stdout, res, 0); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return harness.FinishChild(res, err, 0)
 }
 
 func run(ctx context.Context, c config, out io.Writer) error {
-	cases := harness.SplitList(c.cases)
-	for _, name := range cases {
-		if !slices.Contains(harness.SplitList(allCases), name) {
-			return fmt.Errorf("unknown case %q (known: %s)", name, allCases)
-		}
+	cases, err := harness.SelectCases(c.cases, allCases)
+	if err != nil {
+		return err
 	}
-	conn, err := harness.Connect(ctx, c.dsn)
+	conn, err := harness.ConnectAndClaim(ctx, c.dsn, c.schema)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if err := harness.Claim(ctx, conn, c.schema); err != nil {
-		return err
-	}
 	d := &driver{c: c, conn: conn, psql: harness.PSQL{DSN: c.dsn}}
 	if err := d.setup(ctx); err != nil {
 		return err
 	}
 
-	fmt.Fprintf(out, "# sluice incremental sync vs psql, %d rows\n\n", c.rows)
-	for _, l := range harness.Environment(ctx, conn) {
-		fmt.Fprintln(out, "- "+l)
-	}
+	harness.WriteHeader(ctx, out, conn, fmt.Sprintf("sluice incremental sync vs psql, %d rows", c.rows))
 	fmt.Fprintf(out, "- source %s.%s and target %s.%s: %d rows each, PRIMARY KEY (id), source index on modified\n",
 		c.src(), table, c.dst(), table, c.rows)
 	fmt.Fprintf(out, "- per run: %d rows updated (%s), %d soft-deleted (%s), %d changed rows after the watermark %s\n",
@@ -166,14 +135,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		res.RatioTarget("sluice-incremental", "psql-incremental", targetRatio),
 		res.RSSTarget("sluice-incremental", targetRSS),
 	}
-	fmt.Fprintln(out, "\nLoad average at the end: "+harness.LoadAverage())
-	fmt.Fprintln(out, "\nTargets:")
-	fmt.Fprintln(out, "```")
-	failed := harness.WriteTargets(out, targets)
-	fmt.Fprintln(out, "```")
-	if failed > 0 {
-		fmt.Fprintf(out, "\n%d of %d targets not met or not measured.\n", failed, len(targets))
-	}
+	harness.WriteFooter(out, targets)
 	return ctx.Err()
 }
 
@@ -291,12 +253,7 @@ func (d *driver) syncCase(name string) harness.Case {
 		c.Baseline = "psql-incremental"
 		c.Prepare = func(ctx context.Context) error { return d.prepare(ctx, true) }
 		c.Run = func(ctx context.Context) (harness.Sample, error) {
-			cmd, err := harness.Child(ctx, name, "-dsn", d.c.dsn, "-schema", d.c.schema)
-			if err != nil {
-				return harness.Sample{}, err
-			}
-			s, err := harness.MeasureChild(cmd)
-			return s, d.psql.RedactErr(err)
+			return harness.MeasureSluiceChild(ctx, d.c.dsn, name, "-dsn", d.c.dsn, "-schema", d.c.schema)
 		}
 	}
 	c.Verify = func(ctx context.Context, s harness.Sample) (string, error) {

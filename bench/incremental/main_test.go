@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,31 +13,16 @@ import (
 
 // TestMain lets the test binary stand in for the benchmark binary when the driver
 // re-executes itself as a sluice child.
-func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "-"+harness.ChildFlag {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { harness.RunTestsOrChild(m, main) }
 
 // TestSmoke runs both cases twice on small tables and checks that every sync left the
 // target equal to the source's live rows. It asserts no timing.
 func TestSmoke(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.URL(t)
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	c := config{rows: 3000, runs: 2, dsn: dsn, schema: "sluice_bench_test_" + hex.EncodeToString(b[:]),
+	c := config{rows: 3000, runs: 2, dsn: dsn, schema: harness.TestSchema(t, dsn, srcSuffix, dstSuffix),
 		cases: allCases, verify: true, tmpdir: t.TempDir()}
 	ctx := context.Background()
-	t.Cleanup(func() {
-		conn, err := harness.Connect(ctx, dsn)
-		if err == nil {
-			_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+harness.QuoteIdent(c.src())+" CASCADE; DROP SCHEMA IF EXISTS "+harness.QuoteIdent(c.dst())+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
 	var out bytes.Buffer
 	require.NoError(t, run(ctx, c, &out))
 	report := out.String()

@@ -17,4 +17,13 @@
 // ...), preparing the target before each one untimed, so that the drift of a shared, noisy
 // machine falls on every case alike. [Report] prints the median of each case, its ratio to
 // its baseline, and [Target] lines that say PASS or FAIL.
+//
+// # A benchmark command
+//
+// The parts every benchmark's main repeats live here too: [Main] (signals, the child
+// re-exec, the exit status), [Usage] (flags but the hidden ones), [SelectCases],
+// [ConnectAndClaim], [WriteHeader] and [WriteFooter] for the report, [MeasureSluiceChild]
+// for a timed sluice case, [ExitUnknownChild] and [FinishChild] for the child's side, and
+// [RunTestsOrChild] and [TestSchema] for its smoke test. Each main keeps only its flags,
+// its setup and its cases.
 package harness
