@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"iter"
 	"net/http/httptest"
 	"os"
 	"runtime"
@@ -27,52 +26,11 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/sluice-etl/sluice/bench/internal/dataset"
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/redshifttest"
 	"github.com/sluice-etl/sluice/sinks/redshift"
 )
-
-var schema = etl.Schema{
-	{Name: "id", Type: etl.TypeInt64, NotNull: true},
-	{Name: "name", Type: etl.TypeText},
-	{Name: "email", Type: etl.TypeText},
-	{Name: "gender", Type: etl.TypeText},
-	{Name: "country", Type: etl.TypeText},
-	{Name: "amount", Type: etl.TypeNumeric},
-	{Name: "created", Type: etl.TypeTimestamp},
-	{Name: "modified", Type: etl.TypeTimestamp},
-	{Name: "deleted", Type: etl.TypeBool},
-}
-
-var (
-	firstNames = []string{"Adaleigh", "Amryn", "Apurva", "Aryion", "Azalea", "Barrie", "Bree'Asia", "Caelan", "Dayten", "Emry"}
-	genders    = []string{"F", "M", "Unisex"}
-	countries  = []string{"Germany", "Brazil", "Japan", "Kenya", "Canada", "India", "France", "Chile"}
-)
-
-// generate yields n rows of the benchmark shape, reusing one Row as streams may.
-func generate(n int) iter.Seq2[etl.Row, error] {
-	return func(yield func(etl.Row, error) bool) {
-		base := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-		row := make(etl.Row, len(schema))
-		for i := range n {
-			name := firstNames[i%len(firstNames)]
-			row[0] = int64(i + 1)
-			row[1] = fmt.Sprintf("%s %d", name, i)
-			row[2] = fmt.Sprintf("%s.%d@example.com", name, i)
-			row[3] = genders[i%len(genders)]
-			row[4] = countries[(i*7)%len(countries)]
-			row[5] = etl.Decimal(fmt.Sprintf("%d.%02d", (i*7919)%1000000, i%100))
-			created := base.Add(time.Duration(i) * 1237 * time.Millisecond)
-			row[6] = created
-			row[7] = created.Add(time.Duration(i%86400) * time.Second)
-			row[8] = i%10 == 0
-			if !yield(row, nil) {
-				return
-			}
-		}
-	}
-}
 
 // sizeOnly stores objects without their bytes, so the server's memory does not count
 // against the stager's.
@@ -116,7 +74,7 @@ func run(rows int, partSize int64, concurrency, slices int, encodeOnly bool) err
 	// The CPU bound: the same encoder and gzip level, one stream, to io.Discard.
 	start := time.Now()
 	generated := 0
-	for range generate(rows) {
+	for range dataset.Rows(int64(rows), dataset.DefaultSeed) {
 		generated++
 	}
 	el := time.Since(start)
@@ -124,7 +82,7 @@ func run(rows int, partSize int64, concurrency, slices int, encodeOnly bool) err
 
 	start = time.Now()
 	zw, _ := gzip.NewWriterLevel(io.Discard, redshift.GzipLevel)
-	n, raw, err := redshift.WriteCSV(zw, schema, generate(rows))
+	n, raw, err := redshift.WriteCSV(zw, dataset.Schema, dataset.Rows(int64(rows), dataset.DefaultSeed))
 	if err == nil {
 		err = zw.Close()
 	}
@@ -153,7 +111,7 @@ func run(rows int, partSize int64, concurrency, slices int, encodeOnly bool) err
 		return err
 	}
 	start = time.Now()
-	staged, err := st.Stage(ctx, "bench", etl.NewRunID(), schema, generate(rows))
+	staged, err := st.Stage(ctx, "bench", etl.NewRunID(), dataset.Schema, dataset.Rows(int64(rows), dataset.DefaultSeed))
 	if err != nil {
 		return err
 	}
