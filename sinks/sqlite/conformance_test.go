@@ -35,17 +35,21 @@ func TestConformance(t *testing.T) {
 				return queryRows(ctx, db.SQL(), q)
 			},
 			QuoteIdent: quoteIdent,
+			Exec: func(ctx context.Context, q string) error {
+				_, err := db.SQL().ExecContext(ctx, q)
+				return err
+			},
 			Watermark: func(ctx context.Context, pipeline string) (any, error) {
 				return State(ctx, db, pipeline)
 			},
 			FullRefresh: func(s sinktest.Spec) etl.Loader {
-				return FullRefresh{DB: db, Table: s.Table, Key: s.Key, Checks: s.Checks}
+				return FullRefresh{DB: db, Table: s.Table, Key: s.Key, Checks: s.Checks, LockWait: s.LockWait}
 			},
 			Merge: func(s sinktest.Spec) etl.Loader {
-				return Merge{DB: db, Table: s.Table, Key: s.Key, Cursor: s.Cursor, Deleted: s.Deleted, Checks: s.Checks}
+				return Merge{DB: db, Table: s.Table, Key: s.Key, Cursor: s.Cursor, Deleted: s.Deleted, Checks: s.Checks, LockWait: s.LockWait}
 			},
 			WindowReplace: func(s sinktest.Spec) etl.Loader {
-				return WindowReplace{DB: db, Table: s.Table, Key: s.Key, TimeColumn: s.TimeColumn, Checks: s.Checks}
+				return WindowReplace{DB: db, Table: s.Table, Key: s.Key, TimeColumn: s.TimeColumn, Checks: s.Checks, LockWait: s.LockWait}
 			},
 		}
 	})
