@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -89,15 +90,37 @@ type mainEnv struct {
 }
 
 func (m *mainEnv) common(fs *flag.FlagSet) {
-	fs.StringVar(&m.store, "store", m.store, "run history and lock: memory or a connection string")
+	fs.Var(dsnFlag{&m.store}, "store", "run history and lock: memory or a connection string")
 	fs.StringVar(&m.logFormat, "log-format", m.logFormat, "log format: text or json")
 	fs.StringVar(&m.logLevel, "log-level", m.logLevel, "log level: debug, info, warn or error")
 }
 
+// dsnFlag is a connection string flag that never prints its password: the flag package
+// shows a flag's value as its default in usage text.
+type dsnFlag struct{ s *string }
+
+func (f dsnFlag) String() string {
+	if f.s == nil {
+		return ""
+	}
+	return RedactDSN(*f.s)
+}
+
+func (f dsnFlag) Set(v string) error { *f.s = v; return nil }
+
 // MainArgs runs the command line args (without the program name) against d, writing
 // results to stdout and logs to stderr, and returns the exit code: [ExitOK], [ExitFailed],
-// [ExitUsage] or [ExitLocked]. [Main] wraps it; tests call it directly.
+// [ExitUsage] or [ExitLocked]. [Main] wraps it; tests call it directly. Passwords in
+// connection strings never reach either stream: what MainArgs writes goes through
+// RedactDSN a line at a time.
 func MainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writer) int {
+	out, errw := redactLines(stdout), redactLines(stderr)
+	defer out.Flush()
+	defer errw.Flush()
+	return mainArgs(ctx, d, args, out, errw)
+}
+
+func mainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writer) int {
 	m := &mainEnv{d: d, stdout: stdout, stderr: stderr, store: os.Getenv(StoreEnv), logFormat: "text", logLevel: "info"}
 	prog := d.name
 	global := flag.NewFlagSet(prog, flag.ContinueOnError)
@@ -222,6 +245,40 @@ func (m *mainEnv) closeStore() {
 	}
 }
 
+// lineRedactor passes what is written to w on a line at a time, with the passwords of any
+// connection strings or URLs in the line hidden (see RedactDSN), so that no error, log
+// line or usage text of a command can print one, whoever formatted it.
+type lineRedactor struct {
+	w   io.Writer
+	buf []byte
+}
+
+func redactLines(w io.Writer) *lineRedactor { return &lineRedactor{w: w} }
+
+func (r *lineRedactor) Write(p []byte) (int, error) {
+	r.buf = append(r.buf, p...)
+	for {
+		i := bytes.IndexByte(r.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := RedactDSN(string(r.buf[:i+1]))
+		r.buf = r.buf[i+1:]
+		if _, err := io.WriteString(r.w, line); err != nil {
+			return len(p), err
+		}
+	}
+	return len(p), nil
+}
+
+// Flush writes what is left of an unfinished line.
+func (r *lineRedactor) Flush() {
+	if len(r.buf) > 0 {
+		_, _ = io.WriteString(r.w, RedactDSN(string(r.buf)))
+		r.buf = nil
+	}
+}
+
 // RedactDSN returns dsn with any password replaced by "xxxxx", for logs and errors. It
 // handles URLs (the user info, and a password= query parameter) and keyword/value
 // strings, and does not trust the string to be well formed: a password with characters
@@ -262,10 +319,11 @@ func (f timeFlag) Set(s string) error {
 
 func (m *mainEnv) cmdRun(fs *flag.FlagSet) func(context.Context) error {
 	var start, end, logical time.Time
-	var asJSON bool
+	var asJSON, force bool
 	fs.Var(timeFlag{&start}, "window-start", "start of the window to run (RFC 3339 or YYYY-MM-DD)")
 	fs.Var(timeFlag{&end}, "window-end", "end of the window to run, exclusive")
 	fs.Var(timeFlag{&logical}, "logical-date", "run the interval that starts at this time")
+	fs.BoolVar(&force, "force", false, "run a window that has not ended yet")
 	fs.BoolVar(&asJSON, "json", false, "print the run report as JSON")
 	return func(ctx context.Context) error {
 		var windows []etl.Window
@@ -292,6 +350,12 @@ func (m *mainEnv) cmdRun(fs *flag.FlagSet) func(context.Context) error {
 				return nil
 			}
 			windows = due
+		}
+		if now := m.d.cfg.Now(); !force && windows[0].End.After(now) {
+			// Its data is not all there yet, and its success would make the windows due
+			// start after it: `run` would say none is due until then.
+			return usagef("window %s has not ended yet (it is %s): its data is incomplete, and a success would "+
+				"mark it done; give --force to run it anyway", windows[0], now.UTC().Format(time.RFC3339))
 		}
 		if len(windows) == 1 {
 			rep, err := m.d.Run(ctx, windows[0])
@@ -465,6 +529,8 @@ func (m *mainEnv) cmdHistory(fs *flag.FlagSet) func(context.Context) error {
 					failed += " (" + f.Step + ")"
 				}
 				failed += ": " + firstLine(f.Error)
+			} else if r.Status == StatusAbandoned {
+				failed = firstLine(r.Error)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.RunID, r.Started.UTC().Format(time.RFC3339),
 				r.Status, r.Window, r.Rows(), fmtDuration(r.Duration), failed)
