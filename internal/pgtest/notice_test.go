@@ -3,8 +3,6 @@ package pgtest_test
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -21,9 +19,9 @@ func TestSkippedDatabaseTestsAreAnnounced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test")
 	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		t.Skip("no go command at hand")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
 	}
 	cmd := exec.Command(goBin, "test", "-count=1", "-run", "^TestNewGivesAnIsolatedSchema$", "./...")
 	for _, kv := range os.Environ() {
