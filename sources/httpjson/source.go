@@ -28,7 +28,7 @@ type Source struct {
 	timeout time.Duration
 	name    string // the URL as errors and logs show it
 	dataset etl.Dataset
-	secrets []string // the Header values, hidden from quoted response bodies
+	secrets []string // the Header values and URL credentials, hidden from quoted response bodies
 }
 
 var _ etl.Extractor = (*Source)(nil)
@@ -178,7 +178,7 @@ func New(cfg Config) (*Source, error) {
 		s.client = s.defaultClient()
 	}
 	s.cfg.Header = cfg.Header.Clone()
-	s.secrets = headerSecrets(s.cfg.Header)
+	s.secrets = append(headerSecrets(s.cfg.Header), redact.URLSecrets(cfg.URL)...)
 	return s, nil
 }
 
