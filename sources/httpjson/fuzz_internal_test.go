@@ -289,3 +289,19 @@ func checkValue(t *testing.T, n int, c column, v, got any) {
 		fail()
 	}
 }
+
+// FuzzParseLinks feeds arbitrary Link header values to the parser: it must not panic,
+// and a target it returns is text the header held between '<' and '>'.
+func FuzzParseLinks(f *testing.F) {
+	f.Add(`<https://api.example.com/x?page=2>; rel="next", <https://api.example.com/x?page=9>; rel="last"`)
+	f.Add(`<a>; title="x, \"y\""; rel=next, </b>;rel="prev next"`)
+	f.Add(`garbage, <unterminated; rel=next`)
+	f.Fuzz(func(t *testing.T, v string) {
+		for _, l := range parseLinks(v) {
+			if !strings.Contains(v, "<"+l.target+">") {
+				t.Fatalf("target %q is not in %q", l.target, v)
+			}
+		}
+		_ = nextLink(map[string][]string{"Link": {v}})
+	})
+}
