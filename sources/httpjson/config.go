@@ -56,14 +56,17 @@ type Config struct {
 	// [NextCursor], [PageNumber] or [Offset]. Every style stops at a page with no
 	// records. Defaults to nil: URL is the only page.
 	Pagination Pagination
-	// MaxPages bounds the pages one run fetches, against an API that paginates forever.
-	// Defaults to 10,000; a run that would fetch more fails with [ErrTooManyPages].
+	// MaxPages bounds the pages one run fetches, against an API that paginates forever;
+	// the empty page that ends a PageNumber or Offset walk counts. Defaults to 10,000; a
+	// run that would fetch more fails with [ErrTooManyPages].
 	MaxPages int
 
 	// Cursor names the column (of Schema) whose highest value, among the rows the run
 	// yielded, becomes the run's new watermark (see "Incremental reads" in the package
-	// documentation). It must be a timestamp, date, int64, numeric or text column.
-	// Defaults to "": the source reads everything and keeps no watermark.
+	// documentation). It must be a timestamp, date, int64, numeric or text column (text
+	// compares by bytes, which suits ISO dates and sortable IDs). A record whose cursor
+	// is null is loaded and leaves the watermark alone. Defaults to "": the source reads
+	// everything and keeps no watermark.
 	Cursor string
 	// Since names the query parameter that carries the stored watermark, such as
 	// "updated_since", so that the API returns only what changed. It is left out when

@@ -456,6 +456,31 @@ func TestServerErrorsAreRetriedBoundedly(t *testing.T) {
 	}
 }
 
+// TestServerErrorMidRun: a 5xx on a later page is retried without reading the earlier
+// pages again, and the run yields every record once.
+func TestServerErrorMidRun(t *testing.T) {
+	t.Parallel()
+	var calls, fails atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		n, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		if n == 3 && fails.Add(1) <= 2 {
+			http.Error(w, "upstream timed out", http.StatusGatewayTimeout)
+			return
+		}
+		if n >= 9 {
+			fmt.Fprint(w, `[]`)
+			return
+		}
+		fmt.Fprint(w, recordsJSON(n+1, n+3))
+	}))
+	t.Cleanup(srv.Close)
+	rows, err := collect(t, newSource(t, httpjson.Config{URL: srv.URL, Pagination: httpjson.Offset{Param: "offset"}}), nil)
+	require.NoError(t, err)
+	require.Equal(t, wantRows(1, 9), rows)
+	require.Equal(t, int32(6), calls.Load())
+}
+
 // TestDroppedConnection: a page whose body breaks before any of its records was handed
 // on is fetched again; one that breaks after fails the run, since fetching it again
 // could hand its first records on twice.
