@@ -90,8 +90,8 @@
 //	PageNumber{Param: "page"}                 ?page=1, 2, 3, ...
 //	Offset{Param: "offset"}                   ?offset=0, then the records read so far
 //
-// Every style stops at a page that holds no records, and at the end the API marks (no
-// next link, no cursor). Against loops: a next link or cursor the run has already
+// Every style stops at a page that holds no records (a 204 No Content answer is one),
+// and at the end the API marks (no next link, no cursor). Against loops: a next link or cursor the run has already
 // followed fails with [ErrRepeatedPage] (the run keeps an 8-byte hash of each, so this
 // costs about 16 bytes a page), so does a page whose body is the same as the one before
 // (an API that ignores the page parameter), and [Config.MaxPages] (10,000 by default)

@@ -240,6 +240,22 @@ func TestPaginationStyles(t *testing.T) {
 			calls: 4,
 		},
 		{
+			name: "page numbers until 204 No Content",
+			cfg:  httpjson.Config{Records: "data", Pagination: httpjson.PageNumber{Param: "page"}},
+			path: "/items",
+			handler: func(t *testing.T, base string) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+					if n > 3 {
+						w.WriteHeader(http.StatusNoContent)
+						return
+					}
+					fmt.Fprintf(w, `{"data":%s}`, page(n))
+				}
+			},
+			calls: 4,
+		},
+		{
 			name: "one page without pagination",
 			cfg:  httpjson.Config{},
 			path: "/all",

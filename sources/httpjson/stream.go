@@ -125,6 +125,10 @@ func (s *Source) page(ctx context.Context, st *streamState, u *url.URL, n int, y
 	name := redact.URL(u.String())
 	for attempt := 1; ; attempt++ {
 		resp, wait, err := s.get(ctx, st, u, name, n, attempt)
+		if err == nil && resp.StatusCode == http.StatusNoContent {
+			_ = resp.Body.Close()
+			return pageInfo{found: true}, resp.Header, nil // no body: an empty page
+		}
 		if err == nil {
 			var info pageInfo
 			var consumed int
