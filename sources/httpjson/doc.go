@@ -41,8 +41,9 @@
 // A value becomes its column's [etl.Type] exactly, or the record is bad:
 //
 //	int64      a number without fraction or exponent, in range; or a string as
-//	           sources/csv reads it ("42", "+42"). 1.0, 1e3 and 9223372036854775808
-//	           are refused: nothing is rounded or truncated.
+//	           sources/csv reads it ("42", "+42"). 1.5 and 9223372036854775808 are
+//	           refused, never rounded or clipped; so are 1.0 and 1e3, as PostgreSQL's
+//	           bigint input refuses them.
 //	float64    a number, correctly rounded; one that overflows, or underflows to zero,
 //	           is refused, as PostgreSQL refuses it. A string as sources/csv reads it.
 //	numeric    a number, kept digit for digit as an etl.Decimal, an exponent written
