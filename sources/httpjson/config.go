@@ -120,7 +120,7 @@ type Config struct {
 
 // Retry says how a request that failed for a passing reason is tried again: a 429 or a
 // 5xx status (501 and 505 excepted), a connection that failed, or a body cut off before
-// any of its records was handed on.
+// any of its records was yielded or rejected.
 type Retry struct {
 	// Attempts bounds the requests made for one page, the first included. Defaults to 5;
 	// 1 turns retries off.

@@ -109,19 +109,20 @@
 //
 // # Retries and timeouts
 //
-// A request that fails for a passing reason is tried again, up to [Retry].Attempts
-// (5) for one page: a 429 or 408, a 5xx other than 501 and 505, a connection that
-// failed, or a body cut off before any of its records was handed on. The wait doubles
+// A request that fails for a passing reason is tried again, up to [Retry].Attempts (5)
+// for one page: a 429 or 408, a 5xx other than 501 and 505, a connection that failed, or
+// a body cut off before any of its records was yielded or rejected. The wait doubles
 // from [Retry].Backoff (1s) up to MaxBackoff (30s), with jitter, unless the server asks
 // for a wait with Retry-After (seconds or an HTTP date), which is honoured up to
-// [Retry].MaxWait (5 minutes); a longer one fails at once with an [*HTTPError] saying what
-// was asked. Other statuses fail at once with an [*HTTPError] that quotes the start of the
-// body, credentials hidden.
+// [Retry].MaxWait (5 minutes); a longer one fails at once with an [*HTTPError] saying
+// what was asked. Other statuses fail at once with an [*HTTPError] that quotes the start
+// of the body, credentials hidden.
 //
-// A body that breaks after some of its records were handed on fails the run instead of
-// being fetched again: the API may not send the same records in the same order twice, so
-// skipping the ones already handed on could lose some, and sending them again could
-// duplicate them. The sink then rolls back, and the next run reads the page again.
+// A body that breaks after some of its records were yielded or rejected fails the run
+// instead of being fetched again: the API may not send the same records in the same
+// order twice, so skipping the ones already handed on could lose some, and sending them
+// again could duplicate them in the run's counts and rejects. The sink then rolls back,
+// and the next run reads the page again.
 //
 // The context bounds the whole run, backoff waits included. [Config.Timeout] (1 minute)
 // bounds the wait for each response's headers and any stall while a body is read, never
