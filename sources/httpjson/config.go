@@ -139,11 +139,18 @@ type Retry struct {
 
 // Defaults of the Config and Retry fields.
 const (
-	DefaultMaxPages      = 10000
+	// DefaultMaxPages is the default of [Config.MaxPages].
+	DefaultMaxPages = 10000
+	// DefaultMaxValueBytes is the default of [Config.MaxValueBytes].
 	DefaultMaxValueBytes = 64 << 20
-	DefaultTimeout       = time.Minute
-	DefaultAttempts      = 5
-	DefaultBackoff       = time.Second
-	DefaultMaxBackoff    = 30 * time.Second
-	DefaultMaxWait       = 5 * time.Minute
+	// DefaultTimeout is the default of [Config.Timeout].
+	DefaultTimeout = time.Minute
+	// DefaultAttempts is the default of [Retry.Attempts].
+	DefaultAttempts = 5
+	// DefaultBackoff is the default of [Retry.Backoff].
+	DefaultBackoff = time.Second
+	// DefaultMaxBackoff is the default of [Retry.MaxBackoff].
+	DefaultMaxBackoff = 30 * time.Second
+	// DefaultMaxWait is the default of [Retry.MaxWait].
+	DefaultMaxWait = 5 * time.Minute
 )
