@@ -143,9 +143,8 @@ func (s *Source) page(ctx context.Context, st *streamState, u *url.URL, n int, y
 				return info, nil, err
 			}
 		}
-		var he *HTTPError
-		if errors.As(err, &he) && wait < 0 {
-			return pageInfo{}, nil, err // not a status worth retrying, or too long a wait
+		if wait < 0 {
+			return pageInfo{}, nil, err // not worth retrying, or too long a wait
 		}
 		if attempt >= s.cfg.Retry.Attempts || ctx.Err() != nil {
 			var e *Error
