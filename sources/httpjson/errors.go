@@ -78,7 +78,7 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("httpjson: ")
-	b.WriteString(e.where())
+	b.WriteString(pageName(e.URL, e.Page))
 	if e.Record > 0 {
 		b.WriteString(": record ")
 		b.WriteString(strconv.Itoa(e.Record))
@@ -94,11 +94,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// where names the page: its redacted URL and its number.
-func (e *Error) where() string {
-	return pageName(e.URL, e.Page)
-}
-
+// pageName names a page by its redacted URL and its number in the run, since the URL
+// alone (its query hidden) is often the same for every page.
 func pageName(url string, page int) string {
 	return url + " (page " + strconv.Itoa(page) + ")"
 }

@@ -27,8 +27,8 @@ type streamState struct {
 	bad int // records rejected so far
 
 	stored  any // the stored watermark, as the cursor's type; nil for none
-	highest any // the highest cursor value yielded
-	served  time.Time
+	highest any       // the highest cursor value yielded
+	served  time.Time // when the first page was served: the bound of a time watermark
 
 	bodySeed maphash.Seed
 	lastBody uint64 // hash of the previous page's body
