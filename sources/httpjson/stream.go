@@ -26,7 +26,7 @@ type streamState struct {
 	rd  *reader
 	bad int // records rejected so far
 
-	stored  any // the stored watermark, as the cursor's type; nil for none
+	stored  any       // the stored watermark, as the cursor's type; nil for none
 	highest any       // the highest cursor value yielded
 	served  time.Time // when the first page was served: the bound of a time watermark
 
