@@ -89,7 +89,8 @@ type Config struct {
 	NoUpperBound bool
 	// Deleted names the soft-delete column (of Schema): a boolean true, or any other
 	// column that is not NULL (a deleted_at timestamp), marks a record deleted at the
-	// source. Give the same name to the sink's Merge.Deleted. Defaults to "": none.
+	// source. The stream declares it, with Cursor, so a sink's merge applies the deletes
+	// without being told the column again. Defaults to "": none.
 	Deleted string
 
 	// MaxBadRecords is how many bad records (a value that does not fit its column, a

@@ -152,15 +152,16 @@
 // The API decides whether Since is inclusive, and may list a record again; a record may
 // also be listed on two pages when it changes while the run pages through. The source
 // yields what the API sends, duplicates included. A merge sink keeps one version of each
-// key, the latest by its cursor (give it the source's Cursor), so loading the same record
-// twice, or re-reading with a look-back, changes nothing.
+// key, the latest by the cursor the stream declares, so loading the same record twice, or
+// re-reading with a look-back, changes nothing.
 //
 // # Soft deletes
 //
 // [Config.Deleted] names the column that marks a record deleted at the source: a boolean
-// that is true, or a deleted_at timestamp that is not NULL. Give the same name to the
-// sink's Merge.Deleted ([Source.DeleteColumn] returns it), and the cursor to Merge.Cursor
-// ([Source.CursorColumn]). The API must list deleted records as changes.
+// that is true, or a deleted_at timestamp that is not NULL. The stream declares it
+// (etl.Stream.Deleted), and the cursor column with it (etl.Stream.Cursor), so a sink's
+// merge deletes those records and keeps the latest version of the others without being
+// told either column again. The API must list deleted records as changes.
 //
 // # Secrets
 //

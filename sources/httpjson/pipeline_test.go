@@ -38,6 +38,7 @@ type ordersAPI struct {
 	orders map[int64]*order
 	since  []string
 	onPage func(after string)
+	stale  string // a record the last page repeats, as a lagging replica might serve it
 }
 
 func (a *ordersAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -72,8 +73,16 @@ func (a *ordersAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return int(x.id - y.id)
 	})
 	var recs []string
+	if len(list) <= 2 && a.stale != "" {
+		defer func() { a.stale = "" }()
+		list = append(list, nil)
+	}
 	next := "null"
 	for _, o := range list[:min(2, len(list))] {
+		if o == nil {
+			recs = append(recs, a.stale)
+			continue
+		}
 		recs = append(recs, fmt.Sprintf(`{"id":"%d","attributes":{"status":%q},"updated_at":%q,"deleted":%t}`,
 			o.id, o.status, o.updated.Format(time.RFC3339Nano), o.deleted))
 		next = strconv.Quote(key(o))
@@ -135,11 +144,10 @@ func TestMergeIntoPostgres(t *testing.T) {
 	p := &etl.Pipeline{
 		Name:   "orders_sync",
 		Source: src,
+		// The merge's Cursor and Deleted default to what the source's stream declares.
 		Sink: &postgres.Merge{
 			Target: postgres.Target{Pool: db.Pool, Table: "orders", Key: []string{"id"}, Create: true,
 				Checks: []checks.Check{checks.UniqueKey("id")}},
-			Cursor:  src.CursorColumn(),
-			Deleted: src.DeleteColumn(),
 		},
 	}
 	table := func() []string {
@@ -186,6 +194,15 @@ func TestMergeIntoPostgres(t *testing.T) {
 	require.Equal(t, int64(2), res.Stats.RowsRead)
 	require.Equal(t, []string{"1 paid 12:10:00", "2 shipped 12:11:00", "4 new 12:04:00", "6 new 12:13:00"}, table())
 	require.Equal(t, []string{"", "2026-11-01T12:09:00Z", "2026-11-01T12:12:00Z"}, api.since)
+
+	// The API repeats an older version of order 4 after its new one: the merge keeps the
+	// version with the highest cursor, not the last to arrive.
+	api.set(order{id: 4, status: "packed", updated: t0.Add(20 * time.Minute)})
+	api.stale = `{"id":4,"attributes":{"status":"new"},"updated_at":"2026-11-01T12:04:00Z","deleted":false}`
+	res, err = p.Run(ctx, etl.Window{})
+	require.NoError(t, err)
+	require.Equal(t, int64(4), res.Stats.RowsRead) // orders 3 and 6 (look-back), order 4 twice
+	require.Equal(t, []string{"1 paid 12:10:00", "2 shipped 12:11:00", "4 packed 12:20:00", "6 new 12:13:00"}, table())
 }
 
 // TestFailedPageRollsBackTheLoad: when a page fails after some of its records went to

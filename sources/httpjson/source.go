@@ -277,15 +277,6 @@ func headerSecrets(h http.Header) []string {
 // Schema returns the columns the stream's rows carry.
 func (s *Source) Schema() etl.Schema { return s.schema }
 
-// CursorColumn returns the column whose highest value becomes the watermark, or "".
-// Give it to the sink's Merge.Cursor, so that of two versions of a record the later
-// one wins.
-func (s *Source) CursorColumn() string { return s.cfg.Cursor }
-
-// DeleteColumn returns the soft-delete column, or "". Give it to the sink's
-// Merge.Deleted.
-func (s *Source) DeleteColumn() string { return s.cfg.Deleted }
-
 // Datasets reports the API for lineage: namespace "https://host[:port]" and name the
 // URL's path without its leading slash, never its query or credentials. It implements
 // [etl.Lineage].
@@ -295,10 +286,11 @@ func (s *Source) Datasets() []etl.Dataset {
 
 // Extract returns a lazy stream over the API's pages. No request is sent until iteration
 // starts; the stream then reads the run's watermark, so a sink can set it under its lock
-// first. run may be nil: no watermark, and rejects are only counted against
-// MaxBadRecords.
+// first. The stream declares Cursor and Deleted (etl.Stream.Cursor and Deleted), which a
+// sink's merge takes as its defaults. run may be nil: no watermark, and rejects are only
+// counted against MaxBadRecords.
 func (s *Source) Extract(ctx context.Context, run *etl.Run) (etl.Stream, error) {
-	return etl.Stream{Schema: s.schema, Rows: func(yield func(etl.Row, error) bool) {
+	return etl.Stream{Schema: s.schema, Cursor: s.cfg.Cursor, Deleted: s.cfg.Deleted, Rows: func(yield func(etl.Row, error) bool) {
 		s.stream(ctx, run, yield)
 	}}, nil
 }

@@ -643,8 +643,10 @@ func TestIncremental(t *testing.T) {
 	cfg := httpjson.Config{URL: srv.URL + "/changes", Schema: sch, Cursor: "updated_at", Since: "updated_since",
 		LookBack: 5 * time.Minute, Deleted: "deleted"}
 	src := newSource(t, cfg)
-	require.Equal(t, "updated_at", src.CursorColumn())
-	require.Equal(t, "deleted", src.DeleteColumn())
+	s, err := src.Extract(context.Background(), nil)
+	require.NoError(t, err)
+	require.Equal(t, "updated_at", s.Cursor, "the stream declares its cursor")
+	require.Equal(t, "deleted", s.Deleted, "and its soft-delete column")
 
 	// No watermark yet: everything, and the highest cursor becomes the watermark.
 	run := etl.NewRun("p", etl.Window{})
@@ -657,7 +659,7 @@ func TestIncremental(t *testing.T) {
 
 	// A stored watermark, read when the stream starts, goes into the query less the look-back.
 	run = etl.NewRun("p", etl.Window{})
-	s, err := src.Extract(context.Background(), run)
+	s, err = src.Extract(context.Background(), run)
 	require.NoError(t, err)
 	run.SetWatermark(time.Date(2026, 11, 30, 10, 0, 0, 999, time.UTC)) // after Extract, as a sink does
 	_, err = etl.Collect(s)
