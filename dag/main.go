@@ -103,7 +103,7 @@ func (f dsnFlag) String() string {
 	if f.s == nil {
 		return ""
 	}
-	return RedactDSN(*f.s)
+	return redact.DSN(*f.s)
 }
 
 func (f dsnFlag) Set(v string) error { *f.s = v; return nil }
@@ -111,8 +111,8 @@ func (f dsnFlag) Set(v string) error { *f.s = v; return nil }
 // MainArgs runs the command line args (without the program name) against d, writing
 // results to stdout and logs to stderr, and returns the exit code: [ExitOK], [ExitFailed],
 // [ExitUsage] or [ExitLocked]. [Main] wraps it; tests call it directly. Passwords in
-// connection strings never reach either stream: what MainArgs writes goes through
-// RedactDSN a line at a time.
+// connection strings never reach either stream: what MainArgs writes has them hidden, a
+// line at a time.
 func MainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writer) int {
 	out, errw := redactLines(stdout), redactLines(stderr)
 	defer out.Flush()
@@ -225,11 +225,11 @@ func (m *mainEnv) setup(ctx context.Context, needsStore bool) error {
 	store := m.d.store // Config.Store, or the in-memory default
 	if needsStore && m.store != "" && m.store != "memory" {
 		if m.d.cfg.OpenStore == nil {
-			return usagef("--store %s: this program cannot open stores (set Config.OpenStore)", RedactDSN(m.store))
+			return usagef("--store %s: this program cannot open stores (set Config.OpenStore)", redact.DSN(m.store))
 		}
 		s, err := m.d.cfg.OpenStore(ctx, m.store)
 		if err != nil {
-			return fmt.Errorf("open store %s: %w", RedactDSN(m.store), err)
+			return fmt.Errorf("open store %s: %w", redact.DSN(m.store), err)
 		}
 		store, m.opened = s, s
 	}
@@ -246,7 +246,7 @@ func (m *mainEnv) closeStore() {
 }
 
 // lineRedactor passes what is written to w on a line at a time, with the passwords of any
-// connection strings or URLs in the line hidden (see RedactDSN), so that no error, log
+// connection strings or URLs in the line hidden, so that no error, log
 // line or usage text of a command can print one, whoever formatted it.
 type lineRedactor struct {
 	w   io.Writer
@@ -262,7 +262,7 @@ func (r *lineRedactor) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		line := RedactDSN(string(r.buf[:i+1]))
+		line := redact.DSN(string(r.buf[:i+1]))
 		r.buf = r.buf[i+1:]
 		if _, err := io.WriteString(r.w, line); err != nil {
 			return len(p), err
@@ -274,17 +274,10 @@ func (r *lineRedactor) Write(p []byte) (int, error) {
 // Flush writes what is left of an unfinished line.
 func (r *lineRedactor) Flush() {
 	if len(r.buf) > 0 {
-		_, _ = io.WriteString(r.w, RedactDSN(string(r.buf)))
+		_, _ = io.WriteString(r.w, redact.DSN(string(r.buf)))
 		r.buf = nil
 	}
 }
-
-// RedactDSN returns dsn with any password replaced by "xxxxx", for logs and errors. It
-// handles URLs (the user info, and a password= query parameter) and keyword/value
-// strings, and does not trust the string to be well formed: a password with characters
-// that break URL parsing is still hidden. Text that quotes a DSN, such as an error, may
-// be given too.
-func RedactDSN(dsn string) string { return redact.DSN(dsn) }
 
 // ParseTime reads a time given on the command line: RFC 3339 ("2026-01-02T15:04:05Z"),
 // a date and time without zone ("2026-01-02T15:04", taken as UTC), or a date

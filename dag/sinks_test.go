@@ -35,8 +35,8 @@ func dailyDAG(t *testing.T) (*dag.DAG, *sqlite.DB) {
 			time.Sleep(20 * time.Millisecond)
 			return etl.SliceStream(schema, rows), nil
 		}),
-		Sink: sqlite.WindowReplace{DB: db, Table: "events", TimeColumn: "at", Key: []string{"id"},
-			Checks: []checks.Check{checks.RowCount{Min: 24}, checks.UniqueKey(), checks.Warn(checks.NotNull("at"))}},
+		Sink: &sqlite.WindowReplace{TimeColumn: "at", Target: sqlite.Target{DB: db, Table: "events", Key: []string{"id"}, Create: true,
+			Checks: []checks.Check{checks.RowCount{Min: 24}, checks.UniqueKey(), checks.Warn(checks.NotNull("at"))}}},
 	}
 	d := dag.New("daily", dag.Config{Every: 24 * time.Hour,
 		Now: func() time.Time { return time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC) }})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/sinks"
 )
 
 // Spec configures one loader built by a [Harness].
@@ -31,6 +32,8 @@ type Spec struct {
 	TimeColumn string
 	// Checks run inside the load.
 	Checks []checks.Check
+	// Create is the Target's Create: make a missing table from the stream's schema.
+	Create bool
 	// LockWait bounds the wait for another run's lock.
 	LockWait time.Duration
 }
@@ -56,6 +59,15 @@ type Harness struct {
 	FullRefresh   func(Spec) etl.Loader
 	Merge         func(Spec) etl.Loader
 	WindowReplace func(Spec) etl.Loader
+
+	// Vocabulary turns on the subtests of the contract package sinks states for every
+	// sink: Target.Create defaulting to false and a missing table wrapping
+	// etl.ErrNoTable, Merge.Cursor and Merge.Deleted defaulting to the stream's
+	// declaration, and State.Runs. Leave it false while a sink is being brought to it.
+	Vocabulary bool
+	// Runs reads a pipeline's run records, newest first, with the sink's State.Runs.
+	// Required with Vocabulary.
+	Runs func(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error)
 }
 
 var schema = etl.Schema{
@@ -74,9 +86,13 @@ func row(id int64, name string, qty int64, modified time.Time, deleted bool) etl
 
 // source streams rows and advances the watermark to the latest modified it yielded, as an
 // incremental source does.
-func source(rows []etl.Row) etl.Extractor {
+func source(rows []etl.Row) etl.Extractor { return changeSource(rows, "", "") }
+
+// changeSource is source, declaring cursor and deleted on its stream as a source of
+// changed rows does.
+func changeSource(rows []etl.Row, cursor, deleted string) etl.Extractor {
 	return etl.ExtractFunc(func(ctx context.Context, run *etl.Run) (etl.Stream, error) {
-		return etl.Stream{Schema: schema, Rows: func(yield func(etl.Row, error) bool) {
+		return etl.Stream{Schema: schema, Cursor: cursor, Deleted: deleted, Rows: func(yield func(etl.Row, error) bool) {
 			var max time.Time
 			for _, r := range rows {
 				if m := r[3].(time.Time); m.After(max) {
@@ -323,6 +339,7 @@ func Exercise(t *testing.T, newHarness func(t *testing.T) *Harness) {
 				contents(t, h, "events"), "run %d", i+1)
 		}
 	})
+	exerciseVocabulary(t, newHarness)
 }
 
 // paused is a source that yields rows, stops after the first half until resume is

@@ -44,7 +44,7 @@ func TestAbandonChild(t *testing.T) {
 			}
 		}}, nil
 	})
-	_, err = (&etl.Pipeline{Name: "abandoned", Source: src, Sink: FullRefresh{DB: db, Table: "t"}}).RunWith(context.Background(), run)
+	_, err = (&etl.Pipeline{Name: "abandoned", Source: src, Sink: &FullRefresh{Target: Target{DB: db, Table: "t", Create: true}}}).RunWith(context.Background(), run)
 	require.NoError(t, err)
 }
 
@@ -61,7 +61,7 @@ func TestSIGKILLedRunIsMarkedAbandoned(t *testing.T) {
 	defer db.Close()
 	ctx := context.Background()
 	load := func() error {
-		_, err := (&etl.Pipeline{Name: "abandoned", Sink: FullRefresh{DB: db, Table: "t"},
+		_, err := (&etl.Pipeline{Name: "abandoned", Sink: &FullRefresh{Target: Target{DB: db, Table: "t", Create: true}},
 			Source: etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
 				return etl.SliceStream(killSchema, []etl.Row{{int64(1)}}), nil
 			})}).Run(ctx, etl.Window{})
@@ -97,7 +97,7 @@ func TestSIGKILLedRunIsMarkedAbandoned(t *testing.T) {
 
 	require.NoError(t, load(), "the dead process's lock is gone")
 	require.Equal(t, "abandoned", status())
-	runs, err := Runs(ctx, db, "abandoned", 0)
+	runs, err := (&State{DB: db}).Runs(ctx, "abandoned", 0)
 	require.NoError(t, err)
 	require.Len(t, runs, 3)
 	for _, r := range runs {
