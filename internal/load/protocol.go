@@ -105,7 +105,7 @@ func Run(ctx context.Context, d Dialect, spec Spec, mode Mode, run *etl.Run, in 
 	if err != nil {
 		// No record: the run that holds the lock is the one whose history matters, and
 		// writing ours could wait on its locks.
-		return res, etl.WithStep("lock", lockHint(err, spec.LockWait))
+		return res, etl.WithStep("lock", LockHint(err, spec.LockWait))
 	}
 	defer release(cleanup)
 
@@ -140,7 +140,7 @@ func Run(ctx context.Context, d Dialect, spec Spec, mode Mode, run *etl.Run, in 
 		// session lock above, its history is the one that matters. This run's own
 		// "running" record goes, since it never held the lock.
 		p.dropStart(sess)
-		return res, lockHint(err, spec.LockWait)
+		return res, LockHint(err, spec.LockWait)
 	}
 	stats := run.Stats()
 	stats.RowsWritten, stats.RowsDeleted = res.RowsWritten, res.RowsDeleted
@@ -162,8 +162,9 @@ func cancelled(ctx context.Context, err error) error {
 	return fmt.Errorf("%w (%w)", err, cerr)
 }
 
-// lockHint adds to an error that wraps etl.ErrLocked how to wait for the lock instead.
-func lockHint(err error, wait time.Duration) error {
+// LockHint adds to an error that wraps etl.ErrLocked how to wait for the lock instead,
+// given the wait that ran out. Other errors are returned as they are.
+func LockHint(err error, wait time.Duration) error {
 	if !errors.Is(err, etl.ErrLocked) {
 		return err
 	}
