@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -319,7 +320,7 @@ func (c *colPlan) appendTime(b []byte, t time.Time) ([]byte, error) {
 		}
 		return b, nil
 	case "time", "year":
-		return b, fmt.Errorf("a timestamp cannot be loaded into a %s column", c.col.DataType)
+		return b, fmt.Errorf("a timestamp cannot be loaded into a %s column", strings.ToUpper(c.col.DataType))
 	}
 	// Into a text column, the text the driver would bind for the same time in UTC.
 	t = t.UTC()
