@@ -174,6 +174,9 @@ func openSession(ctx context.Context, db *sql.DB, meta string) (*session, error)
 type session struct {
 	conn *sql.Conn
 	meta string
+	// atClose runs when the load is over, rolled back or committed, on the session's
+	// connection and while its locks are still held.
+	atClose []func(context.Context, *sql.Conn)
 }
 
 // LockName returns the name of the GET_LOCK lock that a pipeline whose state lives in the
@@ -262,12 +265,15 @@ func (s *session) Begin(ctx context.Context) (load.Tx, error) {
 	if _, err := s.conn.ExecContext(ctx, "START TRANSACTION"); err != nil {
 		return nil, err
 	}
-	return &tx{conn: s.conn}, nil
+	return &tx{conn: s.conn, s: s}, nil
 }
 
-// Close discards the connection: its session settings, temporary tables and locks end
-// with it.
-func (s *session) Close(context.Context) {
+// Close runs what the load left to do at its end, then discards the connection: its
+// session settings, temporary tables and locks end with it.
+func (s *session) Close(ctx context.Context) {
+	for _, f := range s.atClose {
+		f(ctx, s.conn)
+	}
 	_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
 	_ = s.conn.Close()
 }
@@ -277,6 +283,7 @@ func (s *session) Close(context.Context) {
 // commits implicitly, and open the transaction again on the same connection.
 type tx struct {
 	conn *sql.Conn
+	s    *session
 }
 
 func (t *tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -103,10 +104,9 @@ type refreshMode struct {
 	loaded int64
 
 	// The swap's state.
-	t         *tx    // the transaction, for Cleanup
 	newTable  string // the table loaded, then renamed into place
 	oldTable  string // the old table's name between the rename and its drop
-	swapLock  string // the table's swap lock, held from Stage to Cleanup
+	swapLock  string // the table's swap lock, held from Stage to the end of the session
 	published bool
 }
 
@@ -142,7 +142,6 @@ func (m *refreshMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in e
 	}
 	// One swap at a time per table: two pipelines that swap the same table would share
 	// its new and old tables.
-	m.t = t
 	lock := swapLockName(m.p.schema, m.p.table)
 	ok, err := getLock(ctx, t.conn, lock, m.f.LockWait)
 	if err != nil {
@@ -152,6 +151,7 @@ func (m *refreshMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in e
 		return 0, fmt.Errorf("table %s: another load is swapping it (GET_LOCK %q): %w", m.p.name(), lock, etl.ErrLocked)
 	}
 	m.swapLock = lock
+	t.s.atClose = append(t.s.atClose, func(ctx context.Context, conn *sql.Conn) { m.dropLeftovers(ctx, conn) })
 	newTable, oldTable := swapTable(m.p.table, "new"), swapTable(m.p.table, "old")
 	// A killed swap leaves these behind; under the swap lock nothing else uses them.
 	if err := t.ddl(ctx, "DROP TABLE IF EXISTS "+qualify(m.p.schema, newTable)+", "+qualify(m.p.schema, oldTable)); err != nil {
@@ -243,26 +243,50 @@ func (m *refreshMode) withLockTimeout(ctx context.Context, t *tx, fn func() erro
 	}
 }
 
-// Cleanup drops the swap's new table when the swap did not happen, and the old table
-// when its drop failed, and releases the swap lock.
-func (m *refreshMode) Cleanup(ctx context.Context, committed bool) error {
-	if m.t == nil {
-		return nil
-	}
-	var errs []error
+// dropLeftovers drops the swap's new table when the swap did not happen, and the old
+// table when its drop failed, and releases the swap lock. It runs as the load's session
+// ends, after the rollback or the commit, under the swap lock. It reports whether it
+// could; when the connection is gone (a cancelled load), Cleanup tries again.
+func (m *refreshMode) dropLeftovers(ctx context.Context, conn *sql.Conn) bool {
+	var drop []string
 	for _, name := range []string{m.newTable, m.oldTable} {
 		if name != "" {
-			if _, err := m.t.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+qualify(m.p.schema, name)); err != nil {
-				errs = append(errs, err)
-			}
+			drop = append(drop, qualify(m.p.schema, name))
 		}
 	}
-	if m.swapLock != "" {
-		if _, err := m.t.conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", m.swapLock); err != nil {
-			errs = append(errs, err)
+	if len(drop) > 0 {
+		if _, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+strings.Join(drop, ", ")); err != nil {
+			return false
 		}
 	}
-	return errors.Join(errs...)
+	m.newTable, m.oldTable = "", ""
+	_, err := conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", m.swapLock)
+	return err == nil
+}
+
+// Cleanup drops what the session could not, on a connection of its own once the swap
+// lock is free again: a dead session's lock lasts until the server notices. When another
+// swap of the table holds the lock beyond the wait, that swap drops what is left as it
+// starts.
+func (m *refreshMode) Cleanup(ctx context.Context, committed bool) error {
+	if m.newTable == "" && m.oldTable == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := m.f.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ok, err := getLock(ctx, conn, m.swapLock, 5*time.Second)
+	if err != nil || !ok {
+		return err
+	}
+	if !m.dropLeftovers(ctx, conn) {
+		return fmt.Errorf("table %s: drop the swap's leftover tables", m.p.name())
+	}
+	return nil
 }
 
 // swapTable returns the name of the swap's new or old table for table: table, "__sluice_"

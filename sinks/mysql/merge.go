@@ -124,19 +124,18 @@ func (m *Merge) RecordFailure(ctx context.Context, run *etl.Run, stats etl.Stats
 
 const seqColumn = "__sluice_seq"
 
+// mergeMode is one merge's stage and apply. Its temporary tables end with the load's
+// session.
 type mergeMode struct {
 	m               *Merge
 	cursor, deleted string
 	deletedBool     bool // the stream types the soft-delete column as bool
 	p               *prepared
-	t               *tx
 	stage           string // the stage's quoted, qualified name
 	keys            string // the reconcile stage's
 	names           []string
 	upsert          bool // the key's unique index is the only one: ON DUPLICATE KEY UPDATE
 }
-
-var _ load.Cleaner = (*mergeMode)(nil)
 
 func (mm *mergeMode) Kind() string { return "merge" }
 
@@ -169,7 +168,6 @@ func (mm *mergeMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in et
 	if err != nil {
 		return 0, err
 	}
-	mm.t = t
 	if mm.p, err = mm.m.prepare(ctx, t, in.Schema); err != nil {
 		return 0, err
 	}
@@ -445,17 +443,4 @@ func (mm *mergeMode) reconcile(ctx context.Context, t *tx, run *etl.Run, r *Reco
 		return 0, fmt.Errorf("reconcile %s: delete rows gone from the source: %w", p.name(), err)
 	}
 	return deleted, nil
-}
-
-// Cleanup drops the session's temporary tables; closing the session would too.
-func (mm *mergeMode) Cleanup(ctx context.Context, committed bool) error {
-	if mm.t == nil || mm.stage == "" {
-		return nil
-	}
-	q := "DROP TEMPORARY TABLE IF EXISTS " + mm.stage
-	if mm.keys != "" {
-		q += ", " + mm.keys
-	}
-	_, err := mm.t.conn.ExecContext(ctx, q)
-	return err
 }
