@@ -38,7 +38,7 @@ func TestFullRefreshFailuresKeepTheOldRows(t *testing.T) {
 			t.Parallel()
 			db := mysqltest.New(t)
 			ctx := context.Background()
-			exec(t, db.DB, fmt.Sprintf(itemTable, "items"))
+			execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
 			sink := &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "items",
 				Checks: []checks.Check{checks.SQL("qty_positive", "SELECT id FROM {{table}} WHERE qty <= 0")}}, Strategy: strategy}
 			_, err := runLoad(ctx, "refresh", sink, itemSchema, item(1, "a", 1, t0, false), item(2, "b", 2, t0, false))
@@ -109,7 +109,7 @@ func TestSwapThatCannotRenameKeepsTheOldTable(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, fmt.Sprintf(itemTable, "items"))
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
 	sink := &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "items"}, Strategy: mysql.Swap,
 		LockTimeout: time.Second, LockRetries: 1}
 	_, err := runLoad(ctx, "swap", sink, itemSchema, item(1, "a", 1, t0, false))
@@ -141,7 +141,7 @@ func TestReadersSeeTheOldRowsUntilTheEnd(t *testing.T) {
 			t.Parallel()
 			db := mysqltest.New(t)
 			ctx := context.Background()
-			exec(t, db.DB, fmt.Sprintf(itemTable, "items"))
+			execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
 			_, err := runLoad(ctx, "r", &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "items"}}, itemSchema,
 				item(1, "old", 1, t0, false))
 			require.NoError(t, err)
@@ -172,11 +172,11 @@ func TestSwapRefusesTablesItWouldChange(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, fmt.Sprintf(itemTable, "parent"))
-	exec(t, db.DB, "CREATE TABLE child (id BIGINT PRIMARY KEY, parent BIGINT, FOREIGN KEY (parent) REFERENCES parent (id) ON DELETE CASCADE)")
-	exec(t, db.DB, fmt.Sprintf(itemTable, "logged"))
-	exec(t, db.DB, "CREATE TABLE log (id BIGINT)")
-	exec(t, db.DB, "CREATE TRIGGER logged_insert AFTER INSERT ON logged FOR EACH ROW INSERT INTO log VALUES (NEW.id)")
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "parent"))
+	execSQL(t, db.DB, "CREATE TABLE child (id BIGINT PRIMARY KEY, parent BIGINT, FOREIGN KEY (parent) REFERENCES parent (id) ON DELETE CASCADE)")
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "logged"))
+	execSQL(t, db.DB, "CREATE TABLE log (id BIGINT)")
+	execSQL(t, db.DB, "CREATE TRIGGER logged_insert AFTER INSERT ON logged FOR EACH ROW INSERT INTO log VALUES (NEW.id)")
 
 	for table, want := range map[string]string{
 		"parent": "foreign key",
@@ -211,12 +211,12 @@ func TestSwapKeepsGrantsAndViews(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, fmt.Sprintf(itemTable, "items"))
-	exec(t, db.DB, "CREATE VIEW big AS SELECT id FROM items WHERE qty > 1")
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
+	execSQL(t, db.DB, "CREATE VIEW big AS SELECT id FROM items WHERE qty > 1")
 	user := "sluice_" + db.Name[len(db.Name)-8:]
-	exec(t, db.DB, "CREATE USER '"+user+"'@'localhost'")
+	execSQL(t, db.DB, "CREATE USER '"+user+"'@'localhost'")
 	t.Cleanup(func() { _, _ = db.DB.Exec("DROP USER '" + user + "'@'localhost'") })
-	exec(t, db.DB, "GRANT SELECT ON `"+db.Name+"`.`items` TO '"+user+"'@'localhost'")
+	execSQL(t, db.DB, "GRANT SELECT ON `"+db.Name+"`.`items` TO '"+user+"'@'localhost'")
 
 	sink := &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "items"}, Strategy: mysql.Swap}
 	_, err := runLoad(ctx, "swap", sink, itemSchema, item(1, "a", 1, t0, false), item(2, "b", 2, t0, false))
@@ -261,7 +261,7 @@ func TestDuplicateRefusedByTheKeyFailsTheUniqueKeyCheck(t *testing.T) {
 			t.Parallel()
 			db := mysqltest.New(t)
 			ctx := context.Background()
-			exec(t, db.DB, fmt.Sprintf(itemTable, "items"))
+			execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
 			sink := &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "items",
 				Checks: []checks.Check{checks.RowCount{}, checks.UniqueKey("id")}}, Strategy: strategy}
 			_, err := runLoad(ctx, "dups", sink, itemSchema, item(1, "a", 1, t0, false))
@@ -282,7 +282,7 @@ func TestPipelineLock(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, fmt.Sprintf(itemTable, "items"))
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
 	sink := &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "items"}}
 
 	// Another program holds the pipeline's lock.
@@ -326,10 +326,27 @@ func TestSessionSettingsDoNotLeak(t *testing.T) {
 	db.DB.SetMaxOpenConns(1)
 	var before string
 	require.NoError(t, db.DB.QueryRow("SELECT CONCAT(@@session.sql_mode, '/', @@session.time_zone)").Scan(&before))
-	exec(t, db.DB, fmt.Sprintf(itemTable, "items"))
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
 	_, err := runLoad(ctx, "leak", &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "items"}}, itemSchema, item(1, "a", 1, t0, false))
 	require.NoError(t, err)
 	var after string
 	require.NoError(t, db.DB.QueryRow("SELECT CONCAT(@@session.sql_mode, '/', @@session.time_zone)").Scan(&after))
 	require.Equal(t, before, after)
+}
+
+// A swap killed between its CREATE and its RENAME leaves the new table, and one killed
+// between the RENAME and the DROP the old one; the next swap of the table drops both.
+func TestSwapDropsWhatAKilledSwapLeft(t *testing.T) {
+	t.Parallel()
+	db := mysqltest.New(t)
+	ctx := context.Background()
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "items__sluice_new"))
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "items__sluice_old"))
+	execSQL(t, db.DB, "INSERT INTO items__sluice_new VALUES (9, 'half', 9, NULL, 0)")
+	sink := &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "items"}, Strategy: mysql.Swap}
+	_, err := runLoad(ctx, "swap", sink, itemSchema, item(1, "a", 1, t0, false))
+	require.NoError(t, err)
+	require.Equal(t, []string{"1|a|1"}, contents(t, db.DB, "items"))
+	requireNoStray(t, db.DB)
 }

@@ -60,7 +60,7 @@ func runLoad(ctx context.Context, name string, sink etl.Loader, schema etl.Schem
 	return p.Run(ctx, etl.Window{})
 }
 
-func exec(t *testing.T, db *sql.DB, q string, args ...any) {
+func execSQL(t *testing.T, db *sql.DB, q string, args ...any) {
 	t.Helper()
 	_, err := db.ExecContext(context.Background(), q, args...)
 	require.NoError(t, err, q)

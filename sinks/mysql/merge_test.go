@@ -18,7 +18,7 @@ func TestMergeNeedsAUniqueKey(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, "CREATE TABLE loose (id BIGINT, name VARCHAR(100), qty BIGINT, modified DATETIME(6), deleted BOOLEAN, INDEX (id))")
+	execSQL(t, db.DB, "CREATE TABLE loose (id BIGINT, name VARCHAR(100), qty BIGINT, modified DATETIME(6), deleted BOOLEAN, INDEX (id))")
 	_, err := runLoad(ctx, "m", &mysql.Merge{Target: mysql.Target{DB: db.DB, Table: "loose", Key: []string{"id"}}},
 		itemSchema, item(1, "a", 1, t0, false))
 	require.ErrorIs(t, err, mysql.ErrNoUniqueKey)
@@ -28,7 +28,7 @@ func TestMergeNeedsAUniqueKey(t *testing.T) {
 	require.ErrorIs(t, err, mysql.ErrNoKey)
 
 	// A unique index on part of the key makes the key unique too.
-	exec(t, db.DB, "CREATE TABLE pair (a BIGINT NOT NULL, b BIGINT NOT NULL, v VARCHAR(10), UNIQUE (a))")
+	execSQL(t, db.DB, "CREATE TABLE pair (a BIGINT NOT NULL, b BIGINT NOT NULL, v VARCHAR(10), UNIQUE (a))")
 	schema := etl.Schema{{Name: "a", Type: etl.TypeInt64}, {Name: "b", Type: etl.TypeInt64}, {Name: "v", Type: etl.TypeText}}
 	sink := &mysql.Merge{Target: mysql.Target{DB: db.DB, Table: "pair", Key: []string{"a", "b"}}}
 	_, err = runLoad(ctx, "pair", sink, schema, etl.Row{int64(1), int64(1), "x"})
@@ -44,7 +44,7 @@ func TestMergeRefusesNullKeys(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, "CREATE TABLE items (id BIGINT, name VARCHAR(100), qty BIGINT, modified DATETIME(6), deleted BOOLEAN, UNIQUE (id))")
+	execSQL(t, db.DB, "CREATE TABLE items (id BIGINT, name VARCHAR(100), qty BIGINT, modified DATETIME(6), deleted BOOLEAN, UNIQUE (id))")
 	sink := &mysql.Merge{Target: mysql.Target{DB: db.DB, Table: "items", Key: []string{"id"}}}
 	_, err := runLoad(ctx, "m", sink, itemSchema, etl.Row{nil, "a", int64(1), t0, false})
 	require.ErrorContains(t, err, "1 staged rows have a NULL in key (id)")
@@ -59,7 +59,7 @@ func TestMergeWithAnotherUniqueIndex(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, "CREATE TABLE users (id BIGINT PRIMARY KEY, email VARCHAR(100) NOT NULL, UNIQUE (email))")
+	execSQL(t, db.DB, "CREATE TABLE users (id BIGINT PRIMARY KEY, email VARCHAR(100) NOT NULL, UNIQUE (email))")
 	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "email", Type: etl.TypeText}}
 	sink := &mysql.Merge{Target: mysql.Target{DB: db.DB, Table: "users"}}
 	_, err := runLoad(ctx, "users", sink, schema, etl.Row{int64(1), "a@x"}, etl.Row{int64(2), "b@x"}, etl.Row{int64(3), "c@x"})
@@ -87,7 +87,7 @@ func TestMergeDeletesAndVersions(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, "CREATE TABLE orders (id BIGINT PRIMARY KEY, status VARCHAR(20), version BIGINT NULL, removed_at DATETIME NULL)")
+	execSQL(t, db.DB, "CREATE TABLE orders (id BIGINT PRIMARY KEY, status VARCHAR(20), version BIGINT NULL, removed_at DATETIME NULL)")
 	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "status", Type: etl.TypeText},
 		{Name: "version", Type: etl.TypeInt64}, {Name: "removed_at", Type: etl.TypeTimestamp}}
 	row := func(id int64, status string, version any, removed any) etl.Row {
@@ -122,8 +122,8 @@ func TestMergeOfFewerColumnsReplacesRows(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, "CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(10), note VARCHAR(10) DEFAULT 'none')")
-	exec(t, db.DB, "INSERT INTO items VALUES (1, 'a', 'old'), (2, 'b', 'old')")
+	execSQL(t, db.DB, "CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(10), note VARCHAR(10) DEFAULT 'none')")
+	execSQL(t, db.DB, "INSERT INTO items VALUES (1, 'a', 'old'), (2, 'b', 'old')")
 	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "name", Type: etl.TypeText}}
 	_, err := runLoad(ctx, "m", &mysql.Merge{Target: mysql.Target{DB: db.DB, Table: "items"}}, schema,
 		etl.Row{int64(1), "a2"}, etl.Row{int64(3), "c"})
@@ -139,7 +139,7 @@ func TestMergeKeyTakesTheStreamsSpelling(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, "CREATE TABLE names (name VARCHAR(20) COLLATE utf8mb4_general_ci PRIMARY KEY, n BIGINT)")
+	execSQL(t, db.DB, "CREATE TABLE names (name VARCHAR(20) COLLATE utf8mb4_general_ci PRIMARY KEY, n BIGINT)")
 	schema := etl.Schema{{Name: "name", Type: etl.TypeText}, {Name: "n", Type: etl.TypeInt64}}
 	sink := &mysql.Merge{Target: mysql.Target{DB: db.DB, Table: "names"}}
 	_, err := runLoad(ctx, "names", sink, schema, etl.Row{"Ann", int64(1)})
@@ -155,8 +155,8 @@ func TestMergeReconcilesHardDeletes(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, fmt.Sprintf(itemTable, "items"))
-	exec(t, db.DB, "INSERT INTO items VALUES (1, 'a', 1, '2026-01-01', 0), (2, 'b', 2, '2026-01-01', 0), (3, 'c', 3, '2025-01-01', 0), (4, 'd', 4, '2026-01-01', 0)")
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
+	execSQL(t, db.DB, "INSERT INTO items VALUES (1, 'a', 1, '2026-01-01', 0), (2, 'b', 2, '2026-01-01', 0), (3, 'c', 3, '2025-01-01', 0), (4, 'd', 4, '2026-01-01', 0)")
 	keySchema := etl.Schema{{Name: "id", Type: etl.TypeInt64}}
 	keys := func(ids ...int64) etl.Extractor {
 		rows := make([]etl.Row, len(ids))
@@ -182,7 +182,7 @@ func TestWindowReplaceRefusesRowsOutsideTheWindow(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, "CREATE TABLE daily (id BIGINT PRIMARY KEY, day DATE NOT NULL, n BIGINT)")
+	execSQL(t, db.DB, "CREATE TABLE daily (id BIGINT PRIMARY KEY, day DATE NOT NULL, n BIGINT)")
 	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "day", Type: etl.TypeDate}, {Name: "n", Type: etl.TypeInt64}}
 	sink := &mysql.WindowReplace{Target: mysql.Target{DB: db.DB, Table: "daily"}, TimeColumn: "day"}
 	day := func(d int) time.Time { return t0.AddDate(0, 0, d) }
@@ -209,14 +209,14 @@ func TestMergeUpsertsInPlace(t *testing.T) {
 	t.Parallel()
 	db := mysqltest.New(t)
 	ctx := context.Background()
-	exec(t, db.DB, fmt.Sprintf(itemTable, "items"))
-	exec(t, db.DB, "CREATE TABLE child (id BIGINT PRIMARY KEY, item BIGINT, FOREIGN KEY (item) REFERENCES items (id) ON DELETE CASCADE)")
-	exec(t, db.DB, "CREATE TABLE deletes (id BIGINT)")
-	exec(t, db.DB, "CREATE TRIGGER items_delete AFTER DELETE ON items FOR EACH ROW INSERT INTO deletes VALUES (OLD.id)")
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
+	execSQL(t, db.DB, "CREATE TABLE child (id BIGINT PRIMARY KEY, item BIGINT, FOREIGN KEY (item) REFERENCES items (id) ON DELETE CASCADE)")
+	execSQL(t, db.DB, "CREATE TABLE deletes (id BIGINT)")
+	execSQL(t, db.DB, "CREATE TRIGGER items_delete AFTER DELETE ON items FOR EACH ROW INSERT INTO deletes VALUES (OLD.id)")
 	sink := &mysql.Merge{Target: mysql.Target{DB: db.DB, Table: "items"}, Cursor: "modified", Deleted: "deleted"}
 	_, err := runLoad(ctx, "m", sink, itemSchema, item(1, "a", 1, t0, false), item(2, "b", 2, t0, false))
 	require.NoError(t, err)
-	exec(t, db.DB, "INSERT INTO child VALUES (10, 1), (20, 2)")
+	execSQL(t, db.DB, "INSERT INTO child VALUES (10, 1), (20, 2)")
 	res, err := runLoad(ctx, "m", sink, itemSchema, item(1, "a2", 5, t0.Add(time.Hour), false), item(2, "b", 2, t0.Add(time.Hour), true))
 	require.NoError(t, err)
 	require.Equal(t, int64(1), res.Stats.RowsWritten)

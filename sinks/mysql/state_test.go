@@ -19,7 +19,7 @@ func TestStateAndRunHistory(t *testing.T) {
 	db := mysqltest.New(t)
 	meta := mysqltest.New(t) // the state lives in a database of its own
 	ctx := context.Background()
-	exec(t, db.DB, fmt.Sprintf(itemTable, "items"))
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
 	state := &mysql.State{DB: db.DB, MetaSchema: meta.Name}
 
 	runs, err := state.Runs(ctx, "", 0)
