@@ -121,12 +121,16 @@ func joinComma(parts []string) string {
 // ValueError is a value the bulk path cannot write into its column without changing it.
 // It names the table, the row (1-based, in stream order), the column and the value.
 type ValueError struct {
-	Table  string
-	Row    int64
+	// Table is the table being loaded, as database.table.
+	Table string
+	// Row is the row's number in the stream, from 1.
+	Row int64
+	// Column is the target column.
 	Column string
 	// Value is the offending value as text, cut to a readable length.
 	Value string
-	Err   error
+	// Err says why it cannot be written.
+	Err error
 }
 
 // Error implements the error interface.
