@@ -257,7 +257,7 @@ func (s *session) Lock(ctx context.Context, pipeline string, wait time.Duration)
 	}
 	return func(ctx context.Context) {
 		// Close discards the connection anyway, which releases every lock it holds.
-		_, _ = s.conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", name)
+		_, _ = s.conn.ExecContext(ctx, "SELECT RELEASE_LOCK(?)", name)
 	}, nil
 }
 

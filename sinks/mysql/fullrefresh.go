@@ -260,7 +260,7 @@ func (m *refreshMode) dropLeftovers(ctx context.Context, conn *sql.Conn) bool {
 		}
 	}
 	m.newTable, m.oldTable = "", ""
-	_, err := conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", m.swapLock)
+	_, err := conn.ExecContext(ctx, "SELECT RELEASE_LOCK(?)", m.swapLock)
 	return err == nil
 }
 

@@ -39,9 +39,10 @@ type Target struct {
 	// MetaSchema is the database that holds the sluice_runs and sluice_state tables,
 	// created on first use. Defaults to Schema.
 	MetaSchema string
-	// LockWait bounds the wait for another run of the same pipeline to finish. Defaults
-	// to 0: a second run fails at once with an error wrapping etl.ErrLocked, which suits
-	// overlapping cron runs (the next run catches up).
+	// LockWait bounds the wait for another run of the same pipeline to finish, rounded up
+	// to whole seconds (GET_LOCK's unit). Defaults to 0: a second run fails at once with
+	// an error wrapping etl.ErrLocked, which suits overlapping cron runs (the next run
+	// catches up).
 	LockWait time.Duration
 }
 
