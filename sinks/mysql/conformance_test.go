@@ -7,13 +7,14 @@ import (
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/mysqltest"
 	"github.com/sluice-etl/sluice/internal/sinktest"
+	"github.com/sluice-etl/sluice/sinks"
 )
 
 func harness(strategy Strategy) func(t *testing.T) *sinktest.Harness {
 	return func(t *testing.T) *sinktest.Harness {
 		db := mysqltest.New(t)
 		target := func(s sinktest.Spec) Target {
-			return Target{DB: db.DB, Table: s.Table, Key: s.Key, Checks: s.Checks}
+			return Target{DB: db.DB, Table: s.Table, Key: s.Key, Checks: s.Checks, Create: s.Create}
 		}
 		return &sinktest.Harness{
 			CreateTable: func(ctx context.Context, table string, schema etl.Schema, key []string) error {
@@ -35,6 +36,10 @@ func harness(strategy Strategy) func(t *testing.T) *sinktest.Harness {
 			},
 			WindowReplace: func(s sinktest.Spec) etl.Loader {
 				return &WindowReplace{Target: target(s), TimeColumn: s.TimeColumn}
+			},
+			Vocabulary: true,
+			Runs: func(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error) {
+				return (&State{DB: db.DB}).Runs(ctx, pipeline, n)
 			},
 		}
 	}

@@ -24,7 +24,10 @@
 // old rows, and a failed-run record naming the step, the error and the rows read is
 // written in a transaction of its own. sluice_runs and sluice_state are created on first
 // use in [Target.MetaSchema], a database. [State] reads, sets and resets a pipeline's
-// watermark and reads its run history.
+// watermark and reads its run history as sinks.RunRecord values. The names and shapes are
+// those package sinks sets for every sink: Create defaults to false and a missing table
+// fails with an error wrapping etl.ErrNoTable, and Merge.Cursor and Merge.Deleted default
+// to what the stream declares.
 //
 // A load holds one connection of the pool for its whole length, sets its session (strict
 // sql_mode, utf8mb4, time_zone '+00:00', notes counted as warnings), and closes it at the

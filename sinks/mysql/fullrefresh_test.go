@@ -238,7 +238,7 @@ func TestMissingTable(t *testing.T) {
 		sink := &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "names_" + strategy.String()}, Strategy: strategy}
 		schema := etl.Schema{{Name: "name", Type: etl.TypeText, NotNull: true}, {Name: "n", Type: etl.TypeInt64}}
 		_, err := runLoad(ctx, "create", sink, schema, etl.Row{"Ann", int64(1)})
-		require.ErrorIs(t, err, mysql.ErrNoTable)
+		require.ErrorIs(t, err, etl.ErrNoTable)
 		require.ErrorContains(t, err, "set Create")
 
 		sink.Create, sink.Key = true, []string{"name"}

@@ -35,11 +35,13 @@ import (
 type Merge struct {
 	Target
 	// Cursor names the column that orders versions of one key: the highest wins, NULL
-	// lowest. Defaults to none: the last to arrive wins.
+	// lowest. Defaults to the cursor the stream declares (etl.Stream.Cursor), else none:
+	// the last to arrive wins.
 	Cursor string
 	// Deleted names the soft-delete column: a boolean that is true, or any other type that
 	// is not NULL (a deleted_at timestamp), marks a row deleted at the source. Defaults to
-	// none: every row is an upsert.
+	// the column the stream declares (etl.Stream.Deleted), else none: every row is an
+	// upsert. A declared column missing from the stream fails the load.
 	Deleted string
 	// KeepDeleted keeps soft-deleted rows in the target, with their flag, instead of
 	// deleting them. Defaults to false: hard deletes.
@@ -89,32 +91,11 @@ func (m *Merge) Load(ctx context.Context, run *etl.Run, in etl.Stream) (etl.Load
 	if m.Reconcile != nil && m.Reconcile.Keys == nil {
 		return etl.LoadResult{}, errors.New("mysql: Reconcile has no Keys")
 	}
-	cursor, deleted, err := mergeColumns(m.name(), in, m.Cursor, m.Deleted)
-	if err != nil {
-		err = etl.WithStep("stage", err)
-		_ = m.RecordFailure(ctx, run, run.Stats(), err)
-		return etl.LoadResult{}, err
-	}
 	spec, err := m.loadSpec(ctx, false, in)
 	if err != nil {
 		return etl.LoadResult{}, etl.WithStep("connect", err)
 	}
-	mode := &mergeMode{m: m, cursor: cursor, deleted: deleted}
-	if i := in.Schema.Index(deleted); deleted != "" && i >= 0 {
-		mode.deletedBool = in.Schema[i].Type == etl.TypeBool
-	}
-	return load.Run(ctx, m.dialect(), spec, mode, run, in)
-}
-
-// mergeColumns resolves the merge's cursor and soft-delete columns: the ones the merge
-// names, each of which the stream must have.
-func mergeColumns(table string, in etl.Stream, cursor, deleted string) (string, string, error) {
-	for _, c := range []struct{ field, name string }{{"Cursor", cursor}, {"Deleted", deleted}} {
-		if c.name != "" && in.Schema.Index(c.name) < 0 {
-			return "", "", fmt.Errorf("table %s: Merge.%s names column %q, which the stream does not have", table, c.field, c.name)
-		}
-	}
-	return cursor, deleted, nil
+	return load.Run(ctx, m.dialect(), spec, &mergeMode{tableMaker: tableMaker{&m.Target, in.Schema}, m: m}, run, in)
 }
 
 // RecordFailure writes the run record of a run that failed before its load began.
@@ -127,7 +108,9 @@ const seqColumn = "__sluice_seq"
 // mergeMode is one merge's stage and apply. Its temporary tables end with the load's
 // session.
 type mergeMode struct {
-	m               *Merge
+	tableMaker
+	m *Merge
+	// cursor and deleted are the merge's columns, resolved by load.MergeColumns.
 	cursor, deleted string
 	deletedBool     bool // the stream types the soft-delete column as bool
 	p               *prepared
@@ -179,6 +162,12 @@ func (mm *mergeMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in et
 		if !containsFoldSchema(in.Schema, k) {
 			return 0, fmt.Errorf("table %s: the stream has no key column %q", p.name(), k)
 		}
+	}
+	if mm.cursor, mm.deleted, err = load.MergeColumns(p.name(), in, mm.m.Cursor, mm.m.Deleted); err != nil {
+		return 0, err
+	}
+	if i := in.Schema.Index(mm.deleted); i >= 0 {
+		mm.deletedBool = in.Schema[i].Type == etl.TypeBool
 	}
 	idx, err := uniqueIndexes(ctx, t.conn, p.schema, p.table)
 	if err != nil {

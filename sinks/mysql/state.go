@@ -3,13 +3,11 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
+	"github.com/sluice-etl/sluice/sinks"
 )
 
 // State reads and changes the incremental state of pipelines: the watermark each one
@@ -73,99 +71,13 @@ func (s *State) with(ctx context.Context, pipeline string, lock bool, fn func(di
 	return fn(d, sess)
 }
 
-// RunRecord is one row of the sluice_runs table: what one load did, or why it failed.
-type RunRecord struct {
-	// RunID is the run's etl.Run ID.
-	RunID string
-	// Pipeline is the pipeline's name.
-	Pipeline string
-	// Mode is "full_refresh", "merge" or "window_replace".
-	Mode string
-	// Target is the loaded table, as database.table or table.
-	Target string
-	// Window is the run's data interval; zero for all data.
-	Window etl.Window
-	// Status is "success" or "failed".
-	Status string
-	// Step names the step that failed ("extract", "stage", "check", ...), and Error is its
-	// message; both are empty after a success.
-	Step, Error string
-	// Stats counts what the run read, rejected, filtered, wrote and deleted; its Duration
-	// is Finished - Started.
-	Stats etl.Stats
-	// Loaded counts the rows the database received in the stage step.
-	Loaded int64
-	// Checks holds every check's result, passed or not.
-	Checks []etl.CheckResult
-	// Rejects holds the first rejected records, as messages.
-	Rejects []string
-	// Watermark is the text of the watermark stored by a successful run, or "".
-	Watermark string
-	// Attempts counts the load's transaction attempts; 0 for a run that failed before
-	// its load began.
-	Attempts int
-	// Owner is the pipeline's business owner (etl.Meta.Owner).
-	Owner string
-	// Started and Finished bound the run.
-	Started, Finished time.Time
-}
-
 // Runs returns the last n run records of pipeline, newest first; an empty pipeline means
-// every pipeline and n <= 0 means all records. A database no run has touched has none.
-func (s *State) Runs(ctx context.Context, pipeline string, n int) ([]RunRecord, error) {
-	if s.DB == nil {
-		return nil, errors.New("mysql: State has no DB")
-	}
-	kind, err := tableType(ctx, s.DB, s.MetaSchema, load.RunsTable)
-	if err != nil {
-		return nil, fmt.Errorf("mysql: read runs: %w", err)
-	}
-	if kind == "" {
-		return nil, nil
-	}
-	q := "SELECT run_id, pipeline, mode, target, window_start, window_end, status, step, error, rows_read, " +
-		"rows_rejected, rows_filtered, rows_loaded, rows_written, rows_deleted, checks, rejects, watermark, attempts, " +
-		"owner, started_at, finished_at FROM " + qualify(s.MetaSchema, load.RunsTable)
-	var args []any
-	if pipeline != "" {
-		q += " WHERE pipeline = ?"
-		args = append(args, pipeline)
-	}
-	q += " ORDER BY started_at DESC, finished_at DESC"
-	if n > 0 {
-		q += " LIMIT ?"
-		args = append(args, int64(n))
-	}
-	rows, err := queryRows(ctx, s.DB, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("mysql: read runs: %w", err)
-	}
-	out := make([]RunRecord, len(rows))
-	for i, r := range rows {
-		str := func(j int) string { v, _ := r[j].(string); return v }
-		num := func(j int) int64 { v, _ := r[j].(int64); return v }
-		tm := func(j int) time.Time { v, _ := r[j].(time.Time); return v }
-		rec := RunRecord{
-			RunID: str(0), Pipeline: str(1), Mode: str(2), Target: str(3),
-			Window: etl.Window{Start: tm(4), End: tm(5)},
-			Status: str(6), Step: str(7), Error: str(8),
-			Stats: etl.Stats{RowsRead: num(9), RowsRejected: num(10), RowsFiltered: num(11),
-				RowsWritten: num(13), RowsDeleted: num(14)},
-			Loaded: num(12), Watermark: str(17), Attempts: int(num(18)), Owner: str(19),
-			Started: tm(20), Finished: tm(21),
-		}
-		rec.Stats.Duration = rec.Finished.Sub(rec.Started)
-		if c := str(15); c != "" && c != "null" {
-			if err := json.Unmarshal([]byte(c), &rec.Checks); err != nil {
-				return nil, fmt.Errorf("mysql: run %s: checks: %w", rec.RunID, err)
-			}
-		}
-		if c := str(16); c != "" && c != "null" {
-			if err := json.Unmarshal([]byte(c), &rec.Rejects); err != nil {
-				return nil, fmt.Errorf("mysql: run %s: rejects: %w", rec.RunID, err)
-			}
-		}
-		out[i] = rec
-	}
-	return out, nil
+// every pipeline and n <= 0 means all records. A MetaSchema no load has used has none.
+func (s *State) Runs(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error) {
+	var recs []sinks.RunRecord
+	err := s.with(ctx, pipeline, false, func(d dialect, sess load.Session) (err error) {
+		recs, err = load.ReadRuns(ctx, d, sess, s.MetaSchema, pipeline, n)
+		return err
+	})
+	return recs, err
 }

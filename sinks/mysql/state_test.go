@@ -56,7 +56,7 @@ func TestStateAndRunHistory(t *testing.T) {
 	// A failed run leaves its own record.
 	_, err = runLoad(ctx, "sync", &mysql.Merge{Target: mysql.Target{DB: db.DB, Table: "missing", MetaSchema: meta.Name}}, itemSchema,
 		item(2, "b", 2, t0, false))
-	require.ErrorIs(t, err, mysql.ErrNoTable)
+	require.ErrorIs(t, err, etl.ErrNoTable)
 
 	runs, err = state.Runs(ctx, "sync", 0)
 	require.NoError(t, err)

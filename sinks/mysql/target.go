@@ -28,7 +28,7 @@ type Target struct {
 	// Create creates the table from the stream's schema when it is missing, with Key as
 	// its primary key. MySQL commits CREATE TABLE at once, so a failed first load leaves
 	// the new, empty table behind. Defaults to false: a missing table fails the load with
-	// an error wrapping [ErrNoTable].
+	// an error wrapping etl.ErrNoTable.
 	Create bool
 	// Key is the table's key: what a merge matches on, what checks.UniqueKey with no
 	// columns checks, and the primary key of a created table. Defaults to the table's
@@ -45,10 +45,6 @@ type Target struct {
 	// catches up).
 	LockWait time.Duration
 }
-
-// ErrNoTable is wrapped by the error of a load whose table does not exist and whose
-// Target does not set Create.
-var ErrNoTable = errors.New("table does not exist")
 
 // ErrNoKey is wrapped by the error of a merge whose table has no key: set Key or give the
 // table a primary key.
@@ -154,25 +150,79 @@ func (p *prepared) column(name string) (column, bool) {
 	return column{}, false
 }
 
-// prepare looks the table up (creating it when configured), plans the LOAD DATA of the
-// stream and settles the key. CREATE TABLE commits what the transaction read so far,
-// which is harmless here, before any write.
+// database returns the database that holds the table: Schema, or the connection's
+// current one.
+func (t *Target) database(ctx context.Context, tx *tx) (string, error) {
+	if t.Schema != "" {
+		return t.Schema, nil
+	}
+	rows, err := tx.QueryRows(ctx, "SELECT DATABASE()")
+	if err != nil {
+		return "", err
+	}
+	if len(rows) == 1 {
+		if db, _ := rows[0][0].(string); db != "" {
+			return db, nil
+		}
+	}
+	return "", fmt.Errorf("table %s: no database selected: set Schema or name a database in the DSN", t.Table)
+}
+
+// ensureTable creates the table when it is missing and Create is set, or fails with
+// etl.ErrNoTable. Every mode calls it first in the load's transaction (load.Preparer),
+// so that what runs before the stage, such as the count of a checks.Shrink, finds the
+// table: a first run has nothing to shrink from. CREATE TABLE commits the transaction,
+// which has read nothing yet, and the load goes on in a new one.
+func (t *Target) ensureTable(ctx context.Context, tx *tx, schema etl.Schema) error {
+	if err := schema.Validate(); err != nil {
+		return etl.WithStep("stage", fmt.Errorf("table %s: %w", t.name(), err))
+	}
+	db, err := t.database(ctx, tx)
+	if err != nil {
+		return etl.WithStep("stage", err)
+	}
+	kind, err := tableType(ctx, tx.conn, db, t.Table)
+	if err != nil || kind != "" {
+		return etl.WithStep("stage", err)
+	}
+	name := db + "." + t.Table
+	if !t.Create {
+		return etl.WithStep("stage", fmt.Errorf("table %s: %w (set Create to make it from the stream's schema)", name, etl.ErrNoTable))
+	}
+	coll, err := exactCollation(ctx, tx)
+	if err != nil {
+		return etl.WithStep("stage", err)
+	}
+	if err := tx.ddl(ctx, createTableSQL(qualify(db, t.Table), schema, t.Key, coll)); err != nil {
+		return etl.WithStep("stage", fmt.Errorf("create table %s: %w", name, err))
+	}
+	return nil
+}
+
+// tableMaker is embedded in every mode: its Prepare makes sure the table exists.
+type tableMaker struct {
+	t      *Target
+	schema etl.Schema
+}
+
+// Prepare implements load.Preparer.
+func (m tableMaker) Prepare(ctx context.Context, ltx load.Tx, _ *etl.Run) error {
+	t, err := asTx(ltx)
+	if err != nil {
+		return err
+	}
+	return m.t.ensureTable(ctx, t, m.schema)
+}
+
+// prepare looks the table up, plans the LOAD DATA of the stream and settles the key. It
+// runs inside the load's transaction, after [Target.ensureTable].
 func (t *Target) prepare(ctx context.Context, tx *tx, schema etl.Schema) (*prepared, error) {
 	if err := schema.Validate(); err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.name(), err)
 	}
-	db := t.Schema
-	if db == "" {
-		rows, err := tx.QueryRows(ctx, "SELECT DATABASE()")
-		if err != nil {
-			return nil, err
-		}
-		if len(rows) == 1 && rows[0][0] != nil {
-			db = rows[0][0].(string)
-		}
-		if db == "" {
-			return nil, fmt.Errorf("table %s: no database selected: set Schema or name a database in the DSN", t.Table)
-		}
+	db, err := t.database(ctx, tx)
+	if err != nil {
+		return nil, err
 	}
 	p := &prepared{schema: db, table: t.Table}
 	kind, err := tableType(ctx, tx.conn, db, t.Table)
@@ -181,16 +231,7 @@ func (t *Target) prepare(ctx context.Context, tx *tx, schema etl.Schema) (*prepa
 	}
 	switch kind {
 	case "":
-		if !t.Create {
-			return nil, fmt.Errorf("table %s: %w (set Create to make it from the stream's schema)", p.name(), ErrNoTable)
-		}
-		coll, err := exactCollation(ctx, tx)
-		if err != nil {
-			return nil, err
-		}
-		if err := tx.ddl(ctx, createTableSQL(p.sql(), schema, t.Key, coll)); err != nil {
-			return nil, fmt.Errorf("create table %s: %w", p.name(), err)
-		}
+		return nil, fmt.Errorf("table %s: %w (set Create to make it from the stream's schema)", p.name(), etl.ErrNoTable)
 	case "BASE TABLE":
 	default:
 		return nil, fmt.Errorf("table %s is a %s, not a table", p.name(), strings.ToLower(kind))
