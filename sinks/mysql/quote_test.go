@@ -76,6 +76,8 @@ func validColumnName(name string) bool {
 
 // FuzzQuotedColumnsLoad loads a row into a column of any name MySQL accepts, through the
 // bulk path and the checks, which quote it in LOAD DATA's column list and in their SQL.
+// With -fuzz, Go stops its workers without running their cleanup, so each leaves its
+// sluice_test_* database behind; drop them afterwards.
 func FuzzQuotedColumnsLoad(f *testing.F) {
 	for _, s := range []string{"v", "`", "a`b`", "x` INT); DROP TABLE t; --", `Na"me; x`, "ünïcødé", "@sluice_1", "\\N", "a\tb"} {
 		f.Add(s)
