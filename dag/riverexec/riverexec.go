@@ -82,12 +82,13 @@ var ErrWorkerLost = errors.New("worker lost")
 // job and waits for its result in the attempts table; workers call [Executor.Work]. It
 // is safe for concurrent use.
 type Executor struct {
-	store  *pgstore.Store
-	pool   *pgxpool.Pool
-	schema string
-	cfg    Config
-	log    *slog.Logger
-	client *river.Client[pgx.Tx] // inserts and cancels; workers start their own
+	store   *pgstore.Store
+	pool    *pgxpool.Pool
+	schema  string
+	cfg     Config
+	log     *slog.Logger
+	client  *river.Client[pgx.Tx] // inserts and cancels; workers start their own
+	ownPool *pgxpool.Pool         // a pool New made, closed by Close
 
 	readyMu sync.Mutex
 	ready   bool
@@ -140,6 +141,17 @@ func New(store *pgstore.Store, cfg Config) (*Executor, error) {
 	}
 	e := &Executor{store: store, pool: store.Pool(), schema: cfg.Schema, cfg: cfg, log: cfg.Logger,
 		waiters: map[attemptKey]chan struct{}{}}
+	// A worker holds a connection per running attempt (its lock) and river needs a few
+	// of its own: a store's pool too small for that gets a sibling that is not.
+	if need := int32(cfg.Concurrency + 2*cfg.CommandConcurrency + 6); e.pool.Config().MaxConns < need {
+		pcfg := e.pool.Config().Copy()
+		pcfg.MaxConns = need
+		pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+		if err != nil {
+			return nil, fmt.Errorf("riverexec: %w", err)
+		}
+		e.pool, e.ownPool = pool, pool
+	}
 	// The inserting client limits its insert notifications to one per FetchCooldown and
 	// queue: the same bound as the workers' fetches.
 	client, err := river.NewClient(riverpgxv5.New(e.pool), &river.Config{Schema: e.schema, Logger: e.log,
@@ -167,7 +179,8 @@ func Open(cfg Config) dag.OpenQueue {
 	}
 }
 
-// Close stops listening for attempt results. It leaves the store's pool open.
+// Close stops listening for attempt results, and closes the pool New made when the
+// store's was too small for [Config.Concurrency]. It leaves the store's pool open.
 func (e *Executor) Close() error {
 	e.watchMu.Lock()
 	stop, stopped := e.stop, e.stopped
@@ -176,6 +189,9 @@ func (e *Executor) Close() error {
 	if stop != nil {
 		stop()
 		<-stopped
+	}
+	if e.ownPool != nil {
+		e.ownPool.Close()
 	}
 	return nil
 }

@@ -182,10 +182,11 @@ func (aw *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) 
 		att.Timeout = a.Timeout
 		actx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
+		done := make(chan struct{})
 		var watching sync.WaitGroup
-		watching.Go(func() { e.watchSession(actx, conn, cancel) })
+		watching.Go(func() { e.watchSession(ctx, done, conn, cancel) })
 		defer watching.Wait() // before conn is used again
-		defer cancel(nil)
+		defer close(done)
 		return att.Call(actx)
 	}()
 
@@ -206,21 +207,22 @@ func (aw *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) 
 	return runErr
 }
 
-// watchSession pings the lock's session while the attempt runs, and cancels the attempt
-// when the session is gone.
-func (e *Executor) watchSession(ctx context.Context, conn *pgxpool.Conn, cancel context.CancelCauseFunc) {
+// watchSession pings the lock's session while the attempt runs, until done is closed,
+// and cancels the attempt when the session is gone. A ping is never cancelled halfway:
+// pgx closes a connection whose query is cancelled, and with it the lock.
+func (e *Executor) watchSession(ctx context.Context, done <-chan struct{}, conn *pgxpool.Conn, cancel context.CancelCauseFunc) {
 	tick := time.NewTicker(e.cfg.CheckInterval)
 	defer tick.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-done:
 			return
 		case <-tick.C:
 		}
-		pctx, stop := context.WithTimeout(ctx, max(e.cfg.CheckInterval, 5*time.Second))
+		pctx, stop := context.WithTimeout(context.WithoutCancel(ctx), max(e.cfg.CheckInterval, 5*time.Second))
 		err := conn.Ping(pctx)
 		stop()
-		if err != nil && ctx.Err() == nil {
+		if err != nil {
 			e.log.Error("riverexec: "+errSessionLost.Error(), slog.Any("error", err))
 			cancel(errSessionLost)
 			return
