@@ -94,7 +94,7 @@ type Executor struct {
 	ready   bool
 
 	watchMu sync.Mutex
-	waiters map[attemptKey]chan struct{}
+	waiters map[attemptKey]chan *outcome
 	stop    context.CancelFunc // stops the listener, when started
 	stopped chan struct{}
 	heard   chan struct{} // closed once the listener first listens
@@ -140,7 +140,7 @@ func New(store *pgstore.Store, cfg Config) (*Executor, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Executor{store: store, pool: store.Pool(), schema: cfg.Schema, cfg: cfg, log: cfg.Logger,
-		waiters: map[attemptKey]chan struct{}{}}
+		waiters: map[attemptKey]chan *outcome{}}
 	// A worker holds a connection per running attempt (its lock) and river needs a few
 	// of its own: a store's pool too small for that gets a sibling that is not.
 	if need := int32(cfg.Concurrency + 2*cfg.CommandConcurrency + 6); e.pool.Config().MaxConns < need {
@@ -284,17 +284,36 @@ type attemptKey struct {
 	attempt   int
 }
 
-func (k attemptKey) payload() string {
-	return k.run + "\x1f" + k.task + "\x1f" + strconv.Itoa(k.attempt)
+// payload is the notification of an ended attempt. A plain success (no checks) carries
+// its rows, so that the scheduler need not read the row; anything else says only which
+// attempt ended.
+func (k attemptKey) payload(status string, rows int64, checks bool) string {
+	p := k.run + "\x1f" + k.task + "\x1f" + strconv.Itoa(k.attempt)
+	if status == "success" && !checks {
+		p += "\x1f" + strconv.FormatInt(rows, 10)
+	}
+	return p
 }
 
-func parsePayload(s string) (attemptKey, bool) {
+// parsePayload reads a notification: the attempt, and its outcome when it carried one.
+func parsePayload(s string) (attemptKey, *outcome, bool) {
 	parts := strings.Split(s, "\x1f")
-	if len(parts) != 3 {
-		return attemptKey{}, false
+	if len(parts) != 3 && len(parts) != 4 {
+		return attemptKey{}, nil, false
 	}
 	n, err := strconv.Atoi(parts[2])
-	return attemptKey{parts[0], parts[1], n}, err == nil
+	if err != nil {
+		return attemptKey{}, nil, false
+	}
+	k := attemptKey{parts[0], parts[1], n}
+	if len(parts) == 3 {
+		return k, nil, true
+	}
+	rows, err := strconv.ParseInt(parts[3], 10, 64)
+	if err != nil {
+		return k, nil, true
+	}
+	return k, &outcome{status: "success", rows: rows}, true
 }
 
 // AttemptError is the error of an attempt that failed on a worker. Its message is the
@@ -368,7 +387,10 @@ func (e *Executor) Execute(ctx context.Context, a *dag.Attempt) error {
 	defer tick.Stop()
 	for {
 		select {
-		case <-wake:
+		case out := <-wake:
+			if out != nil {
+				return out.apply(a)
+			}
 		case <-tick.C:
 		case <-ctx.Done():
 			return e.cancelled(ctx, a, key, jobID, wake)
@@ -389,7 +411,7 @@ func (e *Executor) Execute(ctx context.Context, a *dag.Attempt) error {
 
 // cancelled cancels the attempt's job and waits, up to CancelGrace, for the worker to
 // report how the attempt ended.
-func (e *Executor) cancelled(ctx context.Context, a *dag.Attempt, key attemptKey, jobID int64, wake <-chan struct{}) error {
+func (e *Executor) cancelled(ctx context.Context, a *dag.Attempt, key attemptKey, jobID int64, wake <-chan *outcome) error {
 	cause := context.Cause(ctx)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.CancelGrace)
 	defer cancel()
@@ -404,7 +426,10 @@ func (e *Executor) cancelled(ctx context.Context, a *dag.Attempt, key attemptKey
 			return out.apply(a)
 		}
 		select {
-		case <-wake:
+		case out := <-wake:
+			if out != nil {
+				return out.apply(a)
+			}
 		case <-tick.C:
 		case <-ctx.Done():
 			return fmt.Errorf("%w (the worker did not report within %s)", cause, e.cfg.CancelGrace)
@@ -547,7 +572,7 @@ func (e *Executor) forgetJob(ctx context.Context, jobID int64) {
 
 // register returns the channel on which the listener wakes the waiter of k, starting
 // the listener on first use.
-func (e *Executor) register(k attemptKey) (<-chan struct{}, error) {
+func (e *Executor) register(k attemptKey) (<-chan *outcome, error) {
 	e.watchMu.Lock()
 	defer e.watchMu.Unlock()
 	if e.stop == nil {
@@ -555,7 +580,7 @@ func (e *Executor) register(k attemptKey) (<-chan struct{}, error) {
 		e.stop, e.stopped, e.heard = cancel, make(chan struct{}), make(chan struct{})
 		go e.listen(ctx, e.stopped, e.heard)
 	}
-	ch := make(chan struct{}, 1)
+	ch := make(chan *outcome, 1)
 	e.waiters[k] = ch
 	return ch, nil
 }
@@ -581,14 +606,14 @@ func (e *Executor) unregister(k attemptKey) {
 	e.watchMu.Unlock()
 }
 
-func (e *Executor) wake(k attemptKey) {
+func (e *Executor) wake(k attemptKey, out *outcome) {
 	e.watchMu.Lock()
 	ch := e.waiters[k]
 	e.watchMu.Unlock()
 	if ch != nil {
 		select {
-		case ch <- struct{}{}:
-		default:
+		case ch <- out:
+		default: // a wake-up is pending: the waiter reads the row
 		}
 	}
 }
@@ -628,8 +653,8 @@ func (e *Executor) listenOnce(ctx context.Context, listening func()) error {
 		if err != nil {
 			return err
 		}
-		if k, ok := parsePayload(n.Payload); ok {
-			e.wake(k)
+		if k, out, ok := parsePayload(n.Payload); ok {
+			e.wake(k, out)
 		}
 	}
 }

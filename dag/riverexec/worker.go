@@ -258,7 +258,7 @@ func (e *Executor) record(ctx context.Context, conn *pgxpool.Conn, a attemptArgs
 			RETURNING 1)
 		SELECT pg_notify($10, $11), pg_advisory_unlock(hashtextextended($12, 0)) FROM done`,
 		a.RunID, a.Task, a.Attempt, status, msg, step, errors.Is(runErr, dag.ErrTimeout), r.Rows(), checks,
-		e.channel(), attemptKey{a.RunID, a.Task, a.Attempt}.payload(), lockName).Scan(nil, &unlocked)
+		e.channel(), attemptKey{a.RunID, a.Task, a.Attempt}.payload(status, r.Rows(), checks != nil), lockName).Scan(nil, &unlocked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("task %q attempt %d was no longer running when it ended (marked lost?)", a.Task, a.Attempt)
 	}
