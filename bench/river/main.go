@@ -71,8 +71,17 @@ func main() {
 	}
 }
 
+// appName tags the benchmark's connections, so that the driver can add up the CPU time
+// of the PostgreSQL backends serving them.
+const appName = "sluice_bench_river"
+
 func run(ctx context.Context, o options, out io.Writer) error {
-	pool, err := pgxpool.New(ctx, o.dsn)
+	pcfg, err := pgxpool.ParseConfig(o.dsn)
+	if err != nil {
+		return err
+	}
+	pcfg.ConnConfig.RuntimeParams["application_name"] = appName
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return err
 	}
@@ -164,23 +173,38 @@ func drive(ctx context.Context, o options, pool *pgxpool.Pool, out io.Writer) er
 	remote := dag.Config{Store: store, Executor: x, Concurrency: 256}
 	local := dag.Config{Store: store, Concurrency: 256}
 
-	// Latency: the chain, in process and on one worker, interleaved.
+	// Latency: the chain, in process and on one worker, interleaved. CPU time is taken
+	// for each process involved: this one, the worker and the PostgreSQL backends.
 	chainLocal, chainRiver := sample{name: "chain, in process"}, sample{name: "chain, river, 1 worker"}
-	stop, err := startWorkers(o, "chain", 1)
+	workers, stop, err := startWorkers(o, "chain", 1)
 	if err != nil {
 		return err
 	}
+	var cpu cpuSplit
 	for r := range o.runs {
 		for _, c := range []struct {
 			s   *sample
 			cfg dag.Config
 		}{{&chainLocal, local}, {&chainRiver, remote}} {
+			before, err := takeCPU(ctx, pool, workers)
+			if err != nil {
+				stop()
+				return err
+			}
 			secs, err := timeRun(ctx, declare("chain", o, c.cfg))
 			if err != nil {
 				stop()
 				return err
 			}
+			after, err := takeCPU(ctx, pool, workers)
+			if err != nil {
+				stop()
+				return err
+			}
 			c.s.seconds = append(c.s.seconds, secs)
+			if c.s == &chainRiver {
+				cpu.add(after.sub(before))
+			}
 			log.Printf("run %d: %s: %.3fs", r+1, c.s.name, secs)
 		}
 	}
@@ -190,7 +214,7 @@ func drive(ctx context.Context, o options, pool *pgxpool.Pool, out io.Writer) er
 	var wide []sample
 	for _, n := range o.workers {
 		s := sample{name: fmt.Sprintf("%d worker(s)", n)}
-		stop, err := startWorkers(o, "wide", n)
+		_, stop, err := startWorkers(o, "wide", n)
 		if err != nil {
 			return err
 		}
@@ -216,6 +240,9 @@ func drive(ctx context.Context, o options, pool *pgxpool.Pool, out io.Writer) er
 	}
 	added := (chainRiver.median() - chainLocal.median()) / n * 1000
 	fmt.Fprintf(out, "\nAdded latency per task: %.2f ms (target < 5 ms): %s\n\n", added, passFail(added < 5))
+	per := float64(o.runs) * n / 1000 // ms per task
+	fmt.Fprintf(out, "CPU time per task on the river chain: scheduler %.2f ms, worker %.2f ms, PostgreSQL backends %.2f ms; total %.2f ms.\n\n",
+		cpu.driver.Seconds()/per, cpu.worker.Seconds()/per, cpu.postgres.Seconds()/per, cpu.total().Seconds()/per)
 	fmt.Fprintf(out, "| throughput: %d tasks sleeping %s, %d attempts per worker | median s | tasks/s |\n", o.tasks, o.sleep, o.workerConcurrency)
 	fmt.Fprintln(out, "|---|---|---|")
 	for _, s := range wide {
@@ -246,10 +273,10 @@ func timeRun(ctx context.Context, d *dag.DAG) (float64, error) {
 
 // startWorkers starts n worker processes for the named DAG and returns once each is
 // ready; stop ends them with SIGTERM.
-func startWorkers(o options, name string, n int) (stop func(), err error) {
+func startWorkers(o options, name string, n int) (pids []int, stop func(), err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var cmds []*exec.Cmd
 	stop = func() {
@@ -267,27 +294,86 @@ func startWorkers(o options, name string, n int) (stop func(), err error) {
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			stop()
-			return nil, err
+			return nil, nil, err
 		}
 		if err := cmd.Start(); err != nil {
 			stop()
-			return nil, err
+			return nil, nil, err
 		}
 		cmds = append(cmds, cmd)
+		pids = append(pids, cmd.Process.Pid)
 		buf := make([]byte, 4096)
 		var seen strings.Builder
 		for !strings.Contains(seen.String(), "worker ready") {
 			k, err := stderr.Read(buf)
 			if err != nil {
 				stop()
-				return nil, fmt.Errorf("worker did not start: %s", seen.String())
+				return nil, nil, fmt.Errorf("worker did not start: %s", seen.String())
 			}
 			seen.Write(buf[:k])
 		}
 		go func() { _, _ = io.Copy(io.Discard, stderr) }()
 	}
-	return stop, nil
+	return pids, stop, nil
 }
 
 // childEnv marks a worker process, for the test binary's TestMain.
 const childEnv = "SLUICE_BENCH_RIVER_CHILD"
+
+// cpuSplit is CPU time (user + system) by process.
+type cpuSplit struct{ driver, worker, postgres time.Duration }
+
+func (c *cpuSplit) add(d cpuSplit) {
+	c.driver += d.driver
+	c.worker += d.worker
+	c.postgres += d.postgres
+}
+
+func (c cpuSplit) sub(d cpuSplit) cpuSplit {
+	return cpuSplit{c.driver - d.driver, c.worker - d.worker, c.postgres - d.postgres}
+}
+
+func (c cpuSplit) total() time.Duration { return c.driver + c.worker + c.postgres }
+
+// takeCPU reads the CPU time so far of this process, the workers and the PostgreSQL
+// backends of the benchmark's connections, from /proc: the server must run on this
+// machine. A backend that went away takes its time with it, so pools keep theirs open.
+func takeCPU(ctx context.Context, pool *pgxpool.Pool, workers []int) (cpuSplit, error) {
+	var c cpuSplit
+	c.driver = procCPU(os.Getpid())
+	for _, pid := range workers {
+		c.worker += procCPU(pid)
+	}
+	rows, err := pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, appName)
+	if err != nil {
+		return c, err
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return c, err
+	}
+	for _, pid := range pids {
+		c.postgres += procCPU(int(pid))
+	}
+	return c, nil
+}
+
+// procCPU returns a process's user + system time from /proc/<pid>/stat, or 0.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count fields after it.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on Linux.
+const clockTicks = 100
