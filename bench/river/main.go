@@ -34,6 +34,7 @@ import (
 	"github.com/sluice-etl/sluice/dag/pgstore"
 	"github.com/sluice-etl/sluice/dag/riverexec"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redact"
 )
 
 type options struct {
@@ -67,7 +68,7 @@ func main() {
 		o.workers = append(o.workers, n)
 	}
 	if err := run(context.Background(), o, os.Stdout); err != nil {
-		log.Fatal(dag.RedactDSN(err.Error()))
+		log.Fatal(redact.DSN(err.Error()))
 	}
 }
 

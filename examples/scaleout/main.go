@@ -47,7 +47,7 @@ func main() {
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "scaleout: %s: %v\n", dag.RedactDSN(dsn), err)
+		fmt.Fprintf(os.Stderr, "scaleout: SLUICE_DAG_STORE: %v\n", err) // pgx hides the password
 		os.Exit(dag.ExitUsage)
 	}
 	cfg.MaxConns = 20 // a running pipeline reads on one connection and loads on another
