@@ -17,7 +17,14 @@
 //
 // Each DAG has its own river queues, sluice_<dag> for attempts and
 // sluice_<dag>_commands for commands queued with --detach, so a worker takes only work
-// for the DAG it declares.
+// for the DAG it declares. With no worker running, attempts wait in the queue, and the
+// run waits with them: the time in the queue counts against no timeout. The run's
+// [dag.Config.Concurrency] still bounds how many of its attempts are queued or running
+// at once, so raise it to use many workers.
+//
+// A worker holds one connection per running attempt, for its lock; when the store's
+// pool is smaller than [Config.Concurrency] needs, the Executor opens a larger pool of
+// its own on the same connection settings.
 //
 // # Dead workers, and no task twice at once
 //
