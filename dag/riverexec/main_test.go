@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -329,10 +328,4 @@ func tableDump(t *testing.T, pool *pgxpool.Pool, table string) []string {
 	}
 	require.NoError(t, rows.Err())
 	return out
-}
-
-func atoi(t *testing.T, s string) int {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	require.NoError(t, err)
-	return n
 }
