@@ -12,6 +12,7 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/sluice-etl/sluice/dag"
+	"github.com/sluice-etl/sluice/etl"
 )
 
 // UIPrefix is where [Executor.Handler] mounts river's own UI; the DAG's page is at "/".
@@ -59,7 +60,7 @@ type attemptRow struct {
 
 type pageData struct {
 	DAG        string
-	Meta       any
+	Meta       etl.Meta
 	RiverUI    string
 	Runs       []*dag.Report
 	Run        *dag.Report
@@ -185,6 +186,7 @@ pre.err { white-space: pre-wrap; margin: 0; max-width: 60rem; }
 </head>
 <body>
 <h1>DAG <span id="dag-name">{{.DAG}}</span></h1>
+{{with .Meta}}{{if or .Description .Owner}}<p>{{.Description}}{{if .Owner}} · owner {{.Owner}}{{end}}</p>{{end}}{{end}}
 <p><a href="{{.RiverUI}}">Queues and jobs (river UI)</a></p>
 {{if .Error}}<p id="error" class="failed">{{.Error}}</p>{{end}}
 {{with .Run}}

@@ -54,7 +54,8 @@ func TestUIPage(t *testing.T) {
 	bin := chromium(t)
 	e := newEnv(t)
 	x := e.executor("ui-w0")
-	d := dag.New("shop", dag.Config{Executor: x, Store: e.store})
+	d := dag.New("shop", dag.Config{Executor: x, Store: e.store,
+		Meta: etl.Meta{Owner: "ops@example.com", Description: "The shop's orders."}})
 	d.Task("extract", func(_ context.Context, r *dag.Run) error { r.AddRows(24); return nil })
 	d.Task("load", func(context.Context, *dag.Run) error { return errors.New("warehouse refused <the> rows") }).After("extract")
 	d.Task("report", func(context.Context, *dag.Run) error { return nil }).After("load")
@@ -71,6 +72,7 @@ func TestUIPage(t *testing.T) {
 
 	dom := dumpDOM(t, bin, srv.URL+"/")
 	require.Contains(t, dom, `<span id="dag-name">shop</span>`)
+	require.Contains(t, dom, "The shop's orders. · owner ops@example.com")
 	require.Contains(t, dom, `<span id="run-id">`+rep.RunID+`</span>`)
 	for task, status := range map[string]dag.Status{"extract": dag.StatusSuccess, "load": dag.StatusFailed, "report": dag.StatusUpstreamFailed} {
 		require.Regexp(t, regexp.MustCompile(`<tr data-task="`+task+`" data-status="`+string(status)+`"><td>`+task+`</td><td class="`+string(status)+`">`+string(status)+`</td>`), dom)
