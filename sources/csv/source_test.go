@@ -135,7 +135,10 @@ func TestHeaderMapping(t *testing.T) {
 	}{
 		{name: "exact", text: "name,id\nx,1\n", want: []etl.Row{{int64(1), "x"}}},
 		{name: "spaces trimmed", text: " id , name \n1,x\n", want: []etl.Row{{int64(1), "x"}}},
-		{name: "case differs", text: "ID,Name\n1,x\n", wantErr: csv.ErrExtraColumn, msg: `in.csv: line 1, column 1 ("ID")`},
+		{name: "case differs", text: "ID,Name\n1,x\n", wantErr: csv.ErrExtraColumn,
+			msg: `in.csv: line 1, column 1 ("ID"): column not in the schema (it differs from the schema's "id" only in case: set CaseInsensitive)`},
+		{name: "case differs, extra ignored", cfg: csv.Config{IgnoreExtra: true}, text: "id,NAME\n1,x\n", wantErr: csv.ErrMissingColumn,
+			msg: `in.csv: line 1 ("name"): missing column (the header has "NAME", which differs only in case: set CaseInsensitive)`},
 		{name: "case insensitive", cfg: csv.Config{CaseInsensitive: true}, text: "ID,Name\n1,x\n", want: []etl.Row{{int64(1), "x"}}},
 		{name: "extra column", text: "id,name,age\n1,x,3\n", wantErr: csv.ErrExtraColumn, msg: `in.csv: line 1, column 9 ("age")`},
 		{name: "extra ignored", cfg: csv.Config{IgnoreExtra: true}, text: "id,age,name\n1,3,x\n", want: []etl.Row{{int64(1), "x"}}},
@@ -144,7 +147,12 @@ func TestHeaderMapping(t *testing.T) {
 		{name: "no header", cfg: csv.Config{NoHeader: true}, text: "1,x\n2,y\n", want: []etl.Row{{int64(1), "x"}, {int64(2), "y"}}},
 		{name: "no header extra ignored", cfg: csv.Config{NoHeader: true, IgnoreExtra: true}, text: "1,x,z\n", want: []etl.Row{{int64(1), "x"}}},
 		{name: "no header short", cfg: csv.Config{NoHeader: true, IgnoreExtra: true}, text: "1\n", wantErr: csv.ErrFieldCount, msg: "in.csv: line 1, column 1: wrong number of fields: 1 fields, the schema has 2"},
-		{name: "empty input", text: "", want: nil},
+		// A file without a header is malformed, not empty: it fails whatever the run allows.
+		{name: "empty input", text: "", wantErr: csv.ErrNoHeader, msg: "in.csv: line 1: header missing"},
+		{name: "blank lines only", text: "\r\n\n\n", wantErr: csv.ErrNoHeader, msg: "in.csv: line 1: header missing"},
+		{name: "blank header", text: " , \n1,x\n", wantErr: csv.ErrNoHeader, msg: "in.csv: line 1: header missing"},
+		{name: "bom only", text: "\ufeff", wantErr: csv.ErrNoHeader, msg: "in.csv: line 1: header missing"},
+		{name: "no header, empty", cfg: csv.Config{NoHeader: true}, text: "", want: nil},
 		{name: "header only", text: "id,name\r\n", want: nil},
 	}
 	for _, tc := range cases {
