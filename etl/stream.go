@@ -14,7 +14,26 @@ import (
 type Stream struct {
 	Schema Schema
 	Rows   iter.Seq2[Row, error]
+	// Position, when not nil, returns where the row Rows yielded last came from; it is
+	// valid until the next row is yielded. A source that reads lines sets it, and [Map],
+	// [Filter] and [Validate] pass it on, since they yield each row as they receive it. A
+	// transform that buffers, reorders or merges rows must leave it nil. Sinks call it to
+	// name the line of a value the target refused.
+	Position func() Position
 }
+
+// Position is where a row came from: the input it was read from and the line its record
+// starts on.
+type Position struct {
+	// Source names the input as the source's own errors name it: a path, a URL without
+	// its query, or a reader's name.
+	Source string
+	// Line is the 1-based line the row's record starts on.
+	Line int64
+}
+
+// String formats p as "source: line N".
+func (p Position) String() string { return fmt.Sprintf("%s: line %d", p.Source, p.Line) }
 
 // Extractor reads rows from a source. Extract opens the source and returns a stream over
 // it; the stream closes what it opened when iteration stops, early or not.
@@ -76,7 +95,7 @@ func Map(out Schema, fn func(Row) (Row, error)) Transformer {
 		if schema == nil {
 			schema = in.Schema
 		}
-		return Stream{Schema: schema, Rows: func(yield func(Row, error) bool) {
+		return Stream{Schema: schema, Position: in.Position, Rows: func(yield func(Row, error) bool) {
 			for row, err := range in.Rows {
 				if err == nil {
 					if row, err = fn(row); err != nil {
@@ -99,7 +118,7 @@ func Map(out Schema, fn func(Row) (Row, error)) Transformer {
 // rows are counted in [Stats.RowsFiltered], so row-count checks still balance.
 func Filter(keep func(Row) bool) Transformer {
 	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
-		return Stream{Schema: in.Schema, Rows: func(yield func(Row, error) bool) {
+		return Stream{Schema: in.Schema, Position: in.Position, Rows: func(yield func(Row, error) bool) {
 			for row, err := range in.Rows {
 				if err == nil && !keep(row) {
 					run.addFiltered(1)
@@ -120,7 +139,7 @@ func Filter(keep func(Row) bool) Transformer {
 // maxBad 0 fails on the first), and so does a stream that ends past it. check may return a [Reject] to name the line and column.
 func Validate(maxBad int, check func(Row) error) Transformer {
 	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
-		return Stream{Schema: in.Schema, Rows: func(yield func(Row, error) bool) {
+		return Stream{Schema: in.Schema, Position: in.Position, Rows: func(yield func(Row, error) bool) {
 			for row, err := range in.Rows {
 				if err == nil {
 					if verr := check(row); verr != nil {
@@ -128,11 +147,13 @@ func Validate(maxBad int, check func(Row) error) Transformer {
 						if !ok {
 							rej = Reject{Source: "validate", Err: verr}
 						}
-						if n := run.rejected.Load() + 1; n > int64(maxBad) {
+						// Counted before the run fails, so that the error and the run
+						// record's rows_rejected give the same number.
+						run.reject(rej)
+						if n := run.rejected.Load(); n > int64(maxBad) {
 							yield(nil, WithStep("transform", fmt.Errorf("%d rows rejected, more than the %d allowed; the last: %w", n, maxBad, rej)))
 							return
 						}
-						run.reject(rej)
 						continue
 					}
 				}
