@@ -132,9 +132,13 @@ func WriteRecord(ctx context.Context, d Dialect, tx Tx, schema string, rec Recor
 	if err != nil {
 		return err
 	}
-	rejects := make([]string, len(rec.Rejects))
+	rejects := make([]string, len(rec.Rejects), len(rec.Rejects)+1)
 	for i, r := range rec.Rejects {
 		rejects[i] = r.Error()
+	}
+	if more := rec.Stats.RowsRejected - int64(len(rec.Rejects)); more > 0 && len(rec.Rejects) > 0 {
+		// The run keeps the first rejects only; say that the list was cut, and by how much.
+		rejects = append(rejects, fmt.Sprintf("... and %d more rejected rows not listed", more))
 	}
 	rejectsJSON, err := json.Marshal(rejects)
 	if err != nil {
