@@ -85,7 +85,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "name_gender:", err)
 		os.Exit(2)
 	default:
-		fmt.Fprintln(os.Stderr, "name_gender: FAILED:", err)
+		// The error may quote the source's URL; a presigned one carries its signature.
+		fmt.Fprintln(os.Stderr, "name_gender: FAILED:", redact.DSN(err.Error()))
 		os.Exit(1)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redact"
 )
 
 // The protocol's own tables.
@@ -154,7 +155,7 @@ func WriteRecord(ctx context.Context, d Dialect, tx Tx, schema string, rec Recor
 	args := []any{
 		rec.RunID, rec.Pipeline, rec.Mode, rec.Target,
 		nullTime(rec.Window.Start), nullTime(rec.Window.End),
-		rec.Status, nullString(rec.Step), nullString(clip(rec.Error)),
+		rec.Status, nullString(rec.Step), nullString(clip(redact.DSN(rec.Error))),
 		rec.Stats.RowsRead, rec.Stats.RowsRejected, rec.Stats.RowsFiltered,
 		rec.Loaded, rec.Stats.RowsWritten, rec.Stats.RowsDeleted,
 		clip(string(checksJSON)), clip(string(rejectsJSON)), wm,

@@ -50,6 +50,9 @@ var (
 	// ErrEncoding marks a text field holding U+FFFD after decoding with [Config.Encoding]:
 	// bytes the encoding does not define.
 	ErrEncoding = errors.New("bytes not valid in the encoding (decoded as U+FFFD)")
+	// ErrSignedS3URL is returned by [New] for an s3:// URL that carries a presigned
+	// query (X-Amz-Signature and the like), which only an https:// URL can use.
+	ErrSignedS3URL = errors.New("an s3:// URL takes no signature: read the presigned https:// URL instead, or give credentials through the AWS credential chain")
 	// ErrCredentials is returned by [New] for an s3:// URL that carries credentials.
 	ErrCredentials = errors.New("credentials in an s3:// URL are refused: give them through the AWS credential chain (environment, shared profile, IAM role) or S3Config.Credentials")
 )

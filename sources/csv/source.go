@@ -239,6 +239,12 @@ func New(cfg Config) (*Source, error) {
 	case hasScheme(cfg.Path, "s3://"):
 		rest := cfg.Path[len("s3://"):]
 		bucket, key, _ := strings.Cut(rest, "/")
+		if strings.Contains(bucket, "@") {
+			return nil, fmt.Errorf("csv: %s: %w", redact.URL(cfg.Path), ErrCredentials)
+		}
+		if signedS3Key(key) {
+			return nil, fmt.Errorf("csv: %s: %w", redact.URL(cfg.Path), ErrSignedS3URL)
+		}
 		if bucket == "" {
 			return nil, fmt.Errorf("csv: %q names no bucket", redact.URL(cfg.Path))
 		}
@@ -264,6 +270,18 @@ func New(cfg Config) (*Source, error) {
 		s.dataset.Name = strings.TrimPrefix(filepath.ToSlash(abs), "/")
 	}
 	return s, nil
+}
+
+// signedS3Key reports whether an s3:// URL's key ends in a presigned URL's query: S3
+// keys may hold "?", but not a signature that s3:// could never use.
+func signedS3Key(key string) bool {
+	_, q, ok := strings.Cut(key, "?")
+	if !ok {
+		return false
+	}
+	q = strings.ToLower(q)
+	return strings.Contains(q, "x-amz-signature=") || strings.Contains(q, "x-amz-credential=") ||
+		strings.Contains(q, "x-amz-security-token=")
 }
 
 func asciiDelim(r rune) bool {

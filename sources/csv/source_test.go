@@ -5,6 +5,9 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -552,4 +555,46 @@ func TestMaxRecordBytes(t *testing.T) {
 	}
 	_, _, err := readString(t, "name,gender\n\""+long+"\",F\n", textSchema, csv.Config{MaxRecordBytes: 1 << 20})
 	require.ErrorIs(t, err, csv.ErrRecordTooLong)
+}
+
+// Credentials in an s3:// URL are refused, the AWS chain being the way to give them, and
+// a presigned query is never printed: not in errors, logs or lineage.
+func TestURLSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	schema := etl.Schema{{Name: "a"}}
+	for path, want := range map[string]error{
+		"s3://AKIAEXAMPLE:s3cret@bucket/key.csv":                                 csv.ErrCredentials,
+		"s3://AKIAEXAMPLE@bucket/key.csv":                                        csv.ErrCredentials,
+		"s3://bucket/key.csv?X-Amz-Signature=t0ken&X-Amz-Credential=AKIAEXAMPLE": csv.ErrSignedS3URL,
+		"S3://bucket/key.csv?x-amz-security-token=t0ken":                         csv.ErrSignedS3URL,
+	} {
+		_, err := csv.New(csv.Config{Schema: schema, Path: path})
+		require.ErrorIs(t, err, want, path)
+		for _, secret := range []string{"s3cret", "t0ken", "AKIAEXAMPLE"} {
+			require.NotContains(t, err.Error(), secret, path)
+		}
+	}
+	// An S3 key may hold "?" of its own.
+	src, err := csv.New(csv.Config{Schema: schema, Path: "s3://bucket/odd?name.csv"})
+	require.NoError(t, err)
+	require.Equal(t, "s3://bucket/odd?name.csv", src.Datasets()[0].String())
+
+	// A presigned https URL: the signature reaches the server, and nothing printed.
+	var logs bytes.Buffer
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("X-Amz-Signature") != "t0ken" {
+			t.Errorf("the signature did not reach the server: %s", r.URL)
+		}
+		http.Error(w, "denied", http.StatusForbidden)
+	}))
+	defer srv.Close()
+	u := srv.URL + "/bucket/k.csv?X-Amz-Credential=AKIAEXAMPLE%2F20260101&X-Amz-Security-Token=t0ken&X-Amz-Signature=t0ken"
+	src, err = csv.New(csv.Config{Schema: schema, Path: u, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	require.NoError(t, err)
+	_, _, err = read(t, csv.Config{Schema: schema, Path: u, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	require.ErrorContains(t, err, "403")
+	for _, text := range []string{err.Error(), logs.String(), src.Datasets()[0].String()} {
+		require.NotContains(t, text, "t0ken")
+		require.NotContains(t, text, "AKIAEXAMPLE")
+	}
 }
