@@ -14,8 +14,8 @@ func TestTrackerLocatesEveryRow(t *testing.T) {
 	// Rows as a source would yield them: two files, a record over two lines, a skipped
 	// line (a rejected row), a blank line.
 	positions := []etl.Position{
-		{"a.csv", 2}, {"a.csv", 3}, {"a.csv", 4}, {"a.csv", 6}, {"a.csv", 7}, {"a.csv", 10},
-		{"b.csv", 2}, {"b.csv", 3}, {"a.csv", 4},
+		{Source: "a.csv", Line: 2}, {Source: "a.csv", Line: 3}, {Source: "a.csv", Line: 4}, {Source: "a.csv", Line: 6}, {Source: "a.csv", Line: 7}, {Source: "a.csv", Line: 10},
+		{Source: "b.csv", Line: 2}, {Source: "b.csv", Line: 3}, {Source: "a.csv", Line: 4},
 	}
 	var cur etl.Position
 	tr := origin.New(etl.Stream{Position: func() etl.Position { return cur }})

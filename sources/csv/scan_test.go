@@ -129,7 +129,7 @@ func fieldText(data []byte, starts []int, s *scanner, i int) string {
 	}
 	l, c := s.FieldPos(i)
 	start := off(l, c)
-	end := len(data)
+	var end int
 	if i+1 < len(s.pos) {
 		l, c := s.FieldPos(i + 1)
 		end = off(l, c)
