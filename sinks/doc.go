@@ -19,6 +19,23 @@
 //     retries of serializable isolation failures.
 //   - sinks/sqlite: the embedded default, for examples and local runs.
 //
+// # Timestamps
+//
+// One rule holds in every sink. A timestamp value is an instant. Loaded into a column
+// with a time zone (PostgreSQL's and Redshift's timestamptz) it is stored as that
+// instant. Loaded into a column without one (timestamp, MySQL's DATETIME, SQLite's text
+// form) it is stored as its UTC wall-clock time: 2026-02-28 12:00:00+09 is stored as
+// 2026-02-28 03:00:00. A value written without an offset, which sources read as UTC
+// unless told otherwise, is so stored as written. A date is stored from its own year,
+// month and day, never after a zone conversion.
+//
+// # Values
+//
+// A sink stores what the target's own input would store from the same text, or fails
+// the load with an error naming the row, the column and the value, and, when the stream
+// says where its rows came from (etl.Stream.Position), the input and line. It never
+// changes a value silently.
+//
 // [FullRefresh]: https://pkg.go.dev/github.com/sluice-etl/sluice/sinks/postgres#FullRefresh
 // [Merge]: https://pkg.go.dev/github.com/sluice-etl/sluice/sinks/postgres#Merge
 // [WindowReplace]: https://pkg.go.dev/github.com/sluice-etl/sluice/sinks/postgres#WindowReplace
