@@ -56,12 +56,12 @@ func FuzzSource(f *testing.F) {
 			enc = charmap.Windows1252
 		}
 		src, err := csv.New(csv.Config{
-			Comma:         comma,
-			Quote:         quote,
-			Escape:        escape,
-			DecimalComma:  flags&128 != 0,
-			FillShortRows: flags&64 != 0,
-			Encoding:      enc,
+			Comma:           comma,
+			Quote:           quote,
+			Escape:          escape,
+			DecimalComma:    flags&128 != 0,
+			FillShortRows:   flags&64 != 0,
+			Encoding:        enc,
 			Reader:          bytes.NewReader(data),
 			Name:            "fuzz.csv",
 			Schema:          fuzzSchema,
