@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/sinks"
 	"github.com/sluice-etl/sluice/sinks/sqlite"
 	"github.com/sluice-etl/sluice/sources/csv"
 )
@@ -61,9 +62,9 @@ func texts(t *testing.T, db *sqlite.DB, q string) []string {
 	return out
 }
 
-func lastRun(t *testing.T, db *sqlite.DB) sqlite.RunRecord {
+func lastRun(t *testing.T, db *sqlite.DB) sinks.RunRecord {
 	t.Helper()
-	runs, err := sqlite.Runs(context.Background(), db, "fidelity", 1)
+	runs, err := (&sqlite.State{DB: db}).Runs(context.Background(), "fidelity", 1)
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
 	return runs[0]
@@ -76,8 +77,8 @@ func TestCRLFInsideQuotesIsKept(t *testing.T) {
 	data := []byte("k,v\r\nk4,\"crlf\r\ninside\"\r\nk5,\"cr\r\r\nlf\n\"\r\n")
 	schema := etl.Schema{{Name: "k", NotNull: true}, {Name: "v"}}
 	for name, sink := range map[string]etl.Loader{
-		"full refresh": sqlite.FullRefresh{DB: db, Table: "kv", Key: []string{"k"}},
-		"merge":        sqlite.Merge{DB: db, Table: "kv", Key: []string{"k"}},
+		"full refresh": &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "kv", Key: []string{"k"}, Create: true}},
+		"merge":        &sqlite.Merge{Target: sqlite.Target{DB: db, Table: "kv", Key: []string{"k"}, Create: true}},
 	} {
 		require.NoError(t, loadCSV(t, sink, data, csv.Config{Schema: schema}, false), name)
 		require.Equal(t, []string{"crlf\r\ninside", "cr\r\r\nlf\n"}, texts(t, db, `SELECT v FROM kv ORDER BY k`), name)
@@ -90,7 +91,7 @@ func TestLenientValuesAreRefused(t *testing.T) {
 	t.Parallel()
 	db := fidelityDB(t)
 	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "d", Type: etl.TypeFloat64}, {Name: "dt", Type: etl.TypeDate}}
-	sink := sqlite.FullRefresh{DB: db, Table: "v"}
+	sink := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "v", Create: true}}
 	require.NoError(t, loadCSV(t, sink, []byte("id,d,dt\n1,1e-310,0001-01-01\n"), csv.Config{Schema: schema}, false))
 	var d float64
 	require.NoError(t, db.SQL().QueryRow(`SELECT d FROM v`).Scan(&d))
@@ -113,7 +114,7 @@ func TestHeaderlessFileNeverEmptiesTheTable(t *testing.T) {
 	t.Parallel()
 	db := fidelityDB(t)
 	schema := etl.Schema{{Name: "name"}}
-	sink := sqlite.FullRefresh{DB: db, Table: "n"}
+	sink := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "n", Create: true}}
 	require.NoError(t, loadCSV(t, sink, []byte("name\nAnn\n"), csv.Config{Schema: schema}, false))
 	for _, data := range []string{"", "\n", "\r\n\r\n", "\ufeff"} {
 		for _, allow := range []bool{false, true} {
@@ -130,7 +131,7 @@ func TestTimestampRule(t *testing.T) {
 	t.Parallel()
 	db := fidelityDB(t)
 	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "ts", Type: etl.TypeTimestamp}, {Name: "d", Type: etl.TypeDate}}
-	sink := sqlite.FullRefresh{DB: db, Table: "t"}
+	sink := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", Create: true}}
 	data := "id,ts,d\n1,2026-02-28 12:00:00+09,2026-02-28\n2,2026-02-28 12:00:00,2026-03-01\n3,2026-02-28T23:30:00.123456-05:00,2026-12-31\n"
 	require.NoError(t, loadCSV(t, sink, []byte(data), csv.Config{Schema: schema}, false))
 	require.Equal(t, []string{
@@ -161,7 +162,7 @@ func TestDeclaredKeyDuplicateIsTheUniqueKeyFailure(t *testing.T) {
 		{"with the check", []checks.Check{checks.RowCount{}, checks.UniqueKey("name")}, "check"},
 		{"without it", nil, "stage"},
 	} {
-		sink := sqlite.FullRefresh{DB: db, Table: "name_gender", Checks: tc.checks}
+		sink := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "name_gender", Checks: tc.checks, Create: true}}
 		require.NoError(t, loadCSV(t, sink, []byte("name,gender\nAdaleigh,F\n"), csv.Config{Schema: schema}, false))
 		err := loadCSV(t, sink, []byte("name,gender\nAnn,F\n\"Bo\nB\",M\nAnn,F\n"), csv.Config{Schema: schema}, false)
 		require.Error(t, err, tc.name)
@@ -187,7 +188,7 @@ func TestRejectCountsAgree(t *testing.T) {
 	t.Parallel()
 	db := fidelityDB(t)
 	schema := etl.Schema{{Name: "name"}, {Name: "gender"}}
-	sink := sqlite.FullRefresh{DB: db, Table: "g"}
+	sink := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "g", Create: true}}
 	valid := etl.Validate(3, func(r etl.Row) error {
 		if r[1] != "F" && r[1] != "M" {
 			return etl.Reject{Column: "gender", Err: fmt.Errorf("unknown gender %q", r[1])}
@@ -216,7 +217,7 @@ func TestExportShapesLoad(t *testing.T) {
 	t.Parallel()
 	db := fidelityDB(t)
 	schema := etl.Schema{{Name: "name"}, {Name: "note"}, {Name: "amount", Type: etl.TypeNumeric}}
-	sink := sqlite.FullRefresh{DB: db, Table: "x"}
+	sink := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "x", Create: true}}
 	utf16le := func(s string) []byte {
 		b := []byte{0xff, 0xfe}
 		for _, u := range utf16.Encode([]rune(s)) {
