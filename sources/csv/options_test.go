@@ -2,6 +2,8 @@ package csv_test
 
 import (
 	"bytes"
+	"context"
+	"strings"
 	"testing"
 	"unicode/utf16"
 
@@ -149,4 +151,22 @@ func TestOptionErrors(t *testing.T) {
 		_, err := csv.New(tc.cfg)
 		require.ErrorContains(t, err, tc.msg)
 	}
+}
+
+// The stream says where each row came from: the input and the line its record starts
+// on, across records over several lines, blank lines and rejected rows.
+func TestRowsCarryTheirPosition(t *testing.T) {
+	t.Parallel()
+	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "note"}}
+	src, err := csv.New(csv.Config{Reader: strings.NewReader("id,note\n1,a\n2,\"b\r\nc\"\n\nx,bad\n3,d\n"), Name: "in.csv",
+		Schema: schema, MaxBadRows: 1})
+	require.NoError(t, err)
+	s, err := src.Extract(context.Background(), etl.NewRun("p", etl.Window{}))
+	require.NoError(t, err)
+	var got []etl.Position
+	for _, err := range s.Rows {
+		require.NoError(t, err)
+		got = append(got, s.Position())
+	}
+	require.Equal(t, []etl.Position{{Source: "in.csv", Line: 2}, {Source: "in.csv", Line: 3}, {Source: "in.csv", Line: 7}}, got)
 }
