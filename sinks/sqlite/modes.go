@@ -242,8 +242,8 @@ func where(track *origin.Tracker, n int64) string {
 // stream.
 func (s *stream) constraintColumns(err error) []string {
 	msg := err.Error()
-	const mark = "constraint failed: "
-	i := strings.Index(msg, mark)
+	const mark = "constraint failed: " // the driver may say it twice; the columns follow the last
+	i := strings.LastIndex(msg, mark)
 	if i < 0 {
 		return nil
 	}
