@@ -54,6 +54,11 @@ func (e *ValueError) Error() string {
 		fmt.Fprintf(&b, ": column %q", e.Column)
 	}
 	msg := e.Err.Error()
+	var pe *pgconn.PgError
+	if errors.As(e.Err, &pe) && pe.Detail != "" && !strings.Contains(msg, pe.Detail) {
+		// The detail often holds the value, as in "Failing row contains (...)".
+		msg += ": " + clipValue(pe.Detail, 256)
+	}
 	fmt.Fprintf(&b, ": %s", msg)
 	if q := strconv.Quote(e.Value); e.Value != "" && !strings.Contains(msg, q) {
 		fmt.Fprintf(&b, " (value %s)", q)
@@ -349,8 +354,13 @@ func (p *copyPlan) serverValueError(err error, track *origin.Tracker) *ValueErro
 	return ve
 }
 
-// clipValue formats v for an error, cut to 64 bytes on a character boundary.
-func clipValue(v any) string {
+// clipValue formats v for an error, cut to max bytes (64 when not given) on a character
+// boundary.
+func clipValue(v any, max ...int) string {
+	limit := 64
+	if len(max) > 0 {
+		limit = max[0]
+	}
 	var s string
 	switch x := v.(type) {
 	case string:
@@ -364,10 +374,10 @@ func clipValue(v any) string {
 	default:
 		s = fmt.Sprint(v)
 	}
-	if len(s) <= 64 {
+	if len(s) <= limit {
 		return s
 	}
-	cut := 64
+	cut := limit
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

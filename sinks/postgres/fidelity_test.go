@@ -229,6 +229,7 @@ func TestServerErrorsNameTheLine(t *testing.T) {
 			{"3,abc,1,{},x,glad,1", "m", "invalid input value for enum mood", ""},
 			{"3,abc,1,\"{\"\"a\"\": \"\"\\u0000\"\"}\",x,happy,1", "doc", "unsupported Unicode escape sequence", ""},
 			{"3,abc,1,{},x,happy,0", "", "violates check constraint", ""},
+			{"3,abc,1,{},x,happy,-7", "", "Failing row contains (3, abc, 1.0, {}, x, happy, -7)", ""},
 		} {
 			data := header + good + "\n" + strings.Repeat("4,a,1,{},x,happy,1\n", 0) + tc.bad + "\n"
 			err := loadCSV(t, sink, []byte(data), csv.Config{Schema: schema}, false)
