@@ -310,12 +310,17 @@ func parseBool(s string) (bool, bool) {
 const pgEpochUnix = 946684800
 
 // micros returns t as microseconds since PostgreSQL's epoch, rounding a sub-microsecond
-// remainder to the nearest microsecond as PostgreSQL's text input does.
+// remainder as PostgreSQL's text input does: it reads the fraction as a double and
+// rounds fraction*1e6 half to even (rint), so 00:00:00.0000005 is 00:00:00 and
+// 00:00:00.0000015 is 00:00:00.000002. The same arithmetic here gives the same
+// microsecond for every fraction of up to nine digits.
 func micros(t time.Time) int64 {
-	if t.Nanosecond()%1000 != 0 {
-		t = t.Round(time.Microsecond)
+	ns := t.Nanosecond()
+	us := int64(ns / 1000)
+	if ns%1000 != 0 {
+		us = int64(math.RoundToEven(float64(ns) / 1e9 * 1e6))
 	}
-	return (t.Unix()-pgEpochUnix)*1_000_000 + int64(t.Nanosecond()/1000)
+	return (t.Unix()-pgEpochUnix)*1_000_000 + us
 }
 
 func encodeTimestamptz(buf []byte, v any) ([]byte, error) {

@@ -370,9 +370,12 @@ func (tp *timeParser) parseTimestamp(s string, loc *time.Location) (time.Time, b
 	if i < len(s) && (s[i] == '.' || s[i] == ',') {
 		i++
 		start := i
+		sticky := false // a non-zero digit past the ninth
 		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
 			if i-start < 9 {
 				nsec = nsec*10 + int(s[i]-'0')
+			} else if s[i] != '0' {
+				sticky = true
 			}
 		}
 		n := i - start
@@ -381,6 +384,11 @@ func (tp *timeParser) parseTimestamp(s string, loc *time.Location) (time.Time, b
 		}
 		for ; n < 9; n++ {
 			nsec *= 10
+		}
+		if sticky && nsec%1000 == 500 {
+			// Past the ninth digit the value is above a half microsecond, which a sink that
+			// rounds to microseconds must see, as PostgreSQL's input sees every digit.
+			nsec++
 		}
 	}
 	zone := s[i:]
