@@ -136,8 +136,28 @@ func encodeFloat4(buf []byte, v any) ([]byte, error) {
 		return buf, errors.New("value out of range for type real (overflow)")
 	case f32 == 0 && f != 0:
 		return buf, errors.New("value out of range for type real (underflow)")
+	case halfwayReal(f, f32):
+		// The double lies exactly between two reals. The text it came from, which
+		// PostgreSQL would round once, may have been on either side; rounding the double
+		// again could pick the other real.
+		return buf, errors.New("value lies exactly halfway between two values of type real, so rounding it again may differ from PostgreSQL's rounding of its text; load the column as numeric or text to round it once")
 	}
 	return binary.BigEndian.AppendUint32(buf, math.Float32bits(f32)), nil
+}
+
+// halfwayReal reports whether f, a double whose nearest real is f32, lies exactly halfway
+// between f32 and its neighbour.
+func halfwayReal(f float64, f32 float32) bool {
+	g := float64(f32)
+	if g == f || math.IsInf(g, 0) || math.IsNaN(f) {
+		return false
+	}
+	toward := float32(math.Inf(1))
+	if f < g {
+		toward = float32(math.Inf(-1))
+	}
+	next := float64(math.Nextafter32(f32, toward))
+	return f == (g+next)/2 // exact: both are reals, so their sum fits a double
 }
 
 func toFloat(v any, bits int, typ string) (float64, error) {

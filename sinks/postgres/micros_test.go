@@ -22,11 +22,8 @@ func TestSubMicrosecondRoundingMatchesPostgreSQL(t *testing.T) {
 	conn, err := pgx.Connect(ctx, pgtest.URL(t))
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	var fracs []string
-	for _, f := range []string{"0000005", "0000015", "0000025", "0000035", "1234565", "9999995", "00000050", "000000501",
-		"0000004999", "0000005000000001", "0000025000000000001", "5", "123456", "1234564", "999999949", "999999950", "9999999999"} {
-		fracs = append(fracs, f)
-	}
+	fracs := []string{"0000005", "0000015", "0000025", "0000035", "1234565", "9999995", "00000050", "000000501",
+		"0000004999", "0000005000000001", "0000025000000000001", "5", "123456", "1234564", "999999949", "999999950", "9999999999"}
 	for d := 0; d < 1000; d += 7 { // every tie and its neighbours, in steps
 		fracs = append(fracs, fmt.Sprintf("%06d5", d), fmt.Sprintf("%06d49", d), fmt.Sprintf("%06d51", d))
 	}

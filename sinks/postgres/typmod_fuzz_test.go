@@ -52,7 +52,8 @@ func FuzzNumericTypmod(f *testing.F) {
 // FuzzFloat4 checks text for a real column against float4in: accepted or refused alike,
 // and the same bits when accepted.
 func FuzzFloat4(f *testing.F) {
-	for _, s := range []string{"3.5e38", "1e-50", "1e-40", "7e-46", "3.4028235e38", "3.4028236e38", "-0", " 1.5 ", "NaN", "-inf", "0x1p-2", "1_0"} {
+	for _, s := range []string{"3.5e38", "1e-50", "1e-40", "7e-46", "3.4028235e38", "3.4028236e38", "-0", " 1.5 ", "NaN", "-inf", "0x1p-2", "1_0",
+		"1.000000059604644775390625", "1.0000000596046447753906251", "1.0000000596046447753906249"} {
 		f.Add(s)
 	}
 	ctx := context.Background()
@@ -75,6 +76,16 @@ func FuzzFloat4(f *testing.F) {
 			got := math.Float32frombits(binary.BigEndian.Uint32(enc))
 			if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
 				t.Fatalf("%q: encoded %v, PostgreSQL reads %v", s, got, want)
+			}
+			// The same text read as a double first, as a float64 column of a CSV is: stored
+			// as PostgreSQL rounds the text, or refused, never rounded differently.
+			if f64, err := parseFloat(s, 64, "double precision"); err == nil {
+				if enc64, err := encodeFloat4(nil, f64); err == nil {
+					got := math.Float32frombits(binary.BigEndian.Uint32(enc64))
+					if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+						t.Fatalf("%q as a double: encoded %v, PostgreSQL reads %v", s, got, want)
+					}
+				}
 			}
 		case pgErr == nil && !strings.Contains(strings.ToLower(s), "x") && !strings.Contains(s, "+nan") && !strings.Contains(s, "-nan"):
 			// Stricter on purpose only for hexadecimal floats and signed NaN.
