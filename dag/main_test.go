@@ -330,7 +330,7 @@ func TestMainNeverPrintsTheStorePassword(t *testing.T) {
 	d.Task("t", noop)
 	c := cli{t: t, d: d}
 	cases := [][]string{{"--help"}, {"--bogus"}, {"help"}, {}}
-	for _, cmd := range []string{"run", "backfill", "graph", "describe", "history", "prune"} {
+	for _, cmd := range []string{"run", "backfill", "graph", "describe", "history", "prune", "worker", "migrate", "ui"} {
 		cases = append(cases, []string{cmd, "--bogus"}, []string{cmd, "--help"}, []string{cmd})
 	}
 	cases = append(cases, []string{"run", "--store", "host=db user=etl password=" + secret},
