@@ -31,13 +31,19 @@ func Pipeline(p *etl.Pipeline) TaskFunc {
 }
 
 // Pipeline adds a task named after p that runs it (see the function [Pipeline]), and
-// documents the task with p's metadata and lineage, so that `describe` shows them.
+// documents the task with p's metadata, lineage and, when its sink is an
+// [etl.CheckLister], checks, so that `describe` shows them. The task is [Task.Serial]:
+// a backfill loads one window of p at a time, since each load holds p's lock.
 func (d *DAG) Pipeline(p *etl.Pipeline) *Task {
 	m := p.Meta
 	if p.Source != nil && p.Sink != nil {
 		m.Inputs, m.Outputs = p.Lineage()
 	}
-	return d.Task(p.Name, Pipeline(p)).Doc(m)
+	t := d.Task(p.Name, Pipeline(p)).Doc(m).Serial()
+	if cl, ok := p.Sink.(etl.CheckLister); ok {
+		t.Checks(cl.CheckNames()...)
+	}
+	return t
 }
 
 // Runnable is work that a package outside dag offers as a value with a Run method, such

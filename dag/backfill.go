@@ -33,7 +33,8 @@ const (
 // BackfillOptions tunes [DAG.Backfill]. The zero value runs each never-succeeded window,
 // one at a time, and carries on past failed windows.
 type BackfillOptions struct {
-	// Parallel bounds how many windows run at once. Defaults to 1.
+	// Parallel bounds how many windows run at once. Defaults to 1. Serial tasks still
+	// run for one window at a time; see [DAG.Backfill].
 	Parallel int
 	// Reprocess picks the windows to run again. Defaults to [ReprocessNone].
 	Reprocess Reprocess
@@ -85,8 +86,10 @@ func (b *BackfillReport) Count(s Status) int {
 // Backfill runs the DAG once per window of length every in [from, to) (see
 // [etl.Windows]); every defaults to [Config.Every], or a day. Which windows run depends
 // on the store's history and opt.Reprocess. Windows run in parallel up to opt.Parallel,
-// under one hold of the DAG's lock. A range of more than [MaxWindows] windows is an
-// error.
+// under one hold of the DAG's lock. A serial task ([Task.Serial]; every task made by
+// [DAG.Pipeline] is one) runs for one window at a time, the others waiting their turn:
+// the loads of one pipeline take its lock, and would otherwise fail for all windows but
+// one. A range of more than [MaxWindows] windows is an error.
 //
 // The error is nil when every window that ran succeeded. A failed window does not stop
 // the others unless opt.StopOnFailure is set; the error then wraps [ErrRunFailed] and
@@ -114,6 +117,9 @@ func (d *DAG) Backfill(ctx context.Context, from, to time.Time, every time.Durat
 			return nil, fmt.Errorf("dag %q: %w", d.name, err)
 		}
 		defer unlock()
+		if err := d.markAbandoned(ctx, store, "backfill"); err != nil {
+			return nil, err
+		}
 	}
 	plan, err := d.plan(ctx, store, windows, opt.Reprocess)
 	if err != nil {
@@ -168,6 +174,7 @@ func (d *DAG) plan(ctx context.Context, store Store, windows []etl.Window, polic
 			history[key(r.Window)] = p
 		}
 		if p.latest == nil && r.Status != StatusRunning {
+			// An abandoned run counts as ended: it did not succeed.
 			p.latest = r
 		}
 		if p.unfinished == nil && r.Status == StatusRunning {
@@ -198,7 +205,7 @@ func (d *DAG) plan(ctx context.Context, store Store, windows []etl.Window, polic
 		case p.success != nil && p.latest.Status == StatusSuccess:
 			wp.Reason = "succeeded in run " + p.success.RunID
 		case policy == ReprocessFailed || p.success == nil:
-			wp.Run, wp.Reason = true, "last run "+p.latest.RunID+" failed"
+			wp.Run, wp.Reason = true, "last run "+p.latest.RunID+" "+string(p.latest.Status)
 		default:
 			// Succeeded once, failed since: under "none" it already succeeded.
 			wp.Reason = "succeeded in run " + p.success.RunID + " (a later run failed)"
@@ -215,6 +222,7 @@ func (d *DAG) runWindows(ctx context.Context, g *graph, store Store, br *Backfil
 	defer cancel()
 	var eg errgroup.Group
 	eg.SetLimit(parallel)
+	gates := &gates{}
 	var mu sync.Mutex
 	var failed []error
 	for i := range br.Windows {
@@ -231,7 +239,7 @@ func (d *DAG) runWindows(ctx context.Context, g *graph, store Store, br *Backfil
 				wp.Run, wp.Reason = false, "not started: "+context.Cause(ctx).Error()
 				return nil
 			}
-			rep, err := d.runLocked(ctx, g, store, wp.Window)
+			rep, err := d.runLocked(ctx, g, store, wp.Window, gates)
 			wp.Report = rep
 			if err != nil {
 				mu.Lock()

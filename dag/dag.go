@@ -105,8 +105,13 @@ type Config struct {
 	// standard error in the --log-format and --log-level given.
 	Logger *slog.Logger
 	// Now returns the current time, for working out which windows are due and which runs
-	// `prune` forgets (PruneHooks keep their own clocks). Defaults to time.Now.
+	// `prune` forgets (PruneHooks keep their own clocks), and which windows have not
+	// ended yet. Defaults to time.Now.
 	Now func() time.Time
+	// CleanupTimeout bounds the saving of a run's final record once the run's context is
+	// cancelled (by SIGINT or SIGTERM under [Main]), so that a stopped process stops even
+	// when its store hangs. Defaults to [etl.DefaultCleanupTimeout].
+	CleanupTimeout time.Duration
 }
 
 // DAG is a set of named tasks and the dependencies between them. Declare it once, with
@@ -213,6 +218,7 @@ type Task struct {
 	trigger       Trigger
 	meta          etl.Meta
 	checks        []string
+	serial        bool
 }
 
 // Name returns the task's name.
@@ -240,6 +246,13 @@ func (t *Task) Doc(m etl.Meta) *Task { t.meta = m; return t }
 
 // Checks documents, in words, the checks t runs, as shown by `describe`.
 func (t *Task) Checks(text ...string) *Task { t.checks = append(t.checks, text...); return t }
+
+// Serial makes a backfill run t for one window at a time, however many windows run at
+// once: the other windows' runs of t wait their turn. It suits a task that takes a lock
+// of its own, such as a pipeline, whose load holds the pipeline's lock and would make the
+// other windows fail; [DAG.Pipeline] marks its task serial. The rest of each window's
+// tasks still run in parallel.
+func (t *Task) Serial() *Task { t.serial = true; return t }
 
 // Meta returns t's documentation.
 func (t *Task) Meta() etl.Meta { return t.meta }

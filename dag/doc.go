@@ -24,7 +24,8 @@
 // warehouse through an [Execer], the ELT case. [Job] adapts a value whose Run(ctx) returns
 // a result, such as a sink's retention, and [Func] a plain func(ctx) error: the packages
 // that load and clean data never import dag. [Task.Doc] and [Task.Checks] document a
-// task for [DAG.WriteMarkdown].
+// task for [DAG.WriteMarkdown]; [DAG.Pipeline] documents a pipeline's checks by itself
+// when its sink lists them ([etl.CheckLister]).
 //
 // # Passing results downstream
 //
@@ -67,13 +68,22 @@
 // one DAG never overlap: the second gets an error wrapping [etl.ErrLocked]. The default
 // [MemoryStore] lasts as long as the process; use dag/pgstore to keep history across cron
 // invocations. Package dag/dagtest holds the conformance suite every store must pass. A
-// store may also implement [Pruner], to forget old runs, and [Watermarker], to find the
-// catch-up point of a scheduled run without reading its whole history.
+// store may also implement [Pruner], to forget old runs, [Watermarker], to find the
+// catch-up point of a scheduled run without reading its whole history, and [Abandoner].
+//
+// A run whose process is killed stays "running" in the store. The next run or backfill
+// that takes the DAG's lock marks it [StatusAbandoned], since holding the lock proves it
+// is gone; `history --failed` lists it and a backfill runs its window again. Once the
+// context is cancelled (SIGINT or SIGTERM under [Main]), saving how a run ended gets at
+// most [Config.CleanupTimeout].
 //
 // # Backfill
 //
 // [DAG.Backfill] runs the DAG once per window, several windows at once up to
-// [BackfillOptions.Parallel]. With a persistent store it resumes: a window that already
+// [BackfillOptions.Parallel]. A [Task.Serial] task, as every [DAG.Pipeline] task is, runs
+// for one window at a time while the other windows' runs of it wait their turn: each
+// load holds its pipeline's lock, so running them together would only fail all but one.
+// With a persistent store it resumes: a window that already
 // succeeded is skipped unless the [Reprocess] policy says otherwise, so re-running a
 // backfill after a fix runs only the windows that failed. A dry run lists the windows and
 // why each would run. [DAG.DueWindows] works out which windows a scheduled run should
@@ -84,7 +94,10 @@
 //
 // [Main] makes a program a command with the subcommands run, backfill, graph, describe,
 // history and prune, and exit codes that tell cron a failure ([ExitFailed]) from a run that
-// found another holding the lock ([ExitLocked]). [MainArgs] is the same, testable. prune
+// found another holding the lock ([ExitLocked]). [MainArgs] is the same, testable. run
+// refuses a window that has not ended yet (its data is incomplete, and its success would
+// mark it done) unless given --force. Nothing the command prints shows the password of a
+// connection string, the store's included. prune
 // forgets old runs in the store ([Pruner]) and, through [Config.PruneHooks], history the
 // tasks keep elsewhere, such as the sinks' sluice_runs.
 //

@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -97,16 +98,38 @@ type mainEnv struct {
 }
 
 func (m *mainEnv) common(fs *flag.FlagSet) {
-	fs.StringVar(&m.store, "store", m.store, "run history and lock: memory or a connection string")
+	fs.Var(dsnFlag{&m.store}, "store", "run history and lock: memory or a connection string")
 	fs.StringVar(&m.logFormat, "log-format", m.logFormat, "log format: text or json")
 	fs.StringVar(&m.logLevel, "log-level", m.logLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&m.executor, "executor", m.executor, "where tasks run: local or a queue executor")
 }
 
+// dsnFlag is a connection string flag that never prints its password: the flag package
+// shows a flag's value as its default in usage text.
+type dsnFlag struct{ s *string }
+
+func (f dsnFlag) String() string {
+	if f.s == nil {
+		return ""
+	}
+	return redact.DSN(*f.s)
+}
+
+func (f dsnFlag) Set(v string) error { *f.s = v; return nil }
+
 // MainArgs runs the command line args (without the program name) against d, writing
 // results to stdout and logs to stderr, and returns the exit code: [ExitOK], [ExitFailed],
-// [ExitUsage] or [ExitLocked]. [Main] wraps it; tests call it directly.
+// [ExitUsage] or [ExitLocked]. [Main] wraps it; tests call it directly. Passwords in
+// connection strings never reach either stream: what MainArgs writes has them hidden, a
+// line at a time.
 func MainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writer) int {
+	out, errw := redactLines(stdout), redactLines(stderr)
+	defer out.Flush()
+	defer errw.Flush()
+	return mainArgs(ctx, d, args, out, errw)
+}
+
+func mainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writer) int {
 	m := &mainEnv{d: d, stdout: stdout, stderr: stderr, store: os.Getenv(StoreEnv), logFormat: "text", logLevel: "info",
 		queueEnv: queueEnv{executor: cmp.Or(os.Getenv(ExecutorEnv), "local")}}
 	prog := d.name
@@ -243,6 +266,40 @@ func (m *mainEnv) closeStore() {
 	}
 }
 
+// lineRedactor passes what is written to w on a line at a time, with the passwords of any
+// connection strings or URLs in the line hidden, so that no error, log
+// line or usage text of a command can print one, whoever formatted it.
+type lineRedactor struct {
+	w   io.Writer
+	buf []byte
+}
+
+func redactLines(w io.Writer) *lineRedactor { return &lineRedactor{w: w} }
+
+func (r *lineRedactor) Write(p []byte) (int, error) {
+	r.buf = append(r.buf, p...)
+	for {
+		i := bytes.IndexByte(r.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := redact.DSN(string(r.buf[:i+1]))
+		r.buf = r.buf[i+1:]
+		if _, err := io.WriteString(r.w, line); err != nil {
+			return len(p), err
+		}
+	}
+	return len(p), nil
+}
+
+// Flush writes what is left of an unfinished line.
+func (r *lineRedactor) Flush() {
+	if len(r.buf) > 0 {
+		_, _ = io.WriteString(r.w, redact.DSN(string(r.buf)))
+		r.buf = nil
+	}
+}
+
 // ParseTime reads a time given on the command line: RFC 3339 ("2026-01-02T15:04:05Z"),
 // a date and time without zone ("2026-01-02T15:04", taken as UTC), or a date
 // ("2026-01-02", midnight UTC).
@@ -276,14 +333,32 @@ func (f timeFlag) Set(s string) error {
 
 func (m *mainEnv) cmdRun(fs *flag.FlagSet) func(context.Context) error {
 	var start, end, logical time.Time
-	var asJSON bool
+	var asJSON, force bool
 	fs.Var(timeFlag{&start}, "window-start", "start of the window to run (RFC 3339 or YYYY-MM-DD)")
 	fs.Var(timeFlag{&end}, "window-end", "end of the window to run, exclusive")
 	fs.Var(timeFlag{&logical}, "logical-date", "run the interval that starts at this time")
+	fs.BoolVar(&force, "force", false, "run a window that has not ended yet")
 	fs.BoolVar(&asJSON, "json", false, "print the run report as JSON")
 	m.detachFlag(fs)
+	// A window that has not ended is refused unless forced: its data is not all there
+	// yet, and its success would make the windows due start after it, so that `run`
+	// would say none is due until then.
+	refuse := func(w etl.Window) error {
+		if now := m.d.cfg.Now(); !force && w.End.After(now) {
+			return usagef("window %s has not ended yet (it is %s): its data is incomplete, and a success would "+
+				"mark it done; give --force to run it anyway", w, now.UTC().Format(time.RFC3339))
+		}
+		return nil
+	}
 	return func(ctx context.Context) error {
 		if m.detach {
+			w := etl.Window{Start: start, End: end}
+			if !logical.IsZero() {
+				w = etl.Window{Start: logical, End: logical.Add(m.d.every())}
+			}
+			if err := refuse(w); err != nil {
+				return err
+			}
 			return m.submit(ctx, "run", fs)
 		}
 		var windows []etl.Window
@@ -310,6 +385,9 @@ func (m *mainEnv) cmdRun(fs *flag.FlagSet) func(context.Context) error {
 				return nil
 			}
 			windows = due
+		}
+		if err := refuse(windows[0]); err != nil {
+			return err
 		}
 		if len(windows) == 1 {
 			rep, err := m.d.Run(ctx, windows[0])
@@ -487,6 +565,8 @@ func (m *mainEnv) cmdHistory(fs *flag.FlagSet) func(context.Context) error {
 					failed += " (" + f.Step + ")"
 				}
 				failed += ": " + firstLine(f.Error)
+			} else if r.Status == StatusAbandoned {
+				failed = firstLine(r.Error)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.RunID, r.Started.UTC().Format(time.RFC3339),
 				r.Status, r.Window, r.Rows(), fmtDuration(r.Duration), failed)

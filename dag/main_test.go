@@ -290,3 +290,57 @@ func TestMainPruneHooks(t *testing.T) {
 	require.Contains(t, stderr, "prune audit: table is locked")
 	require.Equal(t, []time.Duration{720 * time.Hour, 720 * time.Hour, 720 * time.Hour}, ages)
 }
+
+// A window that has not ended is refused unless forced: its data is incomplete, and its
+// success would make `run` say no window is due until after it.
+func TestMainRefusesAWindowThatHasNotEnded(t *testing.T) {
+	t.Parallel()
+	d, windows := mainDAG(t) // now is 2026-02-01T03:00Z
+	c := cli{t: t, d: d}
+	for _, args := range [][]string{
+		{"run", "--logical-date", "2026-03-01"},
+		{"run", "--logical-date", "2026-02-01"}, // today: started, not ended
+		{"run", "--window-start", "2026-01-31T12:00", "--window-end", "2026-02-01T12:00"},
+	} {
+		code, _, stderr := c.run(args...)
+		require.Equal(t, dag.ExitUsage, code, "%q", args)
+		require.Contains(t, stderr, "has not ended yet")
+		require.Contains(t, stderr, "--force")
+	}
+	runs, err := d.Store().Runs(context.Background(), dag.Query{})
+	require.NoError(t, err)
+	require.Empty(t, runs, "nothing ran")
+
+	code, _, _ := c.run("run", "--logical-date", "2026-01-31")
+	require.Equal(t, dag.ExitOK, code, "yesterday has ended")
+	code, _, stderr := c.run("run", "--logical-date", "2026-03-01", "--force")
+	require.Equal(t, dag.ExitOK, code, stderr)
+	_, ok := windows.Load("2026-03-01T00:00:00Z/2026-03-02T00:00:00Z")
+	require.True(t, ok)
+}
+
+// No subcommand prints the store's password: not in usage text (where the flag package
+// shows the value from SLUICE_DAG_STORE as --store's default), not in errors, not in logs.
+func TestMainNeverPrintsTheStorePassword(t *testing.T) {
+	const secret = "Hunter2Secret"
+	t.Setenv(dag.StoreEnv, "postgres://etl:"+secret+"@db/wh")
+	d := dag.New("cli", dag.Config{OpenStore: func(ctx context.Context, dsn string) (dag.Store, error) {
+		return nil, fmt.Errorf("cannot reach %s: connection refused", dsn) // a careless store quotes its DSN
+	}})
+	d.Task("t", noop)
+	c := cli{t: t, d: d}
+	cases := [][]string{{"--help"}, {"--bogus"}, {"help"}, {}}
+	for _, cmd := range []string{"run", "backfill", "graph", "describe", "history", "prune", "worker", "migrate", "ui"} {
+		cases = append(cases, []string{cmd, "--bogus"}, []string{cmd, "--help"}, []string{cmd})
+	}
+	cases = append(cases, []string{"run", "--store", "host=db user=etl password=" + secret},
+		[]string{"--log-format", "json", "history"})
+	for _, args := range cases {
+		_, out, stderr := c.run(args...)
+		require.NotContains(t, stderr+out, secret, "%q", args)
+	}
+	_, _, stderr := c.run("run", "--bogus")
+	require.Contains(t, stderr, "postgres://etl:xxxxx@db/wh", "the default is shown, redacted")
+	_, _, stderr = c.run("history")
+	require.Contains(t, stderr, "xxxxx", "the store's error is printed, redacted")
+}

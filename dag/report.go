@@ -20,7 +20,8 @@ const (
 	// StatusPending is a task that has not ended yet; it appears only in the record saved
 	// while a run is in progress.
 	StatusPending Status = "pending"
-	// StatusRunning is a DAG run in progress, or one whose process died.
+	// StatusRunning is a DAG run in progress, or one whose process died (until the next
+	// run that takes the DAG's lock marks it abandoned).
 	StatusRunning Status = "running"
 	// StatusSuccess is a task or run that succeeded.
 	StatusSuccess Status = "success"
@@ -31,6 +32,11 @@ const (
 	StatusSkipped Status = "skipped"
 	// StatusUpstreamFailed is a task not run because a task upstream of it failed.
 	StatusUpstreamFailed Status = "upstream_failed"
+	// StatusAbandoned is a DAG run found still running by a later run that took the DAG's
+	// lock: its process was killed, or lost its store, before it could record how it
+	// ended. Holding the lock proves it is gone. Its Finished is when it was found, and
+	// its tasks keep the statuses last saved. `history --failed` lists it.
+	StatusAbandoned Status = "abandoned"
 )
 
 // ErrRunFailed is wrapped by the error of a DAG run in which a task failed.
@@ -45,7 +51,8 @@ type Report struct {
 	DAG string `json:"dag"`
 	// Window is the run's data interval; zero means all data.
 	Window etl.Window `json:"window"`
-	// Status is running while the run goes on, then success or failed.
+	// Status is running while the run goes on, then success or failed; abandoned when
+	// its process died first.
 	Status Status `json:"status"`
 	// Started and Finished are in UTC; Finished is zero while the run goes on.
 	Started  time.Time `json:"started"`

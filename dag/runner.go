@@ -37,14 +37,53 @@ func (d *DAG) Run(ctx context.Context, w etl.Window) (*Report, error) {
 		return nil, fmt.Errorf("dag %q: %w", d.name, err)
 	}
 	defer unlock()
-	return d.runLocked(ctx, g, store, w)
+	if err := d.markAbandoned(ctx, store, "run"); err != nil {
+		return nil, err
+	}
+	return d.runLocked(ctx, g, store, w, nil)
 }
 
-// saveTimeout bounds the save of a run's final record, which outlives ctx.
+// markAbandoned marks the DAG's runs still recorded as running abandoned. The caller holds
+// the DAG's lock, which proves that their processes are gone; by names what found them.
+func (d *DAG) markAbandoned(ctx context.Context, store Store, by string) error {
+	now := d.cfg.Now().UTC()
+	why := "abandoned: the process running it ended before it recorded how the run ended (killed, or cut off " +
+		"from the store); found by a " + by + " that took the DAG's lock at " + now.Format(time.RFC3339)
+	var n int64
+	if a, ok := store.(Abandoner); ok {
+		var err error
+		if n, err = a.MarkAbandoned(ctx, d.name, why, now); err != nil {
+			return fmt.Errorf("dag %q: mark abandoned runs: %w", d.name, err)
+		}
+	} else {
+		runs, err := store.Runs(ctx, Query{DAG: d.name, Limit: -1})
+		if err != nil {
+			return fmt.Errorf("dag %q: read history: %w", d.name, err)
+		}
+		for _, r := range runs {
+			if r.Status != StatusRunning {
+				continue
+			}
+			abandon(r, why, now)
+			if err := store.SaveRun(ctx, r); err != nil {
+				return fmt.Errorf("dag %q: mark run %s abandoned: %w", d.name, r.RunID, err)
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		d.logger.Warn("earlier runs ended without a record of how; marked abandoned", slog.String("dag", d.name), slog.Int64("runs", n))
+	}
+	return nil
+}
+
+// saveTimeout bounds the save of a run's final record, which outlives ctx; once ctx is
+// cancelled, the save gets at most Config.CleanupTimeout.
 const saveTimeout = 30 * time.Second
 
-// runLocked runs one window with the lock already held.
-func (d *DAG) runLocked(ctx context.Context, g *graph, store Store, w etl.Window) (*Report, error) {
+// runLocked runs one window with the lock already held. Tasks marked serial take their
+// turn at gates, shared by the windows of one backfill; nil means no other window runs.
+func (d *DAG) runLocked(ctx context.Context, g *graph, store Store, w etl.Window, gates *gates) (*Report, error) {
 	t0 := time.Now()
 	rep := d.newReport(g, w)
 	rep.Started = t0.UTC()
@@ -54,7 +93,7 @@ func (d *DAG) runLocked(ctx context.Context, g *graph, store Store, w etl.Window
 		return nil, fmt.Errorf("dag %q: save run: %w", d.name, err)
 	}
 	log.Info("dag run started", slog.String("window", w.String()), slog.Int("tasks", len(g.tasks)))
-	runErr := d.execute(ctx, g, rep, log)
+	runErr := d.execute(ctx, g, rep, log, gates)
 	rep.Duration = time.Since(t0)
 	rep.Finished = rep.Started.Add(rep.Duration)
 	if runErr != nil {
@@ -65,7 +104,7 @@ func (d *DAG) runLocked(ctx context.Context, g *graph, store Store, w etl.Window
 	}
 	// Record how the run ended even when ctx was cancelled, but do not hang on a store
 	// that stopped answering.
-	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	saveCtx, cancel := d.cleanupContext(ctx, saveTimeout)
 	defer cancel()
 	if err := store.SaveRun(saveCtx, rep); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("dag %q: save run: %w", d.name, err))
@@ -112,7 +151,7 @@ type outcome struct {
 // bound; finished tasks come back on a channel large enough that no task ever blocks on
 // it. The scheduler never waits for a slot while it holds ready tasks, so it sees each
 // failure (and a cancellation) before it starts anything more.
-func (d *DAG) execute(ctx context.Context, g *graph, rep *Report, log *slog.Logger) error {
+func (d *DAG) execute(ctx context.Context, g *graph, rep *Report, log *slog.Logger, gates *gates) error {
 	n := len(g.tasks)
 	slot := make([]int32, n) // task index -> report index
 	for k, i := range g.order {
@@ -179,7 +218,7 @@ func (d *DAG) execute(ctx context.Context, g *graph, rep *Report, log *slog.Logg
 			t := g.tasks[i]
 			running++
 			wg.Go(func() {
-				done <- outcome{task: i, tr: d.runTask(runCtx, t, rep, shared, log)}
+				done <- outcome{task: i, tr: d.runTask(runCtx, t, rep, shared, log, gates)}
 			})
 		}
 		if ended == n {
@@ -249,8 +288,16 @@ func decide(g *graph, task int32, status []Status) (Status, string) {
 	}
 }
 
-// runTask runs every attempt of one task and reports how the last one ended.
-func (d *DAG) runTask(ctx context.Context, t *Task, rep *Report, shared *sharedState, log *slog.Logger) TaskReport {
+// runTask runs every attempt of one task and reports how the last one ended. A serial
+// task first waits for the same task of other windows to end.
+func (d *DAG) runTask(ctx context.Context, t *Task, rep *Report, shared *sharedState, log *slog.Logger, gates *gates) TaskReport {
+	if t.serial && gates != nil {
+		leave, err := gates.enter(ctx, t.name)
+		if err != nil {
+			return TaskReport{Status: StatusSkipped, Error: "not started: " + context.Cause(ctx).Error()}
+		}
+		defer leave()
+	}
 	retries := t.retries
 	if retries < 0 {
 		retries = d.cfg.Retries
@@ -323,6 +370,57 @@ func withTimeout(ctx context.Context, task string, timeout time.Duration, fn fun
 		err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
 	}
 	return err
+}
+
+// cleanupContext returns a context for work that must outlive ctx, such as saving how a
+// run ended: not cancelled with ctx, bounded by limit, and ending Config.CleanupTimeout
+// after ctx is cancelled, so that a stopped process stops even when its store hangs.
+func (d *DAG) cleanupContext(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(d.cleanupTimeout())
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-c.Done():
+		}
+	})
+	return c, func() { stop(); cancel() }
+}
+
+func (d *DAG) cleanupTimeout() time.Duration {
+	if d.cfg.CleanupTimeout > 0 {
+		return d.cfg.CleanupTimeout
+	}
+	return etl.DefaultCleanupTimeout
+}
+
+// gates let one window at a time through per serial task, across the windows of a
+// backfill.
+type gates struct {
+	mu sync.Mutex
+	m  map[string]chan struct{}
+}
+
+// enter waits for the gate of task, and returns the function that leaves it.
+func (g *gates) enter(ctx context.Context, task string) (leave func(), err error) {
+	g.mu.Lock()
+	if g.m == nil {
+		g.m = map[string]chan struct{}{}
+	}
+	c, ok := g.m[task]
+	if !ok {
+		c = make(chan struct{}, 1)
+		g.m[task] = c
+	}
+	g.mu.Unlock()
+	select {
+	case c <- struct{}{}:
+		return func() { <-c }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // backoff returns the wait before retry number attempt (from 1): base doubled for each

@@ -57,6 +57,17 @@ type PruneHook struct {
 	Prune func(ctx context.Context, olderThan time.Duration) (int64, error)
 }
 
+// Abandoner is implemented by stores that can mark, in one step, the runs of a DAG still
+// recorded as running. [DAG.Run] and [DAG.Backfill] call it right after taking the DAG's
+// lock, which proves those runs' processes are gone. It is optional: without it the
+// runner reads the DAG's history through [Store.Runs] and saves each such run again. The
+// stores in this module implement it.
+type Abandoner interface {
+	// MarkAbandoned gives every run of the DAG whose status is running the status
+	// abandoned, Finished at, and Error why, and returns how many it marked.
+	MarkAbandoned(ctx context.Context, dag, why string, at time.Time) (int64, error)
+}
+
 // Watermarker is implemented by stores that can find the end of a DAG's latest successful
 // window without reading its whole history. It is optional: [DAG.DueWindows] falls back
 // to reading every run of the DAG through [Store.Runs], which grows with the history. The
@@ -74,7 +85,7 @@ type Query struct {
 	// Task keeps runs that include this task; with Failed, runs in which it failed.
 	// Defaults to any.
 	Task string
-	// Failed keeps only failed runs. Defaults to false.
+	// Failed keeps only failed and abandoned runs. Defaults to false.
 	Failed bool
 	// From and To keep runs whose window starts in [From, To); either bound leaves out
 	// runs over all data (the zero window), which have no start. Defaults to no bound.
@@ -107,7 +118,7 @@ func (q Query) Match(rep *Report) bool {
 		}
 		return true
 	}
-	if q.Failed && rep.Status != StatusFailed {
+	if q.Failed && rep.Status != StatusFailed && rep.Status != StatusAbandoned {
 		return false
 	}
 	return true
@@ -203,6 +214,28 @@ func (s *MemoryStore) LoadRun(ctx context.Context, runID string) (*Report, error
 		return nil, fmt.Errorf("memory store: run %q: %w", runID, ErrRunNotFound)
 	}
 	return r.clone(), nil
+}
+
+// MarkAbandoned marks the DAG's running runs abandoned; see [Abandoner].
+func (s *MemoryStore) MarkAbandoned(ctx context.Context, dag, why string, at time.Time) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, r := range s.runs {
+		if r.DAG == dag && r.Status == StatusRunning {
+			abandon(r, why, at)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// abandon marks rep abandoned at at, for why.
+func abandon(rep *Report, why string, at time.Time) {
+	rep.Status = StatusAbandoned
+	rep.Finished = at.UTC()
+	rep.Duration = rep.Finished.Sub(rep.Started)
+	rep.Error = why
 }
 
 // Watermark returns the latest window end among the DAG's successful runs.

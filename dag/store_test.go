@@ -53,3 +53,12 @@ func TestMemoryStoreCopies(t *testing.T) {
 	require.Equal(t, []string{"a"}, got.Tasks[0].Upstream)
 	require.False(t, got.Tasks[0].Checks[0].Passed)
 }
+
+// A store without MarkAbandoned gets its abandoned runs marked through Runs and SaveRun.
+func TestAbandonedRunsOfAPlainStore(t *testing.T) {
+	t.Parallel()
+	s := plainStore{dag.NewMemoryStore()} // hides the optional methods
+	_, ok := dag.Store(s).(dag.Abandoner)
+	require.False(t, ok)
+	dagtest.Abandoned(t, s)
+}

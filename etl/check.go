@@ -32,3 +32,11 @@ type CheckResult struct {
 	// check answered by a unique index.
 	Note string `json:"note,omitempty"`
 }
+
+// CheckLister is implemented by sinks that run checks inside their load, so that
+// documentation, such as the page dag's describe command writes, can list them.
+type CheckLister interface {
+	// CheckNames names the checks as their results do, such as "unique_key(id)", with
+	// " (warn)" after those that do not roll the load back.
+	CheckNames() []string
+}

@@ -71,7 +71,7 @@ func (s *memSink) RecordFailure(_ context.Context, run *etl.Run, stats etl.Stats
 	defer s.mu.Unlock()
 	s.failures = append(s.failures, err)
 	s.failRun, s.failStat = run, stats
-	return errors.New("the run table is gone") // must only be logged
+	return errors.New("the run table is gone") // the run's error says so
 }
 
 // eventLog records the kinds of the events it observes.
@@ -232,7 +232,14 @@ func TestPipelineFailures(t *testing.T) {
 			p := &etl.Pipeline{Name: "p", Source: tt.source, Transforms: tt.transforms, Sink: sink, Observer: events}
 			res, err := p.Run(t.Context(), etl.Window{})
 			require.ErrorIs(t, err, boom)
-			require.EqualError(t, err, tt.msg)
+			want := tt.msg
+			if tt.recorded {
+				want += " (its failed-run record could not be written: the run table is gone)"
+				require.ErrorIs(t, err, etl.ErrNotRecorded)
+			} else {
+				require.NotErrorIs(t, err, etl.ErrNotRecorded)
+			}
+			require.EqualError(t, err, want)
 			require.Equal(t, tt.step, etl.Step(err))
 			require.Equal(t, tt.read, res.Stats.RowsRead)
 			require.Equal(t, []etl.EventKind{etl.EventStart, etl.EventFail}, events.kinds)

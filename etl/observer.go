@@ -61,9 +61,14 @@ func Observers(obs ...Observer) Observer {
 	case 1:
 		return keep[0]
 	}
-	return ObserverFunc(func(ctx context.Context, e Event) {
-		for _, o := range keep {
-			o.Observe(ctx, e)
-		}
-	})
+	return observers(keep)
+}
+
+// observers passes each event to every observer in order.
+type observers []Observer
+
+func (os observers) Observe(ctx context.Context, e Event) {
+	for _, o := range os {
+		o.Observe(ctx, e)
+	}
 }

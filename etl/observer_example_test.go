@@ -88,5 +88,5 @@ func ExampleLogObserver() {
 	fmt.Print(strings.ReplaceAll(buf.String(), "  ", " "))
 	// Output:
 	// level=INFO msg="run started" pipeline=names window=all
-	// level=INFO msg="run complete" pipeline=names rows_read=1 rows_written=1
+	// level=INFO msg="run finished" pipeline=names rows_read=1 rows_written=1
 }

@@ -23,13 +23,19 @@ type Pipeline struct {
 	// AllowEmpty lets a full refresh that read no rows empty the target. Defaults to false:
 	// such a run fails with [ErrEmpty] and the target keeps its rows.
 	AllowEmpty bool
-	// Logger receives the run's logs. Defaults to discarding them.
+	// Logger receives the run's logs: its start and end, each check's result, and a
+	// progress line (rows, rows/s) every ProgressEvery while a sink loads. Defaults to
+	// discarding them.
 	Logger *slog.Logger
 	// Observer receives the run's events. Defaults to none.
 	Observer Observer
-	// ProgressEvery is the interval between progress events on a long load. Defaults to
-	// [DefaultProgressEvery].
+	// ProgressEvery is the interval between progress events (and progress log lines) on a
+	// long load. Defaults to [DefaultProgressEvery].
 	ProgressEvery time.Duration
+	// CleanupTimeout bounds the cleanup after the run's context is cancelled: the sink's
+	// rollback, the release of its lock and the failed-run record. Defaults to
+	// [DefaultCleanupTimeout].
+	CleanupTimeout time.Duration
 }
 
 // Result is what one [Pipeline.Run] did.
@@ -49,6 +55,11 @@ type Result struct {
 type FailureRecorder interface {
 	RecordFailure(ctx context.Context, run *Run, stats Stats, err error) error
 }
+
+// ErrNotRecorded is matched by the error of a failed run whose failed-run record could not
+// be written, such as when the database stopped answering: the run's history then lacks
+// its post-mortem. Test for it with errors.Is.
+var ErrNotRecorded = errors.New("its failed-run record could not be written")
 
 // StepError wraps an error with the step of the run that failed: "extract", "transform",
 // "lock", "stage", "apply", "check", "state" or "commit". Run records name it.
@@ -146,6 +157,9 @@ func (p *Pipeline) RunWith(ctx context.Context, run *Run) (res Result, err error
 	if run.ProgressEvery == 0 {
 		run.ProgressEvery = p.ProgressEvery
 	}
+	if run.CleanupTimeout == 0 {
+		run.CleanupTimeout = p.CleanupTimeout
+	}
 	run.AllowEmpty = run.AllowEmpty || p.AllowEmpty
 	if run.Meta.Owner == "" && run.Meta.Description == "" && len(run.Meta.Inputs) == 0 && len(run.Meta.Outputs) == 0 {
 		run.Meta = p.Meta
@@ -155,29 +169,28 @@ func (p *Pipeline) RunWith(ctx context.Context, run *Run) (res Result, err error
 	res = Result{RunID: run.ID, Window: run.Window}
 	run.Emit(ctx, Event{Kind: EventStart, Stats: run.Stats()})
 	log := run.Log().With(slog.String("pipeline", p.Name), slog.String("run_id", run.ID))
-	log.Info("run started", slog.String("window", run.Window.String()))
 
 	defer func() {
 		res.Stats.Duration = time.Since(run.Started)
 		res.Rejects = run.Rejects()
 		if err != nil {
-			err = fmt.Errorf("pipeline %q: %w", p.Name, err)
+			err = fmt.Errorf("pipeline %q: %w", p.Name, cancelled(ctx, err))
 			run.Emit(ctx, Event{Kind: EventFail, Stats: res.Stats, Err: err})
-			log.Error("run failed", slog.String("step", Step(err)), slog.Any("error", err),
-				slog.Int64("rows_read", res.Stats.RowsRead))
 			return
 		}
 		run.Emit(ctx, Event{Kind: EventComplete, Stats: res.Stats})
-		log.Info("run finished", slog.Int64("rows_read", res.Stats.RowsRead),
-			slog.Int64("rows_written", res.Stats.RowsWritten), slog.Duration("duration", res.Stats.Duration))
 	}()
 
 	fail := func(step string, err error) (Result, error) {
 		err = WithStep(step, err)
 		res.Stats = run.Stats()
 		if fr, ok := p.Sink.(FailureRecorder); ok {
-			if rerr := fr.RecordFailure(context.WithoutCancel(ctx), run, res.Stats, err); rerr != nil {
+			cctx, cancel := run.CleanupContext(ctx)
+			rerr := fr.RecordFailure(cctx, run, res.Stats, err)
+			cancel()
+			if rerr != nil {
 				log.Warn("could not record the failed run", slog.Any("error", rerr))
+				err = notRecorded(err, rerr)
 			}
 		}
 		return res, err
@@ -202,6 +215,29 @@ func (p *Pipeline) RunWith(ctx context.Context, run *Run) (res Result, err error
 	res.Stats.RowsWritten, res.Stats.RowsDeleted = lr.RowsWritten, lr.RowsDeleted
 	res.Checks = lr.Checks
 	return res, err
+}
+
+// cancelled makes err match ctx's error when ctx ended while the run failed: a statement
+// cut short by a cancellation can fail with a network error ("use of closed network
+// connection"), and a caller must still be able to tell a cancelled run with
+// errors.Is(err, context.Canceled).
+func cancelled(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != cerr && !errors.Is(err, cause) {
+		return fmt.Errorf("%w (%w: %w)", err, cerr, cause)
+	}
+	return fmt.Errorf("%w (%w)", err, cerr)
+}
+
+// notRecorded returns runErr with a note that its failed-run record could not be written
+// because of recordErr. The result matches runErr and [ErrNotRecorded] for errors.Is,
+// and keeps runErr's step; recordErr is kept as text only, so that a record that timed
+// out does not make the run look timed out.
+func notRecorded(runErr, recordErr error) error {
+	return fmt.Errorf("%w (%w: %v)", runErr, ErrNotRecorded, recordErr)
 }
 
 // countRead counts the rows a stream yields as read, and marks its errors as the extract

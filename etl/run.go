@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,11 @@ import (
 // DefaultProgressEvery is how often a long load reports progress unless the run says
 // otherwise.
 const DefaultProgressEvery = 10 * time.Second
+
+// DefaultCleanupTimeout is how long the cleanup after a cancelled run may take unless the
+// run says otherwise: rolling back, releasing the pipeline's lock, writing the failed-run
+// record.
+const DefaultCleanupTimeout = 5 * time.Second
 
 // maxKeptRejects bounds the rejects a Run keeps for its record; all are counted.
 const maxKeptRejects = 100
@@ -41,6 +47,10 @@ type Run struct {
 	ProgressEvery time.Duration
 	// Now is the run's clock, for progress events. Defaults to time.Now; tests set a fake.
 	Now func() time.Time
+	// CleanupTimeout bounds the cleanup that follows the cancellation of the run's context
+	// (see [Run.CleanupContext]), so that a process told to stop does stop even when its
+	// database no longer answers. Defaults to [DefaultCleanupTimeout].
+	CleanupTimeout time.Duration
 
 	read, rejected, filtered atomic.Int64
 
@@ -48,6 +58,9 @@ type Run struct {
 	rejects                 []Reject
 	watermark, next         any
 	haveWatermark, haveNext bool
+
+	logOnce sync.Once
+	logs    bool // Emit writes events to Logger
 }
 
 // NewRun returns a Run of the named pipeline over window w, with a fresh random ID and a
@@ -117,17 +130,72 @@ func (r *Run) Stats() Stats {
 	}
 }
 
-// Emit sends e to the run's observer, filling in its Run and Time. It does nothing when
-// the run has no observer, so an unobserved run pays nothing for events.
+// Emit sends e to the run's observer, filling in its Run and Time, and logs it to the
+// run's Logger in the form [LogObserver] uses, unless the observer already is a
+// LogObserver on that logger. It does nothing when neither is set, so an unobserved run
+// pays nothing for events.
 func (r *Run) Emit(ctx context.Context, e Event) {
-	if r.Observer == nil {
+	logs := r.logsEvents()
+	if r.Observer == nil && !logs {
 		return
 	}
 	e.Run = r
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	r.Observer.Observe(ctx, e)
+	if logs {
+		logEvent(ctx, r.Logger, e)
+	}
+	if r.Observer != nil {
+		r.Observer.Observe(ctx, e)
+	}
+}
+
+// Observed reports whether progress events reach anyone: an observer, or a logger that
+// writes informational lines. A sink counts rows for progress only when they do.
+func (r *Run) Observed() bool {
+	return r.Observer != nil || r.logsEvents() && r.Logger.Enabled(context.Background(), slog.LevelInfo)
+}
+
+// logsEvents reports whether Emit logs to the run's Logger: it has one that writes
+// somewhere, and the observer does not log the same lines to it already.
+func (r *Run) logsEvents() bool {
+	r.logOnce.Do(func() {
+		r.logs = r.Logger != nil && r.Logger.Handler() != slog.DiscardHandler && !logsTo(r.Observer, r.Logger)
+	})
+	return r.logs
+}
+
+type cleanupKey struct{}
+
+// CleanupContext returns a context for the cleanup that follows work done under ctx: the
+// rollback, the release of a lock, the record of a failure. It keeps ctx's values but is
+// not cancelled with it; instead it ends CleanupTimeout after ctx is done (counted from
+// now when ctx is done already), so that cleanup after a cancellation is bounded even
+// when the database has stopped answering. A cleanup context made from another shares
+// its bound rather than extending it. Call cancel when the cleanup is over.
+func (r *Run) CleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Value(cleanupKey{}) != nil {
+		return context.WithCancel(ctx)
+	}
+	timeout := r.CleanupTimeout
+	if timeout <= 0 {
+		timeout = DefaultCleanupTimeout
+	}
+	c, cancel := context.WithCancelCause(context.WithValue(context.WithoutCancel(ctx), cleanupKey{}, true))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel(fmt.Errorf("cleanup after the run was cancelled took longer than %s: %w", timeout, context.DeadlineExceeded))
+		case <-c.Done():
+		}
+	})
+	return c, func() {
+		stop()
+		cancel(context.Canceled)
+	}
 }
 
 // Clock returns the run's clock: Now, or time.Now when it is unset.

@@ -19,7 +19,9 @@ type RunRecord struct {
 	Target string
 	// Window is the run's data interval; zero for all data.
 	Window etl.Window
-	// Status is "success" or "failed".
+	// Status is "running" (from the moment the run holds the pipeline's lock until it
+	// ends), "success", "failed", or "abandoned": a run found still running by a later
+	// run that took the lock, whose process was killed or lost its database first.
 	Status string
 	// Step names the step that failed ("extract", "stage", "check", ...), and Error is its
 	// message; both are empty after a success.
@@ -40,6 +42,7 @@ type RunRecord struct {
 	Attempts int
 	// Owner is the pipeline's business owner (etl.Meta.Owner).
 	Owner string
-	// Started and Finished bound the run.
+	// Started and Finished bound the run. Finished is zero while the run is running, and
+	// for an abandoned run is when a later run found it.
 	Started, Finished time.Time
 }

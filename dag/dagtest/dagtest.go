@@ -216,6 +216,60 @@ func ExerciseStore(t *testing.T, open func(t *testing.T) dag.Store) {
 		t.Parallel()
 		BackfillResumes(t, open(t))
 	})
+
+	t.Run("Abandoned", func(t *testing.T) {
+		t.Parallel()
+		Abandoned(t, open(t))
+	})
+}
+
+// Abandoned leaves a run recorded as running, as a process killed mid-run does, and checks
+// that the next run that takes the DAG's lock marks it abandoned, that `history --failed`
+// (a Failed query) lists it, that a backfill runs its window again, and that runs of other
+// DAGs are left alone. Stores without [dag.Abandoner] go through the runner's fallback.
+func Abandoned(t *testing.T, store dag.Store) {
+	t.Helper()
+	ctx := context.Background()
+	w := etl.Window{Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}
+	started := time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
+	for _, r := range []*dag.Report{
+		{RunID: "killed", DAG: "zombie", Window: w, Status: dag.StatusRunning, Started: started,
+			Tasks: []dag.TaskReport{{Name: "t", Status: dag.StatusPending}}},
+		{RunID: "other-dag", DAG: "elsewhere", Window: w, Status: dag.StatusRunning, Started: started},
+	} {
+		require.NoError(t, store.SaveRun(ctx, r))
+	}
+	found := started.Add(time.Hour)
+	d := dag.New("zombie", dag.Config{Store: store, Every: 24 * time.Hour, Now: func() time.Time { return found }})
+	d.Task("t", func(context.Context, *dag.Run) error { return nil })
+
+	// A dry run takes no lock, so it proves nothing and marks nothing.
+	br, err := d.Backfill(ctx, w.Start, w.End, 0, dag.BackfillOptions{DryRun: true})
+	require.NoError(t, err)
+	require.Equal(t, "run killed never finished", br.Windows[0].Reason)
+
+	_, err = d.Run(ctx, etl.Window{Start: w.End, End: w.End.AddDate(0, 0, 1)})
+	require.NoError(t, err)
+	got, err := store.LoadRun(ctx, "killed")
+	require.NoError(t, err)
+	require.Equal(t, dag.StatusAbandoned, got.Status)
+	require.True(t, found.Equal(got.Finished), "finished %v", got.Finished)
+	require.Equal(t, time.Hour, got.Duration)
+	require.Contains(t, got.Error, "ended before it recorded how the run ended")
+	require.Equal(t, dag.StatusPending, got.Tasks[0].Status, "the tasks keep what was last saved")
+
+	failed, err := store.Runs(ctx, dag.Query{DAG: "zombie", Failed: true})
+	require.NoError(t, err)
+	require.Len(t, failed, 1)
+	require.Equal(t, "killed", failed[0].RunID)
+	other, err := store.LoadRun(ctx, "other-dag")
+	require.NoError(t, err)
+	require.Equal(t, dag.StatusRunning, other.Status, "another DAG's lock was not taken")
+
+	br, err = d.Backfill(ctx, w.Start, w.End, 0, dag.BackfillOptions{DryRun: true})
+	require.NoError(t, err)
+	require.True(t, br.Windows[0].Run)
+	require.Equal(t, "last run killed abandoned", br.Windows[0].Reason)
 }
 
 // BackfillResumes backfills 30 daily windows with one failing: 29 succeed. After the fix,

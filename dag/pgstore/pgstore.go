@@ -41,6 +41,7 @@ var (
 	_ dag.Store       = (*Store)(nil)
 	_ dag.Pruner      = (*Store)(nil)
 	_ dag.Watermarker = (*Store)(nil)
+	_ dag.Abandoner   = (*Store)(nil)
 )
 
 // New returns a Store on pool. Closing the Store leaves the pool open.
@@ -156,7 +157,14 @@ func (s *Store) Lock(ctx context.Context, dagName string) (func(), error) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			// Bounded, and briefly once the caller is cancelled: a process told to stop
+			// must not wait on a store that stopped answering. The lock goes with the
+			// session anyway.
+			limit := 30 * time.Second
+			if ctx.Err() != nil {
+				limit = etl.DefaultCleanupTimeout
+			}
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 			defer cancel()
 			if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key); err != nil {
 				// The lock goes with the session: drop the connection rather than return
@@ -227,7 +235,7 @@ func (s *Store) Runs(ctx context.Context, q dag.Query) ([]*dag.Report, error) {
 	case q.Task != "":
 		where = append(where, "report->'tasks' @> "+arg(taskFilter(q.Task, "")))
 	case q.Failed:
-		where = append(where, "status = "+arg(string(dag.StatusFailed)))
+		where = append(where, "status IN ("+arg(string(dag.StatusFailed))+", "+arg(string(dag.StatusAbandoned))+")")
 	}
 	sql := `SELECT report FROM ` + s.table()
 	if len(where) > 0 {
@@ -305,6 +313,24 @@ func (s *Store) Prune(ctx context.Context, dagName string, before time.Time) (in
 		dagName, before, string(dag.StatusRunning))
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: prune %s: %w", s.table(), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// MarkAbandoned marks the DAG's running runs abandoned, in the status column and in the
+// report; see [dag.Abandoner].
+func (s *Store) MarkAbandoned(ctx context.Context, dagName, why string, at time.Time) (int64, error) {
+	if err := s.ensure(ctx); err != nil {
+		return 0, err
+	}
+	at = at.UTC()
+	tag, err := s.pool.Exec(ctx, `UPDATE `+s.table()+` SET status = $3, finished = $4,
+		report = report || jsonb_build_object('status', $3::text, 'finished', $5::text, 'error', $6::text,
+			'duration_ns', (extract(epoch FROM $4::timestamptz - started) * 1e9)::bigint)
+		WHERE dag = $1 AND status = $2`,
+		dagName, string(dag.StatusRunning), string(dag.StatusAbandoned), at, at.Format(time.RFC3339Nano), why)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: mark abandoned runs in %s: %w", s.table(), err)
 	}
 	return tag.RowsAffected(), nil
 }

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		main() // dag.Main exits with the command's code
 		return
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // says, once, when database tests skipped and how to run them
 }
 
 // command returns the example program as a command, with SLUICE_DAG_STORE cleared and

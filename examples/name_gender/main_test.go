@@ -157,7 +157,7 @@ func binary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Run(m) // says, once, when database tests skipped and how to run them
 	if binPath != "" {
 		_ = os.RemoveAll(filepath.Dir(binPath))
 	}

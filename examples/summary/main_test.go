@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -23,10 +22,7 @@ import (
 // mysqlDB gives the test its own MySQL database, or skips when MySQL is not configured.
 func mysqlDB(t *testing.T) (dsn string, db *sql.DB) {
 	t.Helper()
-	base := os.Getenv("SLUICE_TEST_MYSQL_URL")
-	if base == "" {
-		t.Skip("MySQL tests are off: set SLUICE_TEST_MYSQL_URL='root@tcp(127.0.0.1:3306)/test' to run them")
-	}
+	base := pgtest.Require(t, "SLUICE_TEST_MYSQL_URL", "root@tcp(127.0.0.1:3306)/test")
 	admin, err := sql.Open("mysql", base)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = admin.Close() })

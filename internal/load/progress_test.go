@@ -1,14 +1,19 @@
 package load_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/sinks/sqlite"
 )
@@ -110,4 +115,62 @@ func TestShortLoadsStayQuiet(t *testing.T) {
 	_, err = p.RunWith(context.Background(), &etl.Run{Now: clock.Now})
 	require.NoError(t, err)
 	require.Empty(t, rec.kinds(etl.EventProgress))
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A Logger alone gets a progress line (rows, rows/s) every ProgressEvery; a LogObserver on
+// the same logger adds no second copy of any line.
+func TestALoggerLogsProgressOnce(t *testing.T) {
+	t.Parallel()
+	for _, withObserver := range []bool{false, true} {
+		t.Run(fmt.Sprint("observer=", withObserver), func(t *testing.T) {
+			t.Parallel()
+			db, err := sqlite.Open(filepath.Join(t.TempDir(), "l.db"))
+			require.NoError(t, err)
+			defer db.Close()
+			var logs syncBuffer
+			logger := slog.New(slog.NewTextHandler(&logs, nil))
+			rows := make([]etl.Row, 5000)
+			for i := range rows {
+				rows[i] = etl.Row{int64(i)}
+			}
+			clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), step: time.Second}
+			p := &etl.Pipeline{Name: "logged", Logger: logger, ProgressEvery: 5 * time.Second,
+				Source: etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
+					return etl.SliceStream(etl.Schema{{Name: "id", Type: etl.TypeInt64}}, rows), nil
+				}),
+				Sink: &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", Key: []string{"id"}, Create: true,
+					Checks: []checks.Check{checks.UniqueKey()}}}}
+			if withObserver {
+				p.Observer = etl.LogObserver(logger)
+			}
+			_, err = p.RunWith(context.Background(), &etl.Run{Now: clock.Now})
+			require.NoError(t, err)
+			out := logs.String()
+			progress := strings.Count(out, "msg=progress ")
+			require.GreaterOrEqual(t, progress, 2, out)
+			require.LessOrEqual(t, progress, 5, "one line per interval, not two: %s", out)
+			require.Contains(t, out, "rows_per_sec=")
+			require.Equal(t, 1, strings.Count(out, `msg=check `), out)
+			require.Equal(t, 1, strings.Count(out, `msg="run started"`), out)
+			require.Equal(t, 1, strings.Count(out, `msg="run finished"`), out)
+		})
+	}
 }

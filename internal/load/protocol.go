@@ -55,7 +55,15 @@ func (s *Spec) metaSchema() string {
 // Run executes the protocol: it loads in into the target described by spec through mode,
 // atomically. On failure the target keeps its previous rows and a failed-run record is
 // written; the returned error carries the failed step (see etl.Step) and, for failed
-// checks, *checks.Error values.
+// checks, *checks.Error values. A run whose context was cancelled returns an error that
+// matches ctx's error, and every cleanup step after the cancellation (rollback, failure
+// record, lock release) ends within the run's CleanupTimeout.
+//
+// The run's record goes through three states: "running", written and committed on its
+// own once the lock is held, so that a run killed mid-load leaves a trace; "success",
+// written in the load's transaction; or "failed", written after the rollback. A run that
+// takes the lock marks the running records of earlier runs of its pipeline "abandoned":
+// holding the lock proves that they are gone.
 func Run(ctx context.Context, d Dialect, spec Spec, mode Mode, run *etl.Run, in etl.Stream) (res etl.LoadResult, err error) {
 	log := run.Log().With(slog.String("pipeline", run.Pipeline), slog.String("table", spec.TableName()),
 		slog.String("mode", mode.Kind()))
@@ -66,13 +74,21 @@ func Run(ctx context.Context, d Dialect, spec Spec, mode Mode, run *etl.Run, in 
 	if p.spec.RetryBackoff <= 0 {
 		p.spec.RetryBackoff = 500 * time.Millisecond
 	}
+	if tl, ok := d.(TxLocker); ok {
+		p.locksInTx = tl.LocksInTransaction()
+	}
+	// One bounded context for everything that must still happen once ctx is cancelled.
+	cleanup, stop := run.CleanupContext(ctx)
+	defer stop()
+	p.cleanup = cleanup
+	defer func() { err = cancelled(ctx, err) }()
 
 	committed := false
 	defer func() {
 		if c, ok := mode.(Cleaner); ok {
 			// A cleanup failure never changes the outcome: the rows are committed (or rolled
 			// back) already, and what was left behind is swept later.
-			if cerr := c.Cleanup(context.WithoutCancel(ctx), committed); cerr != nil {
+			if cerr := c.Cleanup(cleanup, committed); cerr != nil {
 				log.Warn("cleanup after load failed", slog.Bool("committed", committed), slog.Any("error", cerr))
 			}
 		}
@@ -81,30 +97,31 @@ func Run(ctx context.Context, d Dialect, spec Spec, mode Mode, run *etl.Run, in 
 	sess, err := d.Session(ctx)
 	if err != nil {
 		err = etl.WithStep("connect", err)
-		p.recordFailure(ctx, nil, run.Stats(), err, 0)
-		return res, err
+		return res, p.recordFailure(ctx, nil, run.Stats(), err, 0)
 	}
-	defer sess.Close(context.WithoutCancel(ctx))
+	defer sess.Close(cleanup)
 
 	release, err := sess.Lock(ctx, run.Pipeline, spec.LockWait)
 	if err != nil {
 		// No record: the run that holds the lock is the one whose history matters, and
 		// writing ours could wait on its locks.
-		return res, etl.WithStep("lock", err)
+		return res, etl.WithStep("lock", LockHint(err, spec.LockWait))
 	}
-	defer release(context.WithoutCancel(ctx))
+	defer release(cleanup)
 
 	if err := EnsureMeta(ctx, d, sess, p.spec.metaSchema()); err != nil {
 		err = etl.WithStep("state", err)
-		p.recordFailure(ctx, sess, run.Stats(), err, 0)
-		return res, err
+		return res, p.recordFailure(ctx, sess, run.Stats(), err, 0)
+	}
+	if err := p.start(ctx, sess); err != nil {
+		err = etl.WithStep("state", err)
+		return res, p.recordFailure(ctx, sess, run.Stats(), err, 0)
 	}
 
 	in = p.watch(ctx, in)
 	if ps, ok := mode.(Prestager); ok {
 		if err := p.prestage(ctx, sess, ps, in); err != nil {
-			p.recordFailure(ctx, sess, run.Stats(), err, 0)
-			return res, err
+			return res, p.recordFailure(ctx, sess, run.Stats(), err, 0)
 		}
 	}
 	var attempt int
@@ -120,13 +137,41 @@ func Run(ctx context.Context, d Dialect, spec Spec, mode Mode, run *etl.Run, in 
 	}
 	if errors.Is(err, etl.ErrLocked) {
 		// Another run holds the target (Redshift's in-transaction LOCK): as with the
-		// session lock above, its history is the one that matters.
-		return res, err
+		// session lock above, its history is the one that matters. This run's own
+		// "running" record goes, since it never held the lock.
+		p.dropStart(sess)
+		return res, LockHint(err, spec.LockWait)
 	}
 	stats := run.Stats()
 	stats.RowsWritten, stats.RowsDeleted = res.RowsWritten, res.RowsDeleted
-	p.recordFailure(ctx, sess, stats, err, attempt, res.Checks...)
-	return res, err
+	return res, p.recordFailure(ctx, sess, stats, err, attempt, res.Checks...)
+}
+
+// cancelled makes err match ctx's error when ctx ended while the load failed: a
+// statement cut short by a cancellation can fail with a network error ("use of closed
+// network connection"), and the caller must still be able to tell a cancelled load with
+// errors.Is(err, context.Canceled).
+func cancelled(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if err == nil || cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != cerr && !errors.Is(err, cause) {
+		return fmt.Errorf("%w (%w: %w)", err, cerr, cause)
+	}
+	return fmt.Errorf("%w (%w)", err, cerr)
+}
+
+// LockHint adds to an error that wraps etl.ErrLocked how to wait for the lock instead,
+// given the wait that ran out. Other errors are returned as they are.
+func LockHint(err error, wait time.Duration) error {
+	if !errors.Is(err, etl.ErrLocked) {
+		return err
+	}
+	if wait <= 0 {
+		return fmt.Errorf("%w (set LockWait to wait for it instead of failing)", err)
+	}
+	return fmt.Errorf("%w (waited LockWait %s; raise it to wait longer)", err, wait)
 }
 
 type protocol struct {
@@ -135,9 +180,112 @@ type protocol struct {
 	mode       Mode
 	run        *etl.Run
 	log        *slog.Logger
-	loaded     int64 // rows the stage step delivered in the last attempt
-	stored     any   // watermark the run started from
-	haveStored bool  // stored has been read
+	cleanup    context.Context // bounded context for the steps that follow a cancellation
+	locksInTx  bool            // the dialect has no session lock; see TxLocker
+	started    bool            // the run's "running" record is committed
+	loaded     int64           // rows the stage step delivered in the last attempt
+	stored     any             // watermark the run started from
+	haveStored bool            // stored has been read
+}
+
+// start commits the run's "running" record on its own, so that a run killed in the
+// middle of its load leaves a trace. Holding the pipeline's lock, it first marks the
+// running records that earlier runs left as abandoned; a dialect without a session lock
+// does that inside the load's transaction instead (see TxLocker). A write that meets a
+// busy database (SQLite's write lock) is tried again, as the load's transaction is.
+func (p *protocol) start(ctx context.Context, sess Session) error {
+	rec := p.record(p.run.Stats(), StatusRunning, nil, 0, nil)
+	for attempt := 1; ; attempt++ {
+		err := p.writeStart(ctx, sess, rec)
+		if err == nil {
+			p.started = true
+			return nil
+		}
+		if attempt >= p.spec.MaxAttempts || !p.d.Retryable(err) || !p.sleep(ctx, p.spec.RetryBackoff<<(attempt-1)) {
+			return err
+		}
+	}
+}
+
+func (p *protocol) writeStart(ctx context.Context, sess Session, rec Record) error {
+	tx, err := sess.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if !p.locksInTx {
+		if err := p.sweep(ctx, tx, ""); err != nil {
+			p.rollback(ctx, tx)
+			return err
+		}
+	}
+	if err := WriteRecord(ctx, p.d, tx, p.spec.metaSchema(), rec); err != nil {
+		p.rollback(ctx, tx)
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// sweep marks the running records of other runs of the pipeline abandoned (only those
+// of target, when it is set), and logs how many it found.
+func (p *protocol) sweep(ctx context.Context, tx Tx, target string) error {
+	n, err := MarkAbandoned(ctx, p.d, tx, p.spec.metaSchema(), p.run.Pipeline, target, p.run.ID)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		p.log.Warn("earlier runs ended without a record of how; marked abandoned", slog.Int64("runs", n))
+	}
+	return nil
+}
+
+// dropStart deletes the run's "running" record, for a run that gave up before it held
+// the lock.
+func (p *protocol) dropStart(sess Session) {
+	if !p.started {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.cleanup, maxRecordTime)
+	defer cancel()
+	tx, err := sess.Begin(ctx)
+	if err == nil {
+		if err = DeleteRunning(ctx, p.d, tx, p.spec.metaSchema(), p.run.Pipeline, p.run.ID); err == nil {
+			err = tx.Commit(ctx)
+		} else {
+			p.rollback(ctx, tx)
+		}
+	}
+	if err != nil {
+		p.log.Warn("could not remove the record of a run that found the target locked", slog.Any("error", err))
+	}
+}
+
+// rollback ends tx. A failed rollback after a cancellation is expected (the cancelled
+// statement took the connection down, and the server rolls back when it goes), so it is
+// logged only when the load was not cancelled.
+func (p *protocol) rollback(ctx context.Context, tx Tx) {
+	rctx := p.cleanup
+	if rctx == nil {
+		rctx = context.WithoutCancel(ctx)
+	}
+	if err := tx.Rollback(rctx); err != nil {
+		if ctx.Err() != nil {
+			p.log.Debug("rollback after cancellation", slog.Any("error", err))
+			return
+		}
+		p.log.Warn("rollback failed", slog.Any("error", err))
+	}
+}
+
+// sleep waits for d, and reports false when ctx ends first.
+func (p *protocol) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // prestage reads the watermark in a short transaction of its own and hands the stream to
@@ -148,7 +296,7 @@ func (p *protocol) prestage(ctx context.Context, sess Session, ps Prestager, in 
 		return etl.WithStep("begin", err)
 	}
 	wm, err := ReadWatermark(ctx, p.d, tx, p.spec.metaSchema(), p.run.Pipeline)
-	_ = tx.Rollback(context.WithoutCancel(ctx))
+	p.rollback(ctx, tx)
 	if err != nil {
 		return etl.WithStep("state", err)
 	}
@@ -167,15 +315,20 @@ func (p *protocol) attempt(ctx context.Context, sess Session, in etl.Stream, att
 	done := false
 	defer func() {
 		if !done {
-			if rerr := tx.Rollback(context.WithoutCancel(ctx)); rerr != nil {
-				p.log.Warn("rollback failed", slog.Any("error", rerr))
-			}
+			p.rollback(ctx, tx)
 		}
 	}()
 
 	if pr, ok := p.mode.(Preparer); ok {
 		if err := pr.Prepare(ctx, tx, p.run); err != nil {
 			return res, etl.WithStep("lock", err)
+		}
+	}
+	if p.locksInTx {
+		// The target's lock, just taken, is the only proof this dialect has that the
+		// pipeline's earlier runs of this target are gone.
+		if err := p.sweep(ctx, tx, p.spec.TableName()); err != nil {
+			return res, etl.WithStep("state", err)
 		}
 	}
 	meta := p.spec.metaSchema()
@@ -241,11 +394,8 @@ func (p *protocol) attempt(ctx context.Context, sess Session, in etl.Stream, att
 	results, err := checks.Run(ctx, target, p.spec.Checks)
 	res.Checks = results
 	for i := range results {
+		// The run logs each result, failed ones as warnings, with its other events.
 		p.run.Emit(ctx, etl.Event{Kind: etl.EventCheck, Stats: stats, Check: &results[i]})
-		if !results[i].Passed {
-			p.log.Warn("check failed", slog.String("check", results[i].Name),
-				slog.String("severity", string(results[i].Severity)), slog.String("found", results[i].Found))
-		}
 	}
 	if err != nil {
 		return res, etl.WithStep("check", err)
@@ -266,7 +416,10 @@ func (p *protocol) attempt(ctx context.Context, sess Session, in etl.Stream, att
 		}
 	}
 	stats.Duration = time.Since(p.run.Started)
-	rec := p.record(stats, "success", nil, attempt, results)
+	rec := p.record(stats, StatusSuccess, nil, attempt, results)
+	if err := DeleteRunning(ctx, p.d, tx, meta, p.run.Pipeline, p.run.ID); err != nil {
+		return res, etl.WithStep("state", err)
+	}
 	if err := WriteRecord(ctx, p.d, tx, meta, rec); err != nil {
 		return res, etl.WithStep("state", err)
 	}
@@ -325,14 +478,7 @@ func (p *protocol) retry(ctx context.Context, err error, attempt int) bool {
 	delay += time.Duration(rand.Int64N(int64(delay)/2 + 1))
 	p.log.Warn("retrying the load transaction", slog.Int("attempt", attempt+1), slog.Duration("after", delay),
 		slog.Any("error", err))
-	t := time.NewTimer(delay)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return p.sleep(ctx, delay)
 }
 
 func (p *protocol) record(stats etl.Stats, status string, err error, attempts int, results []etl.CheckResult) Record {
@@ -351,7 +497,12 @@ func (p *protocol) record(stats etl.Stats, status string, err error, attempts in
 		Started:  p.run.Started,
 		Owner:    p.run.Meta.Owner,
 	}
-	if wm, ok := p.run.NextWatermark(); ok && status == "success" {
+	if status == StatusRunning {
+		rec.Finished = time.Time{}
+		rec.Stats = etl.Stats{}
+		rec.Loaded = 0
+	}
+	if wm, ok := p.run.NextWatermark(); ok && status == StatusSuccess {
 		rec.Watermark = wm
 	}
 	if err != nil {
@@ -360,37 +511,51 @@ func (p *protocol) record(stats etl.Stats, status string, err error, attempts in
 	return rec
 }
 
+// maxRecordTime bounds the writing of a failed-run record even when the load was not
+// cancelled, so that a database that stops answering cannot hold the caller forever.
+const maxRecordTime = 30 * time.Second
+
 // recordFailure writes a failed-run record in a transaction of its own, after the load's
-// rollback. It tries the load's session first and a fresh one when that is gone (a
-// cancelled COPY closes its connection). It never changes the load's error.
-func (p *protocol) recordFailure(ctx context.Context, sess Session, stats etl.Stats, loadErr error, attempts int, results ...etl.CheckResult) {
-	ctx = context.WithoutCancel(ctx)
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+// rollback, replacing the run's "running" record. It tries the load's session first and
+// a fresh one when that is gone (a cancelled COPY closes its connection), within the
+// run's cleanup bound. It returns loadErr, with a note when the record could not be
+// written.
+func (p *protocol) recordFailure(ctx context.Context, sess Session, stats etl.Stats, loadErr error, attempts int, results ...etl.CheckResult) error {
+	rctx, cancel := context.WithTimeout(p.cleanup, maxRecordTime)
 	defer cancel()
 	stats.Duration = time.Since(p.run.Started)
-	rec := p.record(stats, "failed", loadErr, attempts, results)
+	rec := p.record(stats, StatusFailed, cancelled(ctx, loadErr), attempts, results)
 	err := errors.New("no session")
 	if sess != nil {
-		err = writeAlone(ctx, p.d, sess, p.spec.metaSchema(), rec)
+		err = writeAlone(rctx, p.d, sess, p.spec.metaSchema(), rec)
 	}
 	if err != nil {
-		fresh, ferr := p.d.Session(ctx)
+		fresh, ferr := p.d.Session(rctx)
 		if ferr != nil {
-			p.log.Error("could not record the failed run", slog.Any("error", errors.Join(err, ferr)))
-			return
+			err = errors.Join(err, ferr)
+		} else {
+			defer fresh.Close(rctx)
+			err = writeAlone(rctx, p.d, fresh, p.spec.metaSchema(), rec)
 		}
-		defer fresh.Close(ctx)
-		err = writeAlone(ctx, p.d, fresh, p.spec.metaSchema(), rec)
 	}
-	if err != nil {
-		p.log.Error("could not record the failed run", slog.Any("error", err))
+	if err == nil {
+		return loadErr
 	}
+	if cause := context.Cause(rctx); cause != nil && !errors.Is(err, cause) {
+		err = fmt.Errorf("%w (%w)", err, cause)
+	}
+	p.log.Error("could not record the failed run", slog.Any("error", err))
+	return fmt.Errorf("%w (%w: %v)", loadErr, etl.ErrNotRecorded, err)
 }
 
 // RecordFailure writes a failed-run record for a run that failed before its load began
-// (the source could not be opened, say). Sinks call it from etl.FailureRecorder.
+// (the source could not be opened, say). Sinks call it from etl.FailureRecorder. It ends
+// within the run's CleanupTimeout once ctx is done.
 func RecordFailure(ctx context.Context, d Dialect, spec Spec, kind string, run *etl.Run, stats etl.Stats, loadErr error) error {
-	ctx = context.WithoutCancel(ctx)
+	ctx, stop := run.CleanupContext(ctx)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, maxRecordTime)
+	defer cancel()
 	sess, err := d.Session(ctx)
 	if err != nil {
 		return err
@@ -398,7 +563,7 @@ func RecordFailure(ctx context.Context, d Dialect, spec Spec, kind string, run *
 	defer sess.Close(ctx)
 	p := &protocol{d: d, spec: spec, mode: kindOnly(kind), run: run}
 	stats.Duration = time.Since(run.Started)
-	return writeAlone(ctx, d, sess, spec.metaSchema(), p.record(stats, "failed", loadErr, 0, nil))
+	return writeAlone(ctx, d, sess, spec.metaSchema(), p.record(stats, StatusFailed, loadErr, 0, nil))
 }
 
 type kindOnly string
@@ -411,6 +576,8 @@ func (kindOnly) Apply(context.Context, Tx, *etl.Run) (Applied, error) {
 	return Applied{}, errors.New("load: not a mode")
 }
 
+// writeAlone writes rec in a transaction of its own, replacing the run's "running"
+// record.
 func writeAlone(ctx context.Context, d Dialect, sess Session, schema string, rec Record) error {
 	if err := EnsureMeta(ctx, d, sess, schema); err != nil {
 		return err
@@ -419,7 +586,11 @@ func writeAlone(ctx context.Context, d Dialect, sess Session, schema string, rec
 	if err != nil {
 		return err
 	}
-	if err := WriteRecord(ctx, d, tx, schema, rec); err != nil {
+	err = DeleteRunning(ctx, d, tx, schema, rec.Pipeline, rec.RunID)
+	if err == nil {
+		err = WriteRecord(ctx, d, tx, schema, rec)
+	}
+	if err != nil {
 		_ = tx.Rollback(ctx)
 		return err
 	}
@@ -427,9 +598,10 @@ func writeAlone(ctx context.Context, d Dialect, sess Session, schema string, rec
 }
 
 // watch counts the rows that flow into the stage and emits progress events at the run's
-// interval (etl.Run.ProgressEvery), read from the run's clock. Without an observer it returns in unchanged, so it costs nothing.
+// interval (etl.Run.ProgressEvery), read from the run's clock. When nothing observes the
+// run (no observer, no logger) it returns in unchanged, so it costs nothing.
 func (p *protocol) watch(ctx context.Context, in etl.Stream) etl.Stream {
-	if p.run.Observer == nil {
+	if !p.run.Observed() {
 		return in
 	}
 	every := p.run.ProgressEvery

@@ -39,6 +39,17 @@ type Session interface {
 	Close(ctx context.Context)
 }
 
+// TxLocker is implemented by dialects whose [Session.Lock] takes no lock, because the
+// database has none that outlives a transaction (Redshift); their modes lock the target
+// in [Preparer.Prepare] instead. When LocksInTransaction reports true, the protocol marks
+// the abandoned runs of the pipeline inside each load transaction, right after Prepare,
+// and only those that loaded the same target: the target's lock is the proof that they
+// are gone. A run still waiting for that lock can then be marked too; its own end record
+// replaces the mark when it finishes.
+type TxLocker interface {
+	LocksInTransaction() bool
+}
+
 // Tx is an open transaction.
 type Tx interface {
 	checks.DB

@@ -19,6 +19,22 @@ const (
 	StateTable = "sluice_state"
 )
 
+// The statuses of a run record.
+const (
+	// StatusRunning is a run that holds its pipeline's lock and has not ended yet, or one
+	// whose process died before it could say how it ended (until the next run of the
+	// pipeline marks it abandoned).
+	StatusRunning = "running"
+	// StatusSuccess is a run whose load committed.
+	StatusSuccess = "success"
+	// StatusFailed is a run that rolled back, or never began its load.
+	StatusFailed = "failed"
+	// StatusAbandoned is a run found still running by a later run of its pipeline that
+	// took the lock: its process was killed, or lost its database, before it could record
+	// how it ended. Its finished_at is when it was found.
+	StatusAbandoned = "abandoned"
+)
+
 // Record is one row of sluice_runs: what a run did, or why it failed.
 type Record struct {
 	RunID    string
@@ -26,7 +42,7 @@ type Record struct {
 	Mode     string
 	Target   string
 	Window   etl.Window
-	// Status is "success" or "failed".
+	// Status is one of StatusRunning, StatusSuccess, StatusFailed and StatusAbandoned.
 	Status string
 	// Step names the failed step; Error is its message.
 	Step, Error string
@@ -38,8 +54,9 @@ type Record struct {
 	Watermark any
 	Attempts  int
 	Started   time.Time
-	Finished  time.Time
-	Owner     string
+	// Finished is when the run ended; zero (NULL) while it runs.
+	Finished time.Time
+	Owner    string
 }
 
 // EnsureMeta creates sluice_runs and sluice_state in schema when they are missing.
@@ -124,9 +141,10 @@ func placeholders(d Dialect, from, n int) string {
 	return strings.Join(p, ", ")
 }
 
-// WriteRecord inserts rec into sluice_runs inside tx.
+// WriteRecord inserts rec into sluice_runs inside tx. A record that is not running
+// without a Finished time finishes now.
 func WriteRecord(ctx context.Context, d Dialect, tx Tx, schema string, rec Record) error {
-	if rec.Finished.IsZero() {
+	if rec.Finished.IsZero() && rec.Status != StatusRunning {
 		rec.Finished = time.Now()
 	}
 	checksJSON, err := json.Marshal(rec.Checks)
@@ -159,7 +177,7 @@ func WriteRecord(ctx context.Context, d Dialect, tx Tx, schema string, rec Recor
 		rec.Stats.RowsRead, rec.Stats.RowsRejected, rec.Stats.RowsFiltered,
 		rec.Loaded, rec.Stats.RowsWritten, rec.Stats.RowsDeleted,
 		clip(string(checksJSON)), clip(string(rejectsJSON)), wm,
-		int64(rec.Attempts), nullString(rec.Owner), rec.Started.UTC(), rec.Finished.UTC(),
+		int64(rec.Attempts), nullString(rec.Owner), rec.Started.UTC(), nullTime(rec.Finished),
 	}
 	q := "INSERT INTO " + d.Qualify(schema, RunsTable) + " (run_id, pipeline, mode, target, window_start, window_end, " +
 		"status, step, error, rows_read, rows_rejected, rows_filtered, rows_loaded, rows_written, rows_deleted, " +
@@ -169,6 +187,44 @@ func WriteRecord(ctx context.Context, d Dialect, tx Tx, schema string, rec Recor
 		return fmt.Errorf("write run record: %w", err)
 	}
 	return nil
+}
+
+// DeleteRunning deletes the "running" record of one run inside tx, before the record of
+// how it ended takes its place. A record marked abandoned meanwhile goes too: the run was
+// alive after all. Records of ended runs are never touched, even by a reused run ID.
+func DeleteRunning(ctx context.Context, d Dialect, tx Tx, schema, pipeline, runID string) error {
+	_, err := tx.Exec(ctx, "DELETE FROM "+d.Qualify(schema, RunsTable)+" WHERE run_id = "+d.Placeholder(1)+
+		" AND pipeline = "+d.Placeholder(2)+" AND status IN ("+d.Placeholder(3)+", "+d.Placeholder(4)+")",
+		runID, pipeline, StatusRunning, StatusAbandoned)
+	if err != nil {
+		return fmt.Errorf("replace the running record of run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// MarkAbandoned marks as abandoned, inside tx, the records of the pipeline's runs other
+// than self that are still running, and returns how many it marked. The caller must
+// hold what proves those runs are gone: the pipeline's lock, or, given a target, the
+// lock on that target (then only the runs that loaded it are marked).
+func MarkAbandoned(ctx context.Context, d Dialect, tx Tx, schema, pipeline, target, self string) (int64, error) {
+	ph := d.Placeholder
+	q := "UPDATE " + d.Qualify(schema, RunsTable) + " SET status = " + ph(1) + ", finished_at = " + ph(2) +
+		", error = " + ph(3) + " WHERE pipeline = " + ph(4) + " AND status = " + ph(5) + " AND run_id <> " + ph(6)
+	msg := "the run ended without recording how (its process was killed, or lost its database); run " + self +
+		" found it still marked running when it took the pipeline's lock"
+	args := []any{StatusAbandoned, time.Now().UTC(), msg, pipeline, StatusRunning, self}
+	if target != "" {
+		q += " AND target = " + ph(7)
+		args = append(args, target)
+		msg = "the run ended without recording how (its process was killed, or lost its database); run " + self +
+			" found it still marked running when it locked " + target
+		args[2] = msg
+	}
+	n, err := tx.Exec(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("mark abandoned runs of pipeline %q: %w", pipeline, err)
+	}
+	return n, nil
 }
 
 // maxText bounds the text the protocol writes into one column of its tables, so that a huge

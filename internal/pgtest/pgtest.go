@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
@@ -19,11 +18,7 @@ const EnvVar = "SLUICE_TEST_DATABASE_URL"
 // URL returns the test server's connection string, or skips the test when it is unset.
 func URL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv(EnvVar)
-	if u == "" {
-		tb.Skip("PostgreSQL tests are off: set " + EnvVar + "=postgres://postgres@127.0.0.1:5432/test to run them")
-	}
-	return u
+	return Require(tb, EnvVar, "postgres://postgres@127.0.0.1:5432/test")
 }
 
 // DB is a schema of the test server that belongs to one test.

@@ -1,10 +1,13 @@
 package sinktest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +34,8 @@ type Spec struct {
 	Checks []checks.Check
 	// Create is the Target's Create: make a missing table from the stream's schema.
 	Create bool
+	// LockWait bounds the wait for another run's lock.
+	LockWait time.Duration
 }
 
 // Harness is what a sink gives the suite: an isolated namespace and loaders bound to it.
@@ -44,6 +49,12 @@ type Harness struct {
 	QuoteIdent func(string) string
 	// Watermark reads a pipeline's stored watermark (nil when none).
 	Watermark func(ctx context.Context, pipeline string) (any, error)
+	// Exec runs a statement in the namespace, for subtests that set up what a killed run
+	// leaves behind. Nil skips them.
+	Exec func(ctx context.Context, sql string) error
+	// OneSession says the harness serves one load at a time (the Redshift stand-in shares
+	// one connection), which skips the subtests that run two loads at once.
+	OneSession bool
 	// FullRefresh, Merge and WindowReplace build loaders. A nil one skips its subtests.
 	FullRefresh   func(Spec) etl.Loader
 	Merge         func(Spec) etl.Loader
@@ -147,6 +158,8 @@ func runRecords(t *testing.T, h *Harness, pipeline string) (statuses, steps, err
 // Exercise runs the suite. newHarness is called once per subtest and must return a
 // harness over a fresh namespace.
 func Exercise(t *testing.T, newHarness func(t *testing.T) *Harness) {
+	exerciseRunRecords(t, newHarness)
+
 	t.Run("FullRefreshIsIdempotent", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
@@ -327,6 +340,241 @@ func Exercise(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		}
 	})
 	exerciseVocabulary(t, newHarness)
+}
+
+// paused is a source that yields rows, stops after the first half until resume is
+// closed (or its context ends), then yields the rest. Reaching the pause is signalled on
+// reached.
+type paused struct {
+	rows            []etl.Row
+	reached, resume chan struct{}
+	once            sync.Once
+}
+
+// newPaused returns a paused source that resumes at the latest when t ends, so that a
+// failed test does not leave a load holding its locks.
+func newPaused(t *testing.T, rows []etl.Row) *paused {
+	p := &paused{rows: rows, reached: make(chan struct{}), resume: make(chan struct{})}
+	t.Cleanup(p.release)
+	return p
+}
+
+// release lets the stream go on.
+func (p *paused) release() { p.once.Do(func() { close(p.resume) }) }
+
+func (p *paused) Extract(ctx context.Context, _ *etl.Run) (etl.Stream, error) {
+	return etl.Stream{Schema: schema, Rows: func(yield func(etl.Row, error) bool) {
+		for i, r := range p.rows {
+			if i == len(p.rows)/2 {
+				close(p.reached)
+				select {
+				case <-p.resume:
+				case <-ctx.Done():
+					yield(nil, ctx.Err())
+					return
+				}
+			}
+			if !yield(r.Clone(), nil) {
+				return
+			}
+		}
+	}}, nil
+}
+
+// wait blocks until the source reaches its pause, failing the test when the run ended
+// first.
+func (p *paused) wait(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case <-p.reached:
+	case err := <-done:
+		t.Fatalf("the run ended before its stream paused: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stream never reached its pause")
+	}
+}
+
+// record is one run's row of sluice_runs.
+type record struct{ status, errText string }
+
+func runRecord(t *testing.T, h *Harness, runID string) (record, bool) {
+	t.Helper()
+	rows, err := h.Query(context.Background(), "SELECT status, error FROM sluice_runs WHERE run_id = '"+
+		strings.ReplaceAll(runID, "'", "''")+"'")
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(rows), 1, "one record per run")
+	if len(rows) == 0 {
+		return record{}, false
+	}
+	r := record{status: str(rows[0][0])}
+	if rows[0][1] != nil {
+		r.errText = str(rows[0][1])
+	}
+	return r, true
+}
+
+// exerciseRunRecords covers the run's life in sluice_runs: running while it loads, its end
+// in the load's transaction, abandoned when a later run finds it still running, and no
+// record for a run that never got the lock.
+func exerciseRunRecords(t *testing.T, newHarness func(t *testing.T) *Harness) {
+	rows := []etl.Row{row(1, "a", 1, t0, false), row(2, "b", 2, t0, false), row(3, "c", 3, t0, false), row(4, "d", 4, t0, false)}
+	start := func(ctx context.Context, p *etl.Pipeline, id string) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := p.RunWith(ctx, &etl.Run{ID: id})
+			done <- err
+		}()
+		return done
+	}
+
+	t.Run("RunIsRecordedWhileItLoads", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		if h.FullRefresh == nil {
+			t.Skip("sink has no full refresh")
+		}
+		ctx := context.Background()
+		require.NoError(t, h.CreateTable(ctx, "items", schema, []string{"id"}))
+		src := newPaused(t, rows)
+		id := etl.NewRunID()
+		done := start(ctx, &etl.Pipeline{Name: "recorded", Source: src, Sink: h.FullRefresh(Spec{Table: "items", Key: []string{"id"}})}, id)
+		src.wait(t, done)
+		rec, ok := runRecord(t, h, id)
+		require.True(t, ok, "a run that holds the lock has a record, committed before its load")
+		require.Equal(t, "running", rec.status)
+		src.release()
+		require.NoError(t, <-done)
+		rec, ok = runRecord(t, h, id)
+		require.True(t, ok)
+		require.Equal(t, "success", rec.status, "the load's transaction replaces the running record")
+		require.Len(t, contents(t, h, "items"), 4)
+	})
+
+	t.Run("CancelledLoadFreesItsLockAtOnce", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		if h.FullRefresh == nil {
+			t.Skip("sink has no full refresh")
+		}
+		ctx := context.Background()
+		require.NoError(t, h.CreateTable(ctx, "items", schema, []string{"id"}))
+		l := h.FullRefresh(Spec{Table: "items", Key: []string{"id"}})
+		_, err := run(ctx, "cancelled", l, rows[:1], false)
+		require.NoError(t, err)
+
+		var logs syncBuffer
+		src := newPaused(t, rows)
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		id := etl.NewRunID()
+		done := start(cctx, &etl.Pipeline{Name: "cancelled", Source: src, Sink: l,
+			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, id)
+		src.wait(t, done)
+		cancel()
+		err = <-done
+		require.ErrorIs(t, err, context.Canceled)
+		require.NotContains(t, logs.String(), "rollback failed", "a rollback after a cancellation is expected to find the connection gone")
+		require.Equal(t, []string{"1|a|1"}, contents(t, h, "items"), "the old rows stay")
+		rec, ok := runRecord(t, h, id)
+		require.True(t, ok)
+		require.Equal(t, "failed", rec.status)
+		require.Contains(t, rec.errText, "context canceled")
+
+		// The next run, started at once and without waiting, takes the lock.
+		_, err = run(ctx, "cancelled", l, rows, false)
+		require.NoError(t, err, "the cancelled run's lock must be gone when it returns")
+		require.Len(t, contents(t, h, "items"), 4)
+	})
+
+	t.Run("AbandonedRunIsMarkedByTheNextRun", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		if h.FullRefresh == nil || h.Exec == nil {
+			t.Skip("sink has no full refresh, or the harness cannot stage a killed run")
+		}
+		ctx := context.Background()
+		require.NoError(t, h.CreateTable(ctx, "items", schema, []string{"id"}))
+		l := h.FullRefresh(Spec{Table: "items", Key: []string{"id"}})
+		first := etl.NewRunID()
+		_, err := (&etl.Pipeline{Name: "killed", Source: source(rows), Sink: l}).RunWith(ctx, &etl.Run{ID: first})
+		require.NoError(t, err)
+		// What a run killed mid-load leaves: its running record, and nothing else. One of
+		// another pipeline is left alone: the lock taken covers only its own.
+		for _, dead := range []struct{ id, pipeline string }{{"killed-run", "'killed'"}, {"other-run", "'other'"}} {
+			require.NoError(t, h.Exec(ctx, "INSERT INTO sluice_runs (run_id, pipeline, mode, target, status, started_at) "+
+				"SELECT '"+dead.id+"', "+dead.pipeline+", mode, target, 'running', started_at FROM sluice_runs WHERE run_id = '"+first+"'"))
+		}
+
+		second := etl.NewRunID()
+		_, err = (&etl.Pipeline{Name: "killed", Source: source(rows), Sink: l}).RunWith(ctx, &etl.Run{ID: second})
+		require.NoError(t, err)
+		rec, ok := runRecord(t, h, "killed-run")
+		require.True(t, ok)
+		require.Equal(t, "abandoned", rec.status)
+		require.Contains(t, rec.errText, "ended without recording how")
+		require.Contains(t, rec.errText, second, "the record names the run that found it")
+		rec, _ = runRecord(t, h, "other-run")
+		require.Equal(t, "running", rec.status)
+		rec, _ = runRecord(t, h, second)
+		require.Equal(t, "success", rec.status)
+		finished, err := h.Query(ctx, "SELECT finished_at FROM sluice_runs WHERE run_id = 'killed-run'")
+		require.NoError(t, err)
+		require.NotNil(t, finished[0][0], "an abandoned run's finished_at is when it was found, so pruning removes it")
+	})
+
+	t.Run("LockedRunWaitsOrLeavesNoRecord", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		if h.FullRefresh == nil || h.OneSession {
+			t.Skip("sink has no full refresh, or the harness serves one load at a time")
+		}
+		ctx := context.Background()
+		require.NoError(t, h.CreateTable(ctx, "items", schema, []string{"id"}))
+		src := newPaused(t, rows)
+		holder := etl.NewRunID()
+		done := start(ctx, &etl.Pipeline{Name: "contended", Source: src, Sink: h.FullRefresh(Spec{Table: "items", Key: []string{"id"}})}, holder)
+		src.wait(t, done)
+
+		skipped := etl.NewRunID()
+		_, err := (&etl.Pipeline{Name: "contended", Source: source(rows), Sink: h.FullRefresh(Spec{Table: "items", Key: []string{"id"}})}).
+			RunWith(ctx, &etl.Run{ID: skipped})
+		require.ErrorIs(t, err, etl.ErrLocked)
+		require.Contains(t, err.Error(), "LockWait", "the error says how to wait for the lock")
+		_, ok := runRecord(t, h, skipped)
+		require.False(t, ok, "a run that never got the lock never ran, and leaves no record")
+
+		// With a LockWait, the run waits its turn.
+		waiter := etl.NewRunID()
+		waited := start(ctx, &etl.Pipeline{Name: "contended", Source: source(rows[:2]),
+			Sink: h.FullRefresh(Spec{Table: "items", Key: []string{"id"}, LockWait: time.Minute})}, waiter)
+		time.Sleep(50 * time.Millisecond)
+		src.release()
+		require.NoError(t, <-done)
+		require.NoError(t, <-waited)
+		require.Equal(t, []string{"1|a|1", "2|b|2"}, contents(t, h, "items"), "the waiting run loaded after the holder")
+		rec, _ := runRecord(t, h, holder)
+		require.Equal(t, "success", rec.status)
+		rec, _ = runRecord(t, h, waiter)
+		require.Equal(t, "success", rec.status)
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func str(v any) string {

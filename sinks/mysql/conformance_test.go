@@ -14,7 +14,7 @@ func harness(strategy Strategy) func(t *testing.T) *sinktest.Harness {
 	return func(t *testing.T) *sinktest.Harness {
 		db := mysqltest.New(t)
 		target := func(s sinktest.Spec) Target {
-			return Target{DB: db.DB, Table: s.Table, Key: s.Key, Checks: s.Checks, Create: s.Create}
+			return Target{DB: db.DB, Table: s.Table, Key: s.Key, Checks: s.Checks, Create: s.Create, LockWait: s.LockWait}
 		}
 		return &sinktest.Harness{
 			CreateTable: func(ctx context.Context, table string, schema etl.Schema, key []string) error {
@@ -25,6 +25,10 @@ func harness(strategy Strategy) func(t *testing.T) *sinktest.Harness {
 				return queryRows(ctx, db.DB, sql)
 			},
 			QuoteIdent: quoteIdent,
+			Exec: func(ctx context.Context, sql string) error {
+				_, err := db.DB.ExecContext(ctx, sql)
+				return err
+			},
 			Watermark: func(ctx context.Context, pipeline string) (any, error) {
 				return (&State{DB: db.DB}).Watermark(ctx, pipeline)
 			},

@@ -64,7 +64,7 @@ func (s *State) with(ctx context.Context, pipeline string, lock bool, fn func(di
 	if lock {
 		release, err := sess.Lock(ctx, pipeline, s.LockWait)
 		if err != nil {
-			return err
+			return load.LockHint(err, s.LockWait)
 		}
 		defer release(context.WithoutCancel(ctx))
 	}

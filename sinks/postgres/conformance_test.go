@@ -32,7 +32,7 @@ func harness(strategy postgres.Strategy) func(t *testing.T) *sinktest.Harness {
 		db := pgtest.New(t)
 		q := func(s string) string { return pgx.Identifier{s}.Sanitize() }
 		target := func(s sinktest.Spec) postgres.Target {
-			return postgres.Target{Pool: db.Pool, Table: s.Table, Key: s.Key, Checks: s.Checks, Create: s.Create}
+			return postgres.Target{Pool: db.Pool, Table: s.Table, Key: s.Key, Checks: s.Checks, Create: s.Create, LockWait: s.LockWait}
 		}
 		return &sinktest.Harness{
 			CreateTable: func(ctx context.Context, table string, schema etl.Schema, key []string) error {
@@ -58,6 +58,10 @@ func harness(strategy postgres.Strategy) func(t *testing.T) *sinktest.Harness {
 				return pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
 			},
 			QuoteIdent: q,
+			Exec: func(ctx context.Context, sql string) error {
+				_, err := db.Pool.Exec(ctx, sql)
+				return err
+			},
 			Watermark: func(ctx context.Context, pipeline string) (any, error) {
 				return (&postgres.State{Pool: db.Pool}).Watermark(ctx, pipeline)
 			},

@@ -93,7 +93,7 @@ func (d dialect) Session(ctx context.Context) (load.Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &session{conn: conn, meta: d.meta}, nil
+	return &session{pool: d.pool, conn: conn, meta: d.meta}, nil
 }
 
 // uniqueIndexSQL finds a valid, immediate, non-partial unique index on plain columns whose
@@ -126,8 +126,10 @@ func (dialect) UniqueIndex(ctx context.Context, tx load.Tx, schema, table string
 
 // session is one pooled connection held for a whole load.
 type session struct {
-	conn *pgxpool.Conn
-	meta string
+	pool     *pgxpool.Pool
+	conn     *pgxpool.Conn
+	meta     string
+	released bool // conn went back to the pool early, dead
 }
 
 // LockKey returns the advisory lock key of a pipeline whose state lives in schema: the
@@ -144,30 +146,62 @@ func LockKey(schema, pipeline string) int64 {
 	return int64(h.Sum64())
 }
 
+// clientCheckInterval is how often, while a load's statement runs, the server checks that
+// the loader is still connected (client_connection_check_interval, PostgreSQL 14 and
+// later; set on the load's session only). The pipeline's lock belongs to the session, and
+// a server that does not check notices a killed loader only when its running statement
+// ends: after an index build or a long DELETE, the next run would find the lock held for
+// as long. With the check, the lock goes within about this interval of the kill.
+const clientCheckInterval = time.Second
+
 // Lock takes the pipeline's session-level advisory lock. A zero wait tries once; a
 // positive wait blocks in the server under lock_timeout, so nothing polls. The lock lives
-// with the connection, so a killed process releases it when its session ends.
+// with the connection, so a killed process releases it when its session ends, and the
+// session checks every clientCheckInterval that its client is alive.
 func (s *session) Lock(ctx context.Context, pipeline string, wait time.Duration) (func(context.Context), error) {
 	conn := s.conn.Conn()
+	checks := serverMajor(conn.PgConn().ParameterStatus("server_version")) >= 14
+	// One round trip learns the schema that scopes the lock (when MetaSchema is unset) and
+	// the backend's start time, which with its pid names it, and turns the client check
+	// on, keeping the setting it replaces for the release.
+	q := `SELECT current_schema(), backend_start, NULL, NULL FROM pg_stat_activity WHERE pid = pg_backend_pid()`
+	args := []any{}
+	if checks {
+		q = `SELECT current_schema(), backend_start, current_setting('client_connection_check_interval'),
+			set_config('client_connection_check_interval', $1, false) FROM pg_stat_activity WHERE pid = pg_backend_pid()`
+		args = append(args, strconv.FormatInt(clientCheckInterval.Milliseconds(), 10))
+	}
+	var current string
+	var started time.Time
+	var prevCheck, setCheck *string
+	if err := conn.QueryRow(ctx, q, args...).Scan(&current, &started, &prevCheck, &setCheck); err != nil {
+		return nil, fmt.Errorf("pipeline %q: take lock: %w", pipeline, err)
+	}
 	schema := s.meta
 	if schema == "" {
-		if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-			return nil, fmt.Errorf("pipeline %q: take lock: %w", pipeline, err)
-		}
+		schema = current
 	}
 	key := LockKey(schema, pipeline)
 	locked := fmt.Errorf("pipeline %q (advisory lock %d): %w", pipeline, key, etl.ErrLocked)
+	restore := func() {
+		if prevCheck != nil {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT set_config('client_connection_check_interval', $1, false)", *prevCheck)
+		}
+	}
 	if wait <= 0 {
 		var ok bool
 		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+			restore()
 			return nil, fmt.Errorf("pipeline %q: take lock: %w", pipeline, err)
 		}
 		if !ok {
+			restore()
 			return nil, locked
 		}
 	} else {
 		ms := max(wait.Milliseconds(), 1)
 		if _, err := conn.Exec(ctx, "SELECT set_config('lock_timeout', $1, false)", strconv.FormatInt(ms, 10)); err != nil {
+			restore()
 			return nil, fmt.Errorf("pipeline %q: take lock: %w", pipeline, err)
 		}
 		_, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key)
@@ -176,22 +210,79 @@ func (s *session) Lock(ctx context.Context, pipeline string, wait time.Duration)
 		}
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "55P03" {
+			restore()
 			return nil, locked
 		}
 		if err != nil {
+			restore()
 			return nil, fmt.Errorf("pipeline %q: take lock: %w", pipeline, err)
 		}
 	}
+	pid := conn.PgConn().PID()
 	return func(ctx context.Context) {
 		if conn.IsClosed() {
+			// A cancelled statement took the connection down. Its backend lives on, holding
+			// the lock, until it notices; end it now, so the next run can take the lock at
+			// once.
+			s.conn.Release()
+			s.released = true
+			endBackend(ctx, s.pool, pid, started)
 			return
 		}
 		var ok bool
-		if err := conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", key).Scan(&ok); err != nil || !ok {
+		err := conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", key).Scan(&ok)
+		if err == nil && prevCheck != nil {
+			_, err = conn.Exec(ctx, "SELECT set_config('client_connection_check_interval', $1, false)", *prevCheck)
+		}
+		if err != nil || !ok {
 			// Never hand a connection that may still hold the lock back to the pool.
 			_ = conn.Close(ctx)
 		}
 	}, nil
+}
+
+// serverMajor returns the major version in a server_version such as "15.4 (Debian ...)",
+// or 0.
+func serverMajor(v string) int {
+	end := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(v)
+	}
+	n, _ := strconv.Atoi(v[:end])
+	return n
+}
+
+// endBackend terminates the server process of a connection this process lost, named by
+// its pid and start time (so a pid reused since is left alone), and waits until it has
+// gone, through another connection of pool. Terminating a backend of one's own role needs
+// no privilege.
+func endBackend(ctx context.Context, pool *pgxpool.Pool, pid uint32, started time.Time) {
+	const wait = 5000 // ms the server waits for the process to end
+	_, err := pool.Exec(ctx, `SELECT pg_terminate_backend(pid, $3) FROM pg_stat_activity WHERE pid = $1 AND backend_start = $2`,
+		int64(pid), started, int64(wait))
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42883" {
+		return // done, or the server cannot be reached: the backend then ends when it notices
+	}
+	// Before PostgreSQL 14 the function cannot wait: signal, then watch it go.
+	if _, err := pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND backend_start = $2`,
+		int64(pid), started); err != nil {
+		return
+	}
+	for {
+		var alive bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND backend_start = $2)`,
+			int64(pid), started).Scan(&alive); err != nil || !alive {
+			return
+		}
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (s *session) Begin(ctx context.Context) (load.Tx, error) {
@@ -202,7 +293,11 @@ func (s *session) Begin(ctx context.Context) (load.Tx, error) {
 	return &pgTx{tx: tx}, nil
 }
 
-func (s *session) Close(context.Context) { s.conn.Release() }
+func (s *session) Close(context.Context) {
+	if !s.released {
+		s.conn.Release()
+	}
+}
 
 // pgTx adapts pgx.Tx to the protocol's Tx and gives this package's modes the connection
 // for COPY.

@@ -109,6 +109,23 @@
 // swap's new table) carry a per-run name and are created inside the load's transaction,
 // so a killed process leaves no table and no lock behind: both end with its session.
 //
+// The session ends when the server notices that its client is gone, and a server notices
+// only when it next talks to the client: after a SIGKILL in the middle of a statement (an
+// index build, a large DELETE, a check) the backend would finish the statement, holding
+// the lock, before it found out, and a supervisor's immediate restart would find the
+// pipeline locked for as long. So the load's session sets client_connection_check_interval
+// to one second (PostgreSQL 14 and later; it is restored when the connection goes back to
+// the pool): the server then checks the socket while the statement runs and ends the
+// session, and with it the lock, within about a second of the kill. On older servers the
+// lock outlives the kill by the rest of the statement; give the restarted run a
+// [Target.LockWait] to ride that out. A run that was killed leaves its record "running" in
+// sluice_runs, and the next run that takes the lock marks it "abandoned".
+//
+// A cancelled load (SIGINT or SIGTERM through the context) closes its connection in the
+// middle of its statement, as pgx does; the load then ends that connection's backend
+// (pg_terminate_backend, which needs no privilege for one's own role) and waits for it to
+// go, so the lock is free when the load returns and an immediate re-run gets it.
+//
 // # Checks
 //
 // Checks run in the load's transaction and see the new rows. The dialect tells

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -292,4 +293,117 @@ func requireSynced(t *testing.T, pool *pgxpool.Pool) {
 	wm, err := (&postgres.State{Pool: pool}).Watermark(ctx, "killed")
 	require.NoError(t, err)
 	require.True(t, max.Equal(wm.(time.Time)), "watermark %v, latest change %v", wm, max)
+}
+
+// The loader that TestSIGKILLedRunIsMarkedAbandoned kills, re-run from the test binary.
+const (
+	abandonURL = "SLUICE_PG_ABANDON_URL"
+	abandonAt  = "SLUICE_PG_ABANDON_AT" // "copy": mid-COPY; "statement": in a long statement
+)
+
+// sleepCheck is a check that runs a long statement in the server, as an index build or a
+// large DELETE does, after saying it is about to.
+type sleepCheck struct{}
+
+func (sleepCheck) Name() string           { return "sleep" }
+func (sleepCheck) Severity() etl.Severity { return etl.SeverityError }
+func (sleepCheck) Run(ctx context.Context, t checks.Target) (etl.CheckResult, error) {
+	fmt.Println("KILLME")
+	_, err := t.DB.QueryRows(ctx, "SELECT pg_sleep(120)")
+	return etl.CheckResult{Name: "sleep", Passed: err == nil}, err
+}
+
+func TestAbandonChild(t *testing.T) {
+	url := os.Getenv(abandonURL)
+	if url == "" {
+		t.Skip("the loader that TestSIGKILLedRunIsMarkedAbandoned starts and kills")
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	target := postgres.Target{Pool: pool, Table: "w"}
+	src := source(func() etl.Stream { return wideRows(killRows, 2) })
+	if os.Getenv(abandonAt) == "statement" {
+		target.Checks = []checks.Check{sleepCheck{}}
+	} else {
+		inner := src
+		src = etl.ExtractFunc(func(ctx context.Context, run *etl.Run) (etl.Stream, error) {
+			s, err := inner.Extract(ctx, run)
+			return announce(s, killRows/2), err
+		})
+	}
+	run := etl.NewRun("abandoned", etl.Window{})
+	fmt.Println("RUN " + run.ID)
+	_, err = (&etl.Pipeline{Name: "abandoned", Source: src, Sink: &postgres.FullRefresh{Target: target}}).RunWith(ctx, run)
+	require.NoError(t, err)
+}
+
+// A run killed mid-load leaves its record running; the next run that takes the lock marks
+// it abandoned. Killed in a long statement, its session notices within about a second
+// (client_connection_check_interval), so the next run gets the lock long before the
+// statement would have ended.
+func TestSIGKILLedRunIsMarkedAbandoned(t *testing.T) {
+	t.Parallel()
+	for _, at := range []string{"copy", "statement"} {
+		t.Run(at, func(t *testing.T) {
+			t.Parallel()
+			db := pgtest.New(t)
+			ctx := context.Background()
+			_, err := db.Pool.Exec(ctx, fmt.Sprintf(wideTableSQL, "w"))
+			require.NoError(t, err)
+			next := func(wait time.Duration) error {
+				_, err := (&etl.Pipeline{Name: "abandoned", Source: source(func() etl.Stream { return wideRows(10, 3) }),
+					Sink: &postgres.FullRefresh{Target: postgres.Target{Pool: db.Pool, Table: "w", LockWait: wait}}}).Run(ctx, etl.Window{})
+				return err
+			}
+			require.NoError(t, next(0))
+
+			app := "sluice_abandon_" + at
+			cmd := exec.Command(os.Args[0], "-test.run=^TestAbandonChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), abandonURL+"="+db.URL+"&application_name="+app, abandonAt+"="+at)
+			out, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			lines := bufio.NewScanner(out)
+			var runID string
+			for lines.Scan() {
+				if id, ok := strings.CutPrefix(lines.Text(), "RUN "); ok {
+					runID = id
+				}
+				if lines.Text() == "KILLME" {
+					break
+				}
+			}
+			require.NotEmpty(t, runID, "the child names its run")
+			if at == "statement" {
+				// Kill it once the server is inside the statement.
+				require.Eventually(t, func() bool {
+					var n int
+					require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+						WHERE application_name = $1 AND state = 'active' AND query LIKE '%pg_sleep%'`, app).Scan(&n))
+					return n == 1
+				}, 30*time.Second, 10*time.Millisecond)
+			}
+			var status string
+			require.NoError(t, db.Pool.QueryRow(ctx, `SELECT status FROM sluice_runs WHERE run_id = $1`, runID).Scan(&status))
+			require.Equal(t, "running", status, "the run's record is committed before its load")
+			require.NoError(t, cmd.Process.Kill())
+			_ = cmd.Wait()
+
+			// The next run waits for the lock (the server has to notice the dead client),
+			// but not for the two minutes the statement would have run.
+			killed := time.Now()
+			require.NoError(t, next(30*time.Second))
+			t.Logf("%s: the next run got the lock %s after the kill", at, time.Since(killed).Round(time.Millisecond))
+			require.Less(t, time.Since(killed), 15*time.Second)
+
+			var errText string
+			require.NoError(t, db.Pool.QueryRow(ctx, `SELECT status, error FROM sluice_runs WHERE run_id = $1`, runID).Scan(&status, &errText))
+			require.Equal(t, "abandoned", status)
+			require.Contains(t, errText, "ended without recording how")
+			var running int
+			require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM sluice_runs WHERE status = 'running'`).Scan(&running))
+			require.Zero(t, running)
+		})
+	}
 }

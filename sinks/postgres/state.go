@@ -79,7 +79,7 @@ func (s *State) locked(ctx context.Context, pipeline string, fn func(dialect, lo
 	defer sess.Close(ctx)
 	release, err := sess.Lock(ctx, pipeline, s.LockWait)
 	if err != nil {
-		return err
+		return load.LockHint(err, s.LockWait)
 	}
 	defer release(context.WithoutCancel(ctx))
 	return fn(d, sess)

@@ -46,6 +46,7 @@ func conformanceHarness(t *testing.T) *sinktest.Harness {
 	target := func(s sinktest.Spec) redshift.Target {
 		tg := harnessTarget(h, s.Table, s.Key)
 		tg.Checks = s.Checks
+		tg.LockWait = s.LockWait
 		return tg
 	}
 	return &sinktest.Harness{
@@ -67,6 +68,11 @@ func conformanceHarness(t *testing.T) *sinktest.Harness {
 			return pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
 		},
 		QuoteIdent: q,
+		Exec: func(ctx context.Context, sql string) error {
+			_, err := h.Pool.Exec(ctx, sql)
+			return err
+		},
+		OneSession: true,
 		Watermark: func(ctx context.Context, pipeline string) (any, error) {
 			return (&redshift.State{Connect: func(context.Context) (redshift.DB, error) { return h, nil }}).Watermark(ctx, pipeline)
 		},

@@ -16,7 +16,14 @@ type dialect struct {
 	connect func(ctx context.Context) (DB, error)
 }
 
-var _ load.Dialect = dialect{}
+var (
+	_ load.Dialect  = dialect{}
+	_ load.TxLocker = dialect{}
+)
+
+// LocksInTransaction is true: Redshift's only lock is the LOCK each mode takes on the
+// target inside the load's transaction.
+func (dialect) LocksInTransaction() bool { return true }
 
 func (dialect) Name() string { return "redshift" }
 

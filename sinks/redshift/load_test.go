@@ -96,11 +96,12 @@ var loaderCases = []loaderCase{
 func TestSerializableViolationIsRetried(t *testing.T) {
 	t.Parallel()
 	for _, c := range loaderCases {
-		// The third COMMIT is the load's: the first two create the state tables.
+		// The fourth COMMIT is the load's: the first two create the state tables, the third
+		// records the run as running.
 		for _, at := range []struct {
 			match string
 			nth   int
-		}{{"INSERT INTO \"users\"", 1}, {"COMMIT", 3}} {
+		}{{"INSERT INTO \"users\"", 1}, {"COMMIT", 4}} {
 			t.Run(c.name+" at "+at.match, func(t *testing.T) {
 				t.Parallel()
 				ctx := context.Background()

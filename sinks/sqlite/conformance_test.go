@@ -21,7 +21,7 @@ func TestConformance(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = db.Close() })
 		target := func(s sinktest.Spec) Target {
-			return Target{DB: db, Table: s.Table, Key: s.Key, Checks: s.Checks, Create: s.Create}
+			return Target{DB: db, Table: s.Table, Key: s.Key, Checks: s.Checks, Create: s.Create, LockWait: s.LockWait}
 		}
 		return &sinktest.Harness{
 			CreateTable: func(ctx context.Context, table string, schema etl.Schema, key []string) error {
@@ -39,6 +39,10 @@ func TestConformance(t *testing.T) {
 				return queryRows(ctx, db.SQL(), q)
 			},
 			QuoteIdent: quoteIdent,
+			Exec: func(ctx context.Context, q string) error {
+				_, err := db.SQL().ExecContext(ctx, q)
+				return err
+			},
 			Watermark: func(ctx context.Context, pipeline string) (any, error) {
 				return (&State{DB: db}).Watermark(ctx, pipeline)
 			},

@@ -393,6 +393,7 @@ func TestConcurrentRunOfOnePipelineIsLockedOut(t *testing.T) {
 	second.Sink = &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", LockWait: 20 * time.Millisecond, Create: true}}
 	_, err = second.Run(ctx, etl.Window{})
 	require.ErrorIs(t, err, etl.ErrLocked, "the wait is bounded")
+	require.ErrorContains(t, err, "raise it to wait longer")
 
 	// Another pipeline into the same file is not locked out: it waits for the write lock.
 	other := make(chan error, 1)

@@ -65,7 +65,7 @@ func (s *State) locked(ctx context.Context, pipeline string, f func(dialect, loa
 	return s.session(ctx, func(d dialect, sess load.Session) error {
 		release, err := sess.Lock(ctx, pipeline, s.LockWait)
 		if err != nil {
-			return err
+			return load.LockHint(err, s.LockWait)
 		}
 		defer release(context.WithoutCancel(ctx))
 		return f(d, sess)

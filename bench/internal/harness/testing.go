@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"os"
 	"testing"
+
+	"github.com/sluice-etl/sluice/internal/pgtest"
 )
 
 // RunTestsOrChild runs a benchmark's tests, unless the driver under test re-executed the test
@@ -15,7 +17,7 @@ func RunTestsOrChild(m *testing.M, main func()) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // says, once, when database tests skipped and how to run them
 }
 
 // TestSchema returns a schema name of its own for one test, sluice_bench_test_ and random
