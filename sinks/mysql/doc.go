@@ -51,8 +51,8 @@
 // with a *[WarningsError] quoting the server (row and column included), as does a stored
 // row count that differs from the rows sent; the transaction then rolls everything back.
 // Values are what a plain INSERT with a bound parameter would store, with two kinds of
-// exception, both refusals of a silent change, reported as a *[ValueError] naming the row,
-// column and value:
+// exception, both refusals of a silent change, reported as a *[ValueError] naming the row
+// (and its input's line, when the stream knows it), column and value:
 //
 //   - a decimal with more digits after the point than the column's scale, which INSERT
 //     rounds with a note, and a time with more sub-second digits than a DATETIME or

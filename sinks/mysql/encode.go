@@ -119,12 +119,17 @@ func joinComma(parts []string) string {
 }
 
 // ValueError is a value the bulk path cannot write into its column without changing it.
-// It names the table, the row (1-based, in stream order), the column and the value.
+// It names the table, the row (1-based, in stream order), the line of the input it came
+// from when the stream knows it, the column and the value.
 type ValueError struct {
 	// Table is the table being loaded, as database.table.
 	Table string
 	// Row is the row's number in the stream, from 1.
 	Row int64
+	// Source and Line say where the row came from, when the stream says so (see
+	// [etl.Stream.Position]): the input's name and the line its record starts on.
+	Source string
+	Line   int64
 	// Column is the target column.
 	Column string
 	// Value is the offending value as text, cut to a readable length.
@@ -135,7 +140,11 @@ type ValueError struct {
 
 // Error implements the error interface.
 func (e *ValueError) Error() string {
-	return fmt.Sprintf("table %s, row %d, column %q: value %s: %v", e.Table, e.Row, e.Column, e.Value, e.Err)
+	loc := ""
+	if e.Source != "" {
+		loc = fmt.Sprintf("%s: line %d: ", e.Source, e.Line)
+	}
+	return fmt.Sprintf("%stable %s, row %d, column %q: value %s: %v", loc, e.Table, e.Row, e.Column, e.Value, e.Err)
 }
 
 // Unwrap returns the reason.

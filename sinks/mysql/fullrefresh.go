@@ -134,7 +134,7 @@ func (m *refreshMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in e
 		if _, err := t.Exec(ctx, "DELETE FROM "+target); err != nil {
 			return 0, fmt.Errorf("delete from %s: %w", m.p.name(), err)
 		}
-		m.loaded, err = loadData(ctx, t, target, m.p.plan, in.Rows)
+		m.loaded, err = loadData(ctx, t, target, m.p.plan, in)
 		return m.loaded, err
 	}
 
@@ -162,7 +162,7 @@ func (m *refreshMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in e
 		return 0, fmt.Errorf("create table %s for the swap: %w", newTable, err)
 	}
 	m.newTable = newTable
-	m.loaded, err = loadData(ctx, t, qualify(m.p.schema, newTable), m.p.plan, in.Rows)
+	m.loaded, err = loadData(ctx, t, qualify(m.p.schema, newTable), m.p.plan, in)
 	return m.loaded, err
 }
 
