@@ -86,7 +86,8 @@
 //     the table object and would not follow, so Swap refuses tables that have them, or
 //     that others reference ([ErrSwapUnsafe]). The rename commits the load of the new
 //     table; the watermark and run record are written in a transaction after it, so a
-//     crash in between leaves the new, checked rows in place without a record of the run.
+//     crash in between leaves the new, checked rows in place, and the run's record
+//     "running" until the next run marks it "abandoned".
 //     A swap holds a lock named after the table ("sluice-swap:...") so that two pipelines
 //     never swap one table at once, and drops the new and old tables that a killed swap
 //     left behind before it starts.

@@ -184,7 +184,8 @@ func (m *refreshMode) CheckTable() (string, string) {
 // old rows or the new ones. A failed rename changes nothing. The watermark and the run
 // record are written in a new transaction after it: a crash between the rename and their
 // commit leaves the new rows in place with the watermark of the run before, which a full
-// refresh does not depend on, and no record of the run.
+// refresh does not depend on, and the run's record "running", which the next run marks
+// "abandoned".
 func (m *refreshMode) Publish(ctx context.Context, ltx load.Tx, run *etl.Run) error {
 	if m.newTable == "" {
 		return nil
