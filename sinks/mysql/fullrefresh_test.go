@@ -309,7 +309,13 @@ func TestPipelineLock(t *testing.T) {
 		_, err := runLoad(ctx, "locked", sink, itemSchema, item(1, "a", 1, t0, false))
 		done <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// Release the lock only once the run waits for it, so that the wait is what is tested.
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := db.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK%'",
+			db.Name).Scan(&waiting)
+		return err == nil && waiting == 1
+	}, time.Minute, 10*time.Millisecond, "the second run never waited for the lock")
 	require.NoError(t, holder.QueryRowContext(ctx, "SELECT RELEASE_LOCK(?)", mysql.LockName(db.Name, "locked")).Scan(&got))
 	require.NoError(t, <-done)
 	require.Equal(t, []string{"1|a|1"}, contents(t, db.DB, "items"))
