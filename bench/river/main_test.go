@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // says, once, when database tests skipped and how to run them
 }
 
 // TestSmoke runs the benchmark once on a few tasks: every case completes and the report

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 		closeFn()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // says, once, when database tests skipped and how to run them
 }
 
 // execConfig is the executor's configuration in tests: quick checks, so that a killed
