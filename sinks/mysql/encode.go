@@ -285,10 +285,17 @@ func (c *colPlan) appendFloat(b []byte, f float64, bits int) ([]byte, error) {
 
 // appendTime writes a time by the timestamp rule of package sinks: into DATETIME and
 // TIMESTAMP as its UTC wall-clock time (the session's time zone is UTC, so a TIMESTAMP
-// stores the instant), with exactly the column's fractional digits; a date value into a
-// DATE by its own year, month and day. A time the column cannot hold exactly (sub-second
+// stores the instant), with exactly the column's fractional digits; a date value
+// (etl.TypeDate), into any column, by its own year, month and day. A time the column cannot hold exactly (sub-second
 // digits beyond its precision, a time of day in a DATE) is refused rather than rounded.
 func (c *colPlan) appendTime(b []byte, t time.Time) ([]byte, error) {
+	if c.stream.Type == etl.TypeDate {
+		// A date value is its own calendar day wherever it goes, never shifted by a zone:
+		// its wall clock is read as UTC, which the conversions below leave as it is.
+		y, mo, d := t.Date()
+		h, mi, s := t.Clock()
+		t = time.Date(y, mo, d, h, mi, s, t.Nanosecond(), time.UTC)
+	}
 	switch c.col.DataType {
 	case "date":
 		if c.stream.Type != etl.TypeDate {
