@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -298,4 +300,23 @@ func TestAttemptErrorsHidePasswords(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Contains(t, rec.Body.String(), "postgres://etl:xxxxx@db/wh")
 	require.NotContains(t, rec.Body.String(), secret)
+}
+
+// TestQueuedCommandPrintsToStdout: what a command queued with Submit prints reaches the
+// worker's WorkOptions.Stdout, which MainArgs sets to its own (password-hiding) stdout.
+func TestQueuedCommandPrintsToStdout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	x := e.executor("stdout-w0")
+	d := dag.New("printing", dag.Config{Executor: x, Store: e.store})
+	d.Task("a", func(context.Context, *dag.Run) error { return nil })
+	var out lockedBuffer
+	e.work(x, d, dag.WorkOptions{Stdout: &out, Command: func(_ context.Context, args []string, stdout io.Writer) error {
+		_, err := fmt.Fprintf(stdout, "ran %s\n", strings.Join(args, " "))
+		return err
+	}})
+	_, err := x.Submit(context.Background(), d, []string{"run", "--logical-date=2026-01-05"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return out.String() == "ran run --logical-date=2026-01-05\n" },
+		time.Minute, 10*time.Millisecond, "the command's output never reached Stdout: %q", out.String())
 }

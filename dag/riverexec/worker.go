@@ -45,7 +45,10 @@ func (e *Executor) Work(ctx context.Context, d *dag.DAG, opts dag.WorkOptions) e
 	if conc <= 0 {
 		conc = e.cfg.Concurrency
 	}
-	w := &worker{e: e, d: d, opts: opts, out: os.Stdout}
+	w := &worker{e: e, d: d, opts: opts, out: opts.Stdout}
+	if w.out == nil {
+		w.out = os.Stdout
+	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &attemptWorker{w: w}); err != nil {
 		return fmt.Errorf("riverexec: %w", err)
