@@ -42,6 +42,9 @@ func rsType(t etl.Type) string {
 
 func conformanceHarness(t *testing.T) *sinktest.Harness {
 	h := redshifttest.New(t)
+	// Tables are made and read through a session of their own, so that names are folded
+	// as a default cluster folds them and the loads' session keeps its state.
+	other := h.Session(t)
 	q := redshift.QuoteIdentifier
 	target := func(s sinktest.Spec) redshift.Target {
 		tg := harnessTarget(h, s.Table, s.Key)
@@ -56,11 +59,11 @@ func conformanceHarness(t *testing.T) *sinktest.Harness {
 			for i, c := range schema {
 				cols[i] = q(c.Name) + " " + rsType(c.Type)
 			}
-			_, err := h.Pool.Exec(ctx, "CREATE TABLE "+q(table)+" ("+strings.Join(cols, ", ")+")")
+			_, err := other.Exec(ctx, "CREATE TABLE "+q(table)+" ("+strings.Join(cols, ", ")+")")
 			return err
 		},
 		Query: func(ctx context.Context, sql string) ([][]any, error) {
-			rows, err := h.Pool.Query(ctx, sql)
+			rows, err := other.Query(ctx, sql)
 			if err != nil {
 				return nil, err
 			}
