@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluice-etl/sluice/internal/pgtest"
@@ -156,7 +157,17 @@ func (c *cluster) session(tb testing.TB) *Harness {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, c.url)
+	cfg, err := pgx.ParseConfig(c.url)
+	if err != nil {
+		tb.Fatalf("redshifttest: %v", err)
+	}
+	// A cancelled context reaches the server as a cancel request, which the server
+	// answers with the statement's failure, as a client configured to cancel statements
+	// on the cluster sees it; pgx's default instead drops the connection.
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, CancelRequestDelay: 0, DeadlineDelay: 5 * time.Second}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		tb.Fatalf("redshifttest: connect: %v", err)
 	}

@@ -85,9 +85,14 @@ func redactError(err error, dsn, password string) error {
 	return &redactedError{msg: msg, err: err}
 }
 
-// IsRetryable reports whether err is a serialization failure that a retry of the whole
-// transaction may get past: Redshift's "ERROR: 1023 DETAIL: Serializable isolation
-// violation on table" (SQLSTATE XX000, message "1023"), or SQLSTATE 40001.
+// IsRetryable reports whether err is an isolation conflict that a retry of the whole
+// transaction may get past:
+//   - Redshift's "ERROR: 1023 DETAIL: Serializable isolation violation on table"
+//     (SQLSTATE XX000, message "1023"), under SERIALIZABLE isolation;
+//   - "could not complete because of conflict with concurrent transaction", the error of
+//     SNAPSHOT isolation, the default of new clusters and Serverless workgroups, matched
+//     by its message (its SQLSTATE is not documented);
+//   - SQLSTATE 40001.
 func IsRetryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
@@ -96,9 +101,9 @@ func IsRetryable(err error) bool {
 	switch pgErr.Code {
 	case "40001":
 		return true
-	case "XX000":
-		return strings.HasPrefix(strings.TrimSpace(pgErr.Message), "1023") ||
-			strings.Contains(pgErr.Detail, "Serializable isolation violation")
 	}
-	return false
+	msg := strings.TrimSpace(pgErr.Message)
+	return pgErr.Code == "XX000" && strings.HasPrefix(msg, "1023") ||
+		strings.Contains(pgErr.Detail, "Serializable isolation violation") ||
+		strings.Contains(msg, "conflict with concurrent transaction")
 }

@@ -14,6 +14,10 @@ import (
 // dialect is Redshift's side of the load protocol in internal/load.
 type dialect struct {
 	connect func(ctx context.Context) (DB, error)
+	// onSession, when set, is given the connection of each session, so that a mode can
+	// run statements outside the protocol's transactions (reading the load error log
+	// after a failed COPY, creating the table before the upload).
+	onSession func(DB)
 }
 
 var _ load.Dialect = dialect{}
@@ -48,7 +52,7 @@ func sqlType(t etl.Type) string {
 	return "VARCHAR(65535)"
 }
 
-// Retryable reports Redshift's serializable isolation violation (1023), which the
+// Retryable reports Redshift's isolation conflicts (see [IsRetryable]), which the
 // protocol answers by running the whole transaction again from the staged files.
 func (dialect) Retryable(err error) bool { return IsRetryable(err) }
 
@@ -56,6 +60,9 @@ func (d dialect) Session(ctx context.Context) (load.Session, error) {
 	db, err := d.connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("redshift: connect: %w", err)
+	}
+	if d.onSession != nil {
+		d.onSession(db)
 	}
 	return &session{db: db}, nil
 }

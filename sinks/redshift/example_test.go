@@ -19,7 +19,7 @@ func ExampleCopy_SQL() {
 	}
 	fmt.Println(c.SQL())
 	// Output:
-	// COPY "analytics"."name_gender" ("name", "gender") FROM 's3://staging/name_gender/0123/manifest.json' IAM_ROLE 'arn:aws:iam::123456789012:role/load' MANIFEST CSV GZIP NULL AS '\\N' TIMEFORMAT 'auto' COMPUPDATE OFF STATUPDATE OFF
+	// COPY "analytics"."name_gender" ("name", "gender") FROM 's3://staging/name_gender/0123/manifest.json' IAM_ROLE 'arn:aws:iam::123456789012:role/load' MANIFEST CSV GZIP NULL AS '\\N' TIMEFORMAT 'auto' ROUNDEC COMPUPDATE OFF STATUPDATE OFF
 }
 
 func ExampleWriteCSV() {

@@ -82,7 +82,7 @@ func (mg *Merge) Load(ctx context.Context, run *etl.Run, in etl.Stream) (etl.Loa
 			return ErrNoKey
 		}
 		for _, c := range append(append([]string(nil), mg.Key...), mg.Cursor, mg.Deleted) {
-			if c != "" && s.Index(c) < 0 {
+			if c != "" && column(s, c) < 0 {
 				return fmt.Errorf("the stream has no column %q", c)
 			}
 		}
@@ -101,15 +101,19 @@ func (mg *Merge) tombstone(table string, schema etl.Schema) string {
 	if mg.Deleted == "" {
 		return "FALSE"
 	}
-	col := table + "." + QuoteIdentifier(mg.Deleted)
-	if i := schema.Index(mg.Deleted); i >= 0 && schema[i].Type == etl.TypeBool {
+	col := table + "." + QuoteIdentifier(fold(mg.Deleted))
+	if i := column(schema, mg.Deleted); i >= 0 && schema[i].Type == etl.TypeBool {
 		return "(" + col + " IS TRUE)"
 	}
 	return "(" + col + " IS NOT NULL)"
 }
 
 func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (load.Applied, error) {
-	target, stage, key := m.t.table(), m.stage, mg.Key
+	target, stage := m.t.table(), m.stage
+	key := make([]string, len(mg.Key))
+	for i, k := range mg.Key {
+		key[i] = fold(k)
+	}
 	nulls := make([]string, len(key))
 	for i, k := range key {
 		nulls[i] = QuoteIdentifier(k) + " IS NULL"
@@ -123,7 +127,7 @@ func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (
 	}
 	order := ""
 	if mg.Cursor != "" {
-		order = QuoteIdentifier(mg.Cursor) + " DESC NULLS LAST, "
+		order = QuoteIdentifier(fold(mg.Cursor)) + " DESC NULLS LAST, "
 	}
 	seq := QuoteIdentifier(seqColumn)
 	dedupe := "DELETE FROM " + stage + " WHERE " + seq + " IN (SELECT " + seq + " FROM (SELECT " + seq +
@@ -166,7 +170,7 @@ func (w *WindowReplace) Load(ctx context.Context, run *etl.Run, in etl.Stream) (
 		return etl.LoadResult{}, etl.WithStep("stage", fmt.Errorf("table %s: %w", w.table(), ErrNoWindow))
 	}
 	check := func(s etl.Schema) error {
-		if s.Index(w.TimeColumn) < 0 {
+		if column(s, w.TimeColumn) < 0 {
 			return fmt.Errorf("the stream has no time column %q", w.TimeColumn)
 		}
 		return nil
@@ -180,7 +184,7 @@ func (w *WindowReplace) RecordFailure(ctx context.Context, run *etl.Run, stats e
 }
 
 func (w *WindowReplace) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (load.Applied, error) {
-	target, col := m.t.table(), QuoteIdentifier(w.TimeColumn)
+	target, col := m.t.table(), QuoteIdentifier(fold(w.TimeColumn))
 	start, end := run.Window.Start.UTC(), run.Window.End.UTC()
 	n, err := count(tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+m.stage+" WHERE NOT ("+col+" >= $1 AND "+col+" < $2) OR "+col+" IS NULL", start, end))
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 const (
 	DefaultPartSize    = 8 << 20
 	DefaultConcurrency = 4
+	DefaultKeepFailed  = 7 * 24 * time.Hour
 	// maxRoundBytes bounds the uncompressed bytes held for one round of parts (one part
 	// per slice), so a cluster with many slices gets smaller parts, not more memory.
 	maxRoundBytes = 64 << 20
@@ -75,9 +76,24 @@ type StageConfig struct {
 	// in rounds of Slices, one per slice, so every slice loads a share of every run.
 	// Defaults to 1.
 	Slices int
-	// KeepStaged keeps staged objects after the load, for debugging. Defaults to false:
-	// they are deleted after a commit and after a failure.
+	// KeepStaged keeps staged objects after every load, for debugging. Defaults to false:
+	// they are deleted after a commit, and after a failure unless KeepFailed keeps them.
 	KeepStaged bool
+	// KeepFailed is how long the staged objects of a load whose COPY failed are kept, so
+	// that the rows Redshift refused can be read: the load writes a failed.json marker
+	// beside them that says until when, the load's error names the prefix, and [Sweep]
+	// deletes them once that time has passed. Defaults to 7 days, as long as Redshift
+	// keeps its STL log tables; a negative value deletes them at once.
+	KeepFailed time.Duration
+	// SSE is the server-side encryption staged objects are written with: "AES256"
+	// (SSE-S3) or "aws:kms" (SSE-KMS). A bucket whose policy requires encryption refuses
+	// uploads without it. COPY reads either without an option of its own; with SSE-KMS the
+	// role in IAMRole needs kms:Decrypt on the key. Defaults to "": the bucket's default
+	// encryption applies.
+	SSE string
+	// KMSKeyID is the KMS key (ID, ARN or alias) of SSE "aws:kms". Defaults to the
+	// account's AWS managed key for S3.
+	KMSKeyID string
 	// Client is the S3 client. Defaults to one built from the default credential chain
 	// (environment, shared profile, instance or task role) with Region, Endpoint and
 	// UsePathStyle applied.
@@ -112,6 +128,17 @@ func NewStager(ctx context.Context, cfg StageConfig) (*Stager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.KeepFailed == 0 {
+		cfg.KeepFailed = DefaultKeepFailed
+	}
+	switch cfg.SSE {
+	case "", string(types.ServerSideEncryptionAes256), string(types.ServerSideEncryptionAwsKms):
+	default:
+		return nil, fmt.Errorf("redshift: StageConfig.SSE %q is neither AES256 nor aws:kms", cfg.SSE)
+	}
+	if cfg.KMSKeyID != "" && cfg.SSE != string(types.ServerSideEncryptionAwsKms) {
+		return nil, errors.New(`redshift: StageConfig.KMSKeyID needs SSE "aws:kms"`)
+	}
 	client := cfg.Client
 	if client == nil {
 		var opts []func(*awsconfig.LoadOptions) error
@@ -134,6 +161,22 @@ func NewStager(ctx context.Context, cfg StageConfig) (*Stager, error) {
 
 // Config returns the stager's configuration with defaults filled in.
 func (s *Stager) Config() StageConfig { return s.cfg }
+
+// Region returns the bucket's region as the S3 client resolved it: Region when set, else
+// the default AWS configuration's. COPY names it, so that a cluster in another region
+// reads the bucket.
+func (s *Stager) Region() string { return s.client.Options().Region }
+
+// encrypt sets the configured server-side encryption on an upload.
+func (s *Stager) encrypt(in *s3.PutObjectInput) *s3.PutObjectInput {
+	if s.cfg.SSE != "" {
+		in.ServerSideEncryption = types.ServerSideEncryption(s.cfg.SSE)
+	}
+	if s.cfg.KMSKeyID != "" {
+		in.SSEKMSKeyId = aws.String(s.cfg.KMSKeyID)
+	}
+	return in
+}
 
 // Part is one staged object.
 type Part struct {
@@ -166,12 +209,43 @@ type Staged struct {
 	// Size is the compressed size of all parts.
 	Size int64
 
-	client *s3.Client
+	stager *Stager
 }
 
 // Delete removes every object under the run prefix, the manifest included.
 func (st *Staged) Delete(ctx context.Context) error {
-	return deletePrefix(ctx, st.client, st.Bucket, st.Prefix)
+	return deletePrefix(ctx, st.stager.client, st.Bucket, st.Prefix)
+}
+
+// FailedMarker is the name of the object a failed load leaves beside its kept staged
+// files; [Sweep] reads it.
+const FailedMarker = "failed.json"
+
+// failedMarker is the content of [FailedMarker].
+type failedMarker struct {
+	// KeepUntil is when Sweep may delete the run's objects.
+	KeepUntil time.Time `json:"keep_until"`
+	// Table and Error say what failed, for whoever finds the files.
+	Table string `json:"table"`
+	Error string `json:"error"`
+}
+
+// MarkFailed writes the failed.json marker that keeps the run's objects from [Sweep]
+// until until.
+func (st *Staged) MarkFailed(ctx context.Context, until time.Time, table, reason string) error {
+	if len(reason) > 4096 {
+		reason = reason[:4096]
+	}
+	body, err := json.Marshal(failedMarker{KeepUntil: until.UTC(), Table: table, Error: reason})
+	if err != nil {
+		return err
+	}
+	_, err = st.stager.client.PutObject(ctx, st.stager.encrypt(&s3.PutObjectInput{
+		Bucket: aws.String(st.Bucket), Key: aws.String(st.Prefix + FailedMarker),
+		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+		ContentType: aws.String("application/json"),
+	}))
+	return err
 }
 
 type manifest struct {
@@ -240,7 +314,7 @@ func (s *Stager) Stage(ctx context.Context, pipeline, runID string, schema etl.S
 	if pipeline == "" || runID == "" {
 		return nil, errors.New("redshift: stage: pipeline and run ID are required")
 	}
-	st := &Staged{Bucket: s.cfg.Bucket, Prefix: s.RunPrefix(pipeline, runID), client: s.client}
+	st := &Staged{Bucket: s.cfg.Bucket, Prefix: s.RunPrefix(pipeline, runID), stager: s}
 	err := s.stage(ctx, st, schema, rows)
 	if err != nil {
 		if !s.cfg.KeepStaged {
@@ -391,11 +465,11 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 		return err
 	}
 	key := st.Prefix + "manifest.json"
-	if _, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+	if _, err := s.client.PutObject(ctx, s.encrypt(&s3.PutObjectInput{
 		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key),
 		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 		ContentType: aws.String("application/json"),
-	}); err != nil {
+	})); err != nil {
 		return fmt.Errorf("redshift: upload manifest s3://%s/%s: %w", s.cfg.Bucket, key, err)
 	}
 	st.ManifestURL = "s3://" + s.cfg.Bucket + "/" + key
@@ -404,11 +478,11 @@ func (s *Stager) stage(ctx context.Context, st *Staged, schema etl.Schema, rows 
 
 // put uploads one compressed part.
 func (s *Stager) put(ctx context.Context, key string, body []byte) error {
-	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+	_, err := s.client.PutObject(ctx, s.encrypt(&s3.PutObjectInput{
 		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key),
 		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 		ContentType: aws.String("text/csv"), ContentEncoding: aws.String("gzip"),
-	})
+	}))
 	return err
 }
 

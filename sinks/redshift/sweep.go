@@ -2,8 +2,10 @@ package redshift
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -12,17 +14,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
-	"github.com/sluice-etl/sluice/dag"
 )
 
-// Sweep deletes staged objects that a killed process left under the staging prefix. A
-// load deletes its own objects after commit and after failure; only a process that died
-// mid-load (SIGKILL, a lost machine) leaves them behind, and a periodic Sweep clears them.
+// Sweep deletes staged objects that loads left under the staging prefix: those a killed
+// process left behind (SIGKILL, a lost machine), and those a failed COPY kept for
+// inspection (see [StageConfig.KeepFailed]) once their time is up. A load deletes its own
+// objects otherwise, so a periodic Sweep is all the cleanup staging needs.
 //
-// It deletes only what looks like staging, "<Prefix>/<pipeline>/<run ID>/part-NNNNN.csv.gz"
-// and ".../manifest.json", last modified before the cutoff. Pick OlderThan larger than your
-// longest load, so a run still in progress is never swept.
+// It deletes only what looks like staging, "<Prefix>/<pipeline>/<run ID>/part-NNNNN.csv.gz",
+// ".../manifest.json" and ".../failed.json". Objects of a run with a failed.json marker
+// are deleted once the marker's keep_until has passed; others once they were last
+// modified before the cutoff. Pick OlderThan larger than your longest load, so a run
+// still in progress is never swept.
+//
+// A Sweep is a plain Run(ctx) (SweepResult, error), so a scheduler can run it as it is;
+// package dag adapts such functions into tasks.
 type Sweep struct {
 	// Stage says where staging lives: Bucket and Prefix, and how to reach S3. Prefix is
 	// required, so that a sweep never walks a whole bucket.
@@ -46,8 +52,9 @@ type SweepResult struct {
 	Kept int
 }
 
-// stagedKey matches the keys a Stager writes below its prefix.
-var stagedKey = regexp.MustCompile(`^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+/(part-[0-9]{5,}\.csv\.gz|manifest\.json)$`)
+// stagedKey matches the keys a Stager writes below its prefix; its first group is the
+// run prefix, its second the object's name.
+var stagedKey = regexp.MustCompile(`^([A-Za-z0-9._-]+/[A-Za-z0-9._-]+/)(part-[0-9]{5,}\.csv\.gz|manifest\.json|failed\.json)$`)
 
 // Run lists the staging prefix and deletes the orphaned objects, a page at a time.
 func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
@@ -71,6 +78,9 @@ func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
 	pages := s3.NewListObjectsV2Paginator(st.client, &s3.ListObjectsV2Input{
 		Bucket: aws.String(bucket), Prefix: aws.String(prefix + "/"),
 	})
+	// Keys come in order, and a run's failed.json sorts before its manifest and parts,
+	// so the marker is read before the objects it keeps.
+	keep := map[string]time.Time{}
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -79,10 +89,22 @@ func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
 		var old []types.ObjectIdentifier
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
-			if !stagedKey.MatchString(strings.TrimPrefix(key, prefix+"/")) {
+			m := stagedKey.FindStringSubmatch(strings.TrimPrefix(key, prefix+"/"))
+			if m == nil {
 				continue
 			}
-			if o.LastModified == nil || !o.LastModified.Before(res.Cutoff) {
+			if m[2] == FailedMarker {
+				until, err := readMarker(ctx, st.client, bucket, key)
+				if err != nil {
+					return res, err
+				}
+				keep[m[1]] = until
+			}
+			expired := o.LastModified != nil && o.LastModified.Before(res.Cutoff)
+			if until, ok := keep[m[1]]; ok {
+				expired = now().After(until)
+			}
+			if !expired {
 				res.Kept++
 				continue
 			}
@@ -110,11 +132,16 @@ func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
 	return res, nil
 }
 
-// Task returns the sweep as a DAG task whose rows are the objects deleted.
-func (s Sweep) Task() dag.TaskFunc {
-	return func(ctx context.Context, r *dag.Run) error {
-		res, err := s.Run(ctx)
-		r.AddRows(int64(res.Deleted))
-		return err
+// readMarker reads the keep_until of a failed.json marker.
+func readMarker(ctx context.Context, client *s3.Client, bucket, key string) (time.Time, error) {
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("redshift: sweep: read s3://%s/%s: %w", bucket, key, err)
 	}
+	defer out.Body.Close()
+	var m failedMarker
+	if err := json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(&m); err != nil {
+		return time.Time{}, fmt.Errorf("redshift: sweep: s3://%s/%s: %w", bucket, key, err)
+	}
+	return m.KeepUntil, nil
 }
