@@ -318,8 +318,6 @@ func TestTargetValidation(t *testing.T) {
 	}
 	_, err := (&redshift.Merge{Target: redshift.Target{DSN: "postgres://x@y/z", Table: "t", Staging: redshift.StageConfig{Bucket: "b"}}}).Load(ctx, run, in)
 	require.ErrorIs(t, err, redshift.ErrNoKey)
-	ds := (&redshift.FullRefresh{Target: redshift.Target{DSN: "postgres://u:secret@cluster.example:5439/dev", Schema: "s", Table: "t"}}).Datasets()
-	require.Equal(t, []etl.Dataset{{Namespace: "redshift://cluster.example:5439", Name: "dev.s.t"}}, ds)
 }
 
 // A COPY that loads fewer or more rows than were staged (a MAXERROR skipping lines, a

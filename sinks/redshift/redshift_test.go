@@ -371,3 +371,93 @@ func TestCopyNamesTheBucketsRegion(t *testing.T) {
 	require.NoError(t, runLoad(ctx, &redshift.FullRefresh{Target: tg}, etl.Window{}, userRows(2)))
 	require.Contains(t, strings.Join(h.Statements(), "\n"), fmt.Sprintf("REGION '%s'", redshifttest.Region))
 }
+
+// A missing table fails the load before anything is staged and says to set Create; with
+// Create the table is made from the stream, with Redshift types.
+func TestCreateMakesAMissingTable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	tg := harnessTarget(h, "Orders", []string{"id"})
+	tg.Schema = ""
+	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64, NotNull: true}, {Name: "Note", Type: etl.TypeText},
+		{Name: "amount", Type: etl.TypeNumeric}, {Name: "at", Type: etl.TypeTimestamp}, {Name: "day", Type: etl.TypeDate},
+		{Name: "ok", Type: etl.TypeBool}, {Name: "score", Type: etl.TypeFloat64}}
+	row := etl.Row{int64(1), "日本", etl.Decimal("1.5"), t0, t0, true, 0.5}
+	_, err := loadRows(ctx, "orders", &redshift.FullRefresh{Target: tg}, schema, []etl.Row{row})
+	require.ErrorContains(t, err, "table \"orders\" does not exist; set Create")
+	require.Equal(t, "stage", etl.Step(err))
+	require.Empty(t, staged(t, h))
+
+	tg.Create = true
+	_, err = loadRows(ctx, "orders", &redshift.FullRefresh{Target: tg}, schema, []etl.Row{row})
+	require.NoError(t, err)
+	require.Equal(t, []string{"id bigint", "note character varying(65535)", "amount numeric(38,10)",
+		"at timestamp with time zone", "day date", "ok boolean", "score double precision"},
+		strings1(t, h, `SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+			WHERE a.attrelid = 'orders'::regclass AND a.attnum > 0 ORDER BY a.attnum`))
+	require.Equal(t, []string{"orders_pkey"}, strings1(t, h, `SELECT conname::text FROM pg_constraint WHERE conrelid = 'orders'::regclass`))
+	require.Equal(t, []string{"1 日本 1.5000000000"}, strings1(t, h, `SELECT id || ' ' || note || ' ' || amount FROM orders`))
+}
+
+// State reads, sets and resets watermarks, and reads the run history; Set and Reset wait
+// for a load that holds the meta tables, up to LockWait.
+func TestStateSetResetAndRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := redshifttest.New(t)
+	_, err := h.Pool.Exec(ctx, `CREATE TABLE a (id bigint, name varchar(64), modified timestamptz, deleted boolean)`)
+	require.NoError(t, err)
+	require.NoError(t, runNamed(ctx, "a", &redshift.FullRefresh{Target: sessionTarget(t, h, "a")}, userRows(1, 2)))
+	st := &redshift.State{Connect: func(context.Context) (redshift.DB, error) { return h.Session(t), nil }}
+	wm, err := st.Watermark(ctx, "a")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), wm)
+	require.NoError(t, st.Set(ctx, "a", int64(7)))
+	wm, err = st.Watermark(ctx, "a")
+	require.NoError(t, err)
+	require.Equal(t, int64(7), wm)
+	require.NoError(t, st.Reset(ctx, "a"))
+	wm, err = st.Watermark(ctx, "a")
+	require.NoError(t, err)
+	require.Nil(t, wm)
+
+	runs, err := st.Runs(ctx, "a", 5)
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	require.Equal(t, "success", runs[0].Status)
+	require.Equal(t, "a", runs[0].Target)
+	require.Equal(t, int64(2), runs[0].Stats.RowsWritten)
+	none, err := (&redshift.State{Connect: st.Connect, MetaSchema: "nowhere"}).Runs(ctx, "", 0)
+	require.NoError(t, err)
+	require.Empty(t, none)
+
+	holder, err := h.Pool.Begin(ctx) // a load between its LOCK and its COMMIT
+	require.NoError(t, err)
+	defer func() { _ = holder.Rollback(ctx) }()
+	_, err = holder.Exec(ctx, `LOCK sluice_lock`)
+	require.NoError(t, err)
+	st.LockWait = 100 * time.Millisecond
+	require.ErrorIs(t, st.Reset(ctx, "a"), etl.ErrLocked)
+	require.ErrorIs(t, st.Set(ctx, "a", int64(1)), etl.ErrLocked)
+}
+
+// Lineage names a table by cluster, region, database, schema and table, folded to
+// lower case, with the schema resolved.
+func TestDatasetsFollowOpenLineageNaming(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		dsn, schema, table, ns, name string
+	}{
+		{"postgres://u:secret@Examplecluster.abc123xyz789.us-west-2.redshift.amazonaws.com:5439/Dev", "", "Users",
+			"redshift://examplecluster.us-west-2:5439", "dev.public.users"},
+		{"postgres://u@wg1.123456789012.eu-west-1.redshift-serverless.amazonaws.com:5439/dev?search_path=Analytics,public", "", "t",
+			"redshift://wg1.eu-west-1:5439", "dev.analytics.t"},
+		{"postgres://u@10.0.0.5:5439/dev", "Sales", "Orders", "redshift://10.0.0.5:5439", "dev.sales.orders"},
+	} {
+		ds := (&redshift.FullRefresh{Target: redshift.Target{DSN: c.dsn, Schema: c.schema, Table: c.table}}).Datasets()
+		require.Equal(t, []etl.Dataset{{Namespace: c.ns, Name: c.name}}, ds, c.dsn)
+		require.NotContains(t, fmt.Sprint(ds), "secret")
+	}
+	require.Nil(t, (&redshift.FullRefresh{Target: redshift.Target{Table: "t"}}).Datasets())
+}

@@ -63,6 +63,21 @@ type Target struct {
 	RetryBackoff time.Duration
 }
 
+// LockTable is the empty table, in the meta schema beside sluice_state and sluice_runs,
+// that every load and every [State.Set] or [State.Reset] locks first, so that the writes
+// of sluice_state and sluice_runs by loads sharing the meta schema happen one transaction
+// at a time.
+const LockTable = "sluice_lock"
+
+// ensureLockTable creates the meta schema's lock table when it is missing.
+func ensureLockTable(ctx context.Context, db DB, meta string) error {
+	lock := Table{Schema: meta, Name: LockTable}
+	if _, err := db.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+lock.String()+" (\"id\" INTEGER)"); err != nil {
+		return fmt.Errorf("create %s: %w", lock, err)
+	}
+	return nil
+}
+
 // errNoTable is wrapped by the error of a load whose table is missing and whose Target
 // does not Create it.
 var errNoTable = errors.New("table does not exist")
@@ -243,6 +258,9 @@ func (m *mode) ensureTable(ctx context.Context) error {
 	if m.db == nil {
 		return errors.New("redshift: no session")
 	}
+	if err := ensureLockTable(ctx, m.db, m.t.metaSchema()); err != nil {
+		return etl.WithStep("state", err)
+	}
 	target := m.t.table()
 	schemaExpr := "current_schema()"
 	args := []any{target.Name}
@@ -279,13 +297,16 @@ func (m *mode) ensureTable(ctx context.Context) error {
 	return nil
 }
 
-// Prepare locks the target and the meta tables. It is the transaction's first statement:
-// Redshift takes a transaction's snapshot at its first read or write, so a LOCK taken
-// later does not keep conflicts away ("Force serialization by having each session lock
-// all tables", Knowledge Center on error 1023). A second run of the same pipeline waits
-// here for the first to commit, and so do loads of other tables that share the meta
-// schema: their reads and writes of sluice_state and sluice_runs would otherwise abort
-// one another on a SERIALIZABLE cluster. Uploads run before this, in parallel.
+// Prepare locks the target and the meta schema's lock table. It is the transaction's
+// first statement: Redshift takes a transaction's snapshot at its first read or write,
+// so a LOCK taken later does not keep conflicts away ("Force serialization by having each
+// session lock all tables", Knowledge Center on error 1023). A second run of the same
+// pipeline waits here for the first to commit, and so do loads of other tables that
+// share the meta schema: their reads and writes of sluice_state and sluice_runs would
+// otherwise abort one another on a SERIALIZABLE cluster. Locking sluice_lock, a table
+// that holds nothing, rather than sluice_state and sluice_runs themselves leaves those
+// readable while a load runs (Redshift's LOCK blocks readers too). Uploads run before
+// this, in parallel.
 //
 // With a LockWait, the LOCK runs under a statement_timeout set inside the transaction, so
 // a rollback undoes the setting as well.
@@ -296,9 +317,7 @@ func (m *mode) Prepare(ctx context.Context, tx load.Tx, run *etl.Run) error {
 			return fmt.Errorf("bound the lock wait on %s: %w", m.t.table(), err)
 		}
 	}
-	meta := m.t.metaSchema()
-	lock := "LOCK " + m.t.table().String() + ", " + Table{Schema: meta, Name: load.StateTable}.String() + ", " +
-		Table{Schema: meta, Name: load.RunsTable}.String()
+	lock := "LOCK " + m.t.table().String() + ", " + Table{Schema: m.t.metaSchema(), Name: LockTable}.String()
 	if _, err := tx.Exec(ctx, lock); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			// Redshift words a cancelled statement as it words a timeout; only the
@@ -306,7 +325,7 @@ func (m *mode) Prepare(ctx context.Context, tx load.Tx, run *etl.Run) error {
 			return fmt.Errorf("lock table %s: %w (%v)", m.t.table(), cerr, err)
 		}
 		if wait > 0 && isStatementTimeout(err) {
-			return fmt.Errorf("lock table %s and the meta tables: not granted within %s: %w", m.t.table(), wait, etl.ErrLocked)
+			return fmt.Errorf("lock table %s and %s: not granted within %s: %w", m.t.table(), LockTable, wait, etl.ErrLocked)
 		}
 		return fmt.Errorf("lock table %s: %w", m.t.table(), err)
 	}
