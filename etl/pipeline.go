@@ -145,9 +145,14 @@ func (p *Pipeline) RunWith(ctx context.Context, run *Run) (res Result, err error
 		run.ProgressEvery = p.ProgressEvery
 	}
 	run.AllowEmpty = run.AllowEmpty || p.AllowEmpty
+	// The datasets the source and the sink report, which take their columns from the
+	// streams once these are known, for lineage's schema facets.
+	var fromSource, fromSink []Dataset
 	if run.Meta.Owner == "" && run.Meta.Description == "" && len(run.Meta.Inputs) == 0 && len(run.Meta.Outputs) == 0 {
 		run.Meta = p.Meta
 		run.Meta.Inputs, run.Meta.Outputs = p.Lineage()
+		fromSource = run.Meta.Inputs[len(p.Meta.Inputs):]
+		fromSink = run.Meta.Outputs[len(p.Meta.Outputs):]
 	}
 
 	res = Result{RunID: run.ID, Window: run.Window}
@@ -185,17 +190,28 @@ func (p *Pipeline) RunWith(ctx context.Context, run *Run) (res Result, err error
 	if err != nil {
 		return fail("extract", err)
 	}
+	noteSchema(fromSource, in.Schema)
 	in = countRead(run, in)
 	for i, t := range p.Transforms {
 		if in, err = t.Transform(ctx, run, in); err != nil {
 			return fail("transform", fmt.Errorf("transform %d: %w", i+1, err))
 		}
 	}
+	noteSchema(fromSink, in.Schema)
 	lr, err := p.Sink.Load(ctx, run, in)
 	res.Stats = run.Stats()
 	res.Stats.RowsWritten, res.Stats.RowsDeleted = lr.RowsWritten, lr.RowsDeleted
 	res.Checks = lr.Checks
 	return res, err
+}
+
+// noteSchema gives datasets that do not know their columns those of the stream.
+func noteSchema(ds []Dataset, schema Schema) {
+	for i := range ds {
+		if len(ds[i].Schema) == 0 {
+			ds[i].Schema = schema
+		}
+	}
 }
 
 // countRead counts the rows a stream yields as read, and marks its errors as the extract

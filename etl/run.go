@@ -41,6 +41,8 @@ type Run struct {
 	ProgressEvery time.Duration
 	// Now is the run's clock, for progress events. Defaults to time.Now; tests set a fake.
 	Now func() time.Time
+	// Parent is the run that started this one, such as a DAG run, or nil.
+	Parent *ParentRun
 
 	read, rejected, filtered atomic.Int64
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/lineage"
 	"github.com/sluice-etl/sluice/internal/load"
 )
 
@@ -68,7 +69,10 @@ func (t target) datasets() []etl.Dataset {
 	if t.db == nil {
 		return nil
 	}
-	return []etl.Dataset{{Namespace: t.db.Namespace(), Name: t.table}}
+	// OpenLineage names local files with the namespace "file" and their path; a table is
+	// named below its file.
+	ns, path := lineage.File(t.db.Path())
+	return []etl.Dataset{{Namespace: ns, Name: path + "/" + t.table}}
 }
 
 // FullRefresh replaces a table's contents with the stream, atomically: the old rows are
