@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 	"github.com/sluice-etl/sluice/internal/redshifttest"
 	"github.com/sluice-etl/sluice/internal/sinktest"
 	"github.com/sluice-etl/sluice/sinks/redshift"
@@ -45,7 +46,7 @@ func conformanceHarness(t *testing.T) *sinktest.Harness {
 	// Tables are made and read through a session of their own, so that names are folded
 	// as a default cluster folds them and the loads' session keeps its state.
 	other := h.Session(t)
-	q := redshift.QuoteIdentifier
+	q := redshiftcopy.QuoteIdentifier
 	target := func(s sinktest.Spec) redshift.Target {
 		tg := harnessTarget(h, s.Table, s.Key)
 		tg.Checks = s.Checks

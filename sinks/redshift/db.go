@@ -26,7 +26,7 @@ var _ DB = (*pgx.Conn)(nil)
 // the exec query mode (no named prepared statements, no statement or description cache)
 // and no type loading. The password in dsn never appears in a returned error.
 func Connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
-	cfg, err := ConnConfig(dsn)
+	cfg, err := connConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -37,9 +37,8 @@ func Connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// ConnConfig parses dsn into a pgx configuration with the settings [Connect] uses, for
-// callers that build their own connection or pool.
-func ConnConfig(dsn string) (*pgx.ConnConfig, error) {
+// connConfig parses dsn into a pgx configuration with the settings [Connect] uses.
+func connConfig(dsn string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, redactError(err, dsn, "")
@@ -49,12 +48,6 @@ func ConnConfig(dsn string) (*pgx.ConnConfig, error) {
 	cfg.DescriptionCacheCapacity = 0
 	return cfg, nil
 }
-
-// RedactDSN returns dsn with its password replaced by "xxxxx", in URL or keyword/value
-// form, for logs and errors. It does not trust dsn to parse: a quoted keyword password
-// with spaces, or a URL password that url.Parse rejects, is still hidden. It is the same
-// redaction as [dag.RedactDSN].
-func RedactDSN(dsn string) string { return redact.DSN(dsn) }
 
 // redactedError hides a password inside a wrapped error's text.
 type redactedError struct {
@@ -75,7 +68,7 @@ func redactError(err error, dsn, password string) error {
 	}
 	msg := err.Error()
 	if dsn != "" {
-		msg = strings.ReplaceAll(msg, dsn, RedactDSN(dsn))
+		msg = strings.ReplaceAll(msg, dsn, redact.DSN(dsn))
 	}
 	for _, pw := range append(redact.Secrets(dsn), password) {
 		if pw != "" {

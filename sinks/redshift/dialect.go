@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
 	"github.com/sluice-etl/sluice/internal/pgxrows"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 )
 
 // dialect is Redshift's side of the load protocol in internal/load.
@@ -24,11 +25,13 @@ var _ load.Dialect = dialect{}
 
 func (dialect) Name() string { return "redshift" }
 
-func (dialect) QuoteIdent(name string) string { return QuoteIdentifier(name) }
+func (dialect) QuoteIdent(name string) string { return redshiftcopy.QuoteIdentifier(name) }
 
 func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
 
-func (dialect) Qualify(schema, name string) string { return Table{Schema: schema, Name: name}.String() }
+func (dialect) Qualify(schema, name string) string {
+	return redshiftcopy.Table{Schema: schema, Name: name}.String()
+}
 
 // ColumnType maps a logical type to the Redshift type of the tables sluice creates. TEXT
 // is VARCHAR(256) on Redshift, too short for error messages, so text is VARCHAR(65535).

@@ -19,7 +19,7 @@ func (t *Target) Datasets() []etl.Dataset {
 	if t.DSN == "" {
 		return nil
 	}
-	cfg, err := ConnConfig(t.DSN)
+	cfg, err := connConfig(t.DSN)
 	if err != nil {
 		return nil
 	}

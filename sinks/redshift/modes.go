@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 )
 
 // FullRefresh replaces a table's rows with the stream's in one transaction: LOCK, COPY
@@ -101,7 +102,7 @@ func (mg *Merge) tombstone(table string, schema etl.Schema) string {
 	if mg.Deleted == "" {
 		return "FALSE"
 	}
-	col := table + "." + QuoteIdentifier(fold(mg.Deleted))
+	col := table + "." + redshiftcopy.QuoteIdentifier(fold(mg.Deleted))
 	if i := column(schema, mg.Deleted); i >= 0 && schema[i].Type == etl.TypeBool {
 		return "(" + col + " IS TRUE)"
 	}
@@ -116,7 +117,7 @@ func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (
 	}
 	nulls := make([]string, len(key))
 	for i, k := range key {
-		nulls[i] = QuoteIdentifier(k) + " IS NULL"
+		nulls[i] = redshiftcopy.QuoteIdentifier(k) + " IS NULL"
 	}
 	n, err := count(tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+stage+" WHERE "+strings.Join(nulls, " OR ")))
 	if err != nil {
@@ -127,9 +128,9 @@ func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (
 	}
 	order := ""
 	if mg.Cursor != "" {
-		order = QuoteIdentifier(fold(mg.Cursor)) + " DESC NULLS LAST, "
+		order = redshiftcopy.QuoteIdentifier(fold(mg.Cursor)) + " DESC NULLS LAST, "
 	}
-	seq := QuoteIdentifier(seqColumn)
+	seq := redshiftcopy.QuoteIdentifier(seqColumn)
 	dedupe := "DELETE FROM " + stage + " WHERE " + seq + " IN (SELECT " + seq + " FROM (SELECT " + seq +
 		", ROW_NUMBER() OVER (PARTITION BY " + quoteList(key) + " ORDER BY " + order + seq + " DESC) AS rn FROM " +
 		stage + ") ranked WHERE rn > 1)"
@@ -139,10 +140,10 @@ func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (
 
 	// Columns of the target are qualified by its bare name: both PostgreSQL and Redshift
 	// accept that for a schema-qualified table, and Redshift's DELETE takes no alias.
-	bare := QuoteIdentifier(target.Name)
+	bare := redshiftcopy.QuoteIdentifier(target.Name)
 	match := make([]string, len(key))
 	for i, k := range key {
-		match[i] = bare + "." + QuoteIdentifier(k) + " = " + stage + "." + QuoteIdentifier(k)
+		match[i] = bare + "." + redshiftcopy.QuoteIdentifier(k) + " = " + stage + "." + redshiftcopy.QuoteIdentifier(k)
 	}
 	schema := m.schema
 	// Redshift's DELETE has no RETURNING, so count the deletions first.
@@ -184,7 +185,7 @@ func (w *WindowReplace) RecordFailure(ctx context.Context, run *etl.Run, stats e
 }
 
 func (w *WindowReplace) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (load.Applied, error) {
-	target, col := m.t.table(), QuoteIdentifier(fold(w.TimeColumn))
+	target, col := m.t.table(), redshiftcopy.QuoteIdentifier(fold(w.TimeColumn))
 	start, end := run.Window.Start.UTC(), run.Window.End.UTC()
 	n, err := count(tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+m.stage+" WHERE NOT ("+col+" >= $1 AND "+col+" < $2) OR "+col+" IS NULL", start, end))
 	if err != nil {

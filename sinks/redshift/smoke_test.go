@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 	"github.com/sluice-etl/sluice/internal/sinktest"
 	"github.com/sluice-etl/sluice/sinks/redshift"
 )
@@ -46,15 +47,15 @@ func smokeHarness(t *testing.T) *sinktest.Harness {
 	conn, err := redshift.Connect(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+redshift.QuoteIdentifier(schema))
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+redshiftcopy.QuoteIdentifier(schema))
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		_, err := conn.Exec(context.Background(), "DROP SCHEMA "+redshift.QuoteIdentifier(schema)+" CASCADE")
+		_, err := conn.Exec(context.Background(), "DROP SCHEMA "+redshiftcopy.QuoteIdentifier(schema)+" CASCADE")
 		if err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	q := redshift.QuoteIdentifier
+	q := redshiftcopy.QuoteIdentifier
 	target := func(s sinktest.Spec) redshift.Target {
 		return redshift.Target{DSN: dsn, Staging: staging, Schema: schema, MetaSchema: schema,
 			Table: s.Table, Key: s.Key, Checks: s.Checks}

@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
 	"github.com/sluice-etl/sluice/internal/pgxrows"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 )
 
 // State reads and changes the incremental state of pipelines (the watermark each keeps
@@ -100,7 +101,7 @@ func (s *State) Set(ctx context.Context, pipeline string, v any) error {
 // waits for a running load to commit first (see LockWait).
 func (s *State) Reset(ctx context.Context, pipeline string) error {
 	return s.locked(ctx, func(tx *tx) error {
-		_, err := tx.Exec(ctx, "DELETE FROM "+Table{Schema: fold(s.MetaSchema), Name: load.StateTable}.String()+" WHERE pipeline = $1", pipeline)
+		_, err := tx.Exec(ctx, "DELETE FROM "+redshiftcopy.Table{Schema: fold(s.MetaSchema), Name: load.StateTable}.String()+" WHERE pipeline = $1", pipeline)
 		return err
 	})
 }
@@ -130,8 +131,8 @@ func (s *State) locked(ctx context.Context, fn func(*tx) error) error {
 			return err
 		}
 	}
-	state := Table{Schema: meta, Name: load.StateTable}
-	if _, err := rt.Exec(ctx, "LOCK "+Table{Schema: meta, Name: LockTable}.String()); err != nil {
+	state := redshiftcopy.Table{Schema: meta, Name: load.StateTable}
+	if _, err := rt.Exec(ctx, "LOCK "+redshiftcopy.Table{Schema: meta, Name: LockTable}.String()); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return fmt.Errorf("redshift: lock %s: %w (%v)", state, cerr, err)
 		}
@@ -159,7 +160,7 @@ func (s *State) Runs(ctx context.Context, pipeline string, n int) ([]RunRecord, 
 		return nil, err
 	}
 	defer sess.Close(context.WithoutCancel(ctx))
-	runs := Table{Schema: fold(s.MetaSchema), Name: load.RunsTable}
+	runs := redshiftcopy.Table{Schema: fold(s.MetaSchema), Name: load.RunsTable}
 	if _, err := pgxrows.Collect(sess.db.Query(ctx, "SELECT 1 FROM "+runs.String()+" WHERE 1 = 0")); err != nil {
 		return nil, nil // no run has created it yet
 	}

@@ -2,10 +2,8 @@ package redshift
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -14,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 )
 
 // Sweep deletes staged objects that loads left under the staging prefix: those a killed
@@ -65,17 +65,21 @@ func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
 	if s.OlderThan <= 0 {
 		return SweepResult{}, errors.New("redshift: sweep needs OlderThan > 0")
 	}
-	st, err := NewStager(ctx, s.Stage)
+	st, err := redshiftcopy.NewStager(ctx, s.Stage.config())
 	if err != nil {
 		return SweepResult{}, err
+	}
+	log := s.Stage.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
 	}
 	res := SweepResult{Cutoff: now().Add(-s.OlderThan)}
-	bucket := st.cfg.Bucket
-	pages := s3.NewListObjectsV2Paginator(st.client, &s3.ListObjectsV2Input{
+	bucket := s.Stage.Bucket
+	pages := s3.NewListObjectsV2Paginator(st.Client(), &s3.ListObjectsV2Input{
 		Bucket: aws.String(bucket), Prefix: aws.String(prefix + "/"),
 	})
 	// Keys come in order, and a run's failed.json sorts before its manifest and parts,
@@ -93,12 +97,12 @@ func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
 			if m == nil {
 				continue
 			}
-			if m[2] == FailedMarker {
-				until, err := readMarker(ctx, st.client, bucket, key)
+			if m[2] == redshiftcopy.FailedMarker {
+				mk, err := redshiftcopy.ReadMarker(ctx, st.Client(), bucket, key)
 				if err != nil {
-					return res, err
+					return res, fmt.Errorf("redshift: sweep: read s3://%s/%s: %w", bucket, key, err)
 				}
-				keep[m[1]] = until
+				keep[m[1]] = mk.KeepUntil
 			}
 			expired := o.LastModified != nil && o.LastModified.Before(res.Cutoff)
 			if until, ok := keep[m[1]]; ok {
@@ -115,7 +119,7 @@ func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
 		if s.DryRun || len(old) == 0 {
 			continue
 		}
-		out, err := st.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+		out, err := st.Client().DeleteObjects(ctx, &s3.DeleteObjectsInput{
 			Bucket: aws.String(bucket), Delete: &types.Delete{Objects: old, Quiet: aws.Bool(true)},
 		})
 		if err != nil {
@@ -126,22 +130,8 @@ func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
 			return res, fmt.Errorf("redshift: sweep: delete s3://%s/%s: %s", bucket, aws.ToString(e.Key), aws.ToString(e.Message))
 		}
 	}
-	st.log.Info("staging swept", slog.String("bucket", bucket), slog.String("prefix", prefix),
+	log.Info("staging swept", slog.String("bucket", bucket), slog.String("prefix", prefix),
 		slog.Time("cutoff", res.Cutoff), slog.Int("deleted", res.Deleted), slog.Int("kept", res.Kept),
 		slog.Bool("dry_run", s.DryRun))
 	return res, nil
-}
-
-// readMarker reads the keep_until of a failed.json marker.
-func readMarker(ctx context.Context, client *s3.Client, bucket, key string) (time.Time, error) {
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		return time.Time{}, fmt.Errorf("redshift: sweep: read s3://%s/%s: %w", bucket, key, err)
-	}
-	defer out.Body.Close()
-	var m failedMarker
-	if err := json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(&m); err != nil {
-		return time.Time{}, fmt.Errorf("redshift: sweep: s3://%s/%s: %w", bucket, key, err)
-	}
-	return m.KeepUntil, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
 	"github.com/sluice-etl/sluice/internal/pgxrows"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 )
 
 // Target is the table a loader writes and the policies every Redshift loader shares.
@@ -71,7 +72,7 @@ const LockTable = "sluice_lock"
 
 // ensureLockTable creates the meta schema's lock table when it is missing.
 func ensureLockTable(ctx context.Context, db DB, meta string) error {
-	lock := Table{Schema: meta, Name: LockTable}
+	lock := redshiftcopy.Table{Schema: meta, Name: LockTable}
 	if _, err := db.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+lock.String()+" (\"id\" INTEGER)"); err != nil {
 		return fmt.Errorf("create %s: %w", lock, err)
 	}
@@ -95,7 +96,9 @@ func (t *Target) validate() error {
 }
 
 // table is the target as the cluster names it: folded to lower case.
-func (t *Target) table() Table { return Table{Schema: fold(t.Schema), Name: fold(t.Table)} }
+func (t *Target) table() redshiftcopy.Table {
+	return redshiftcopy.Table{Schema: fold(t.Schema), Name: fold(t.Table)}
+}
 
 func (t *Target) metaSchema() string {
 	if t.MetaSchema != "" {
@@ -233,7 +236,7 @@ type mode struct {
 	names  []string // the stream's columns, folded
 	schema etl.Schema
 	db     DB // the load's session, outside its transactions
-	staged *Staged
+	staged *redshiftcopy.Staged
 	keep   bool
 	stage  string // quoted name of the stage table of this attempt
 
@@ -279,7 +282,7 @@ func (m *mode) ensureTable(ctx context.Context) error {
 	}
 	cols := make([]string, len(m.names), len(m.names)+1)
 	for i, name := range m.names {
-		cols[i] = QuoteIdentifier(name) + " " + sqlType(m.schema[i].Type)
+		cols[i] = redshiftcopy.QuoteIdentifier(name) + " " + sqlType(m.schema[i].Type)
 		if m.schema[i].NotNull {
 			cols[i] += " NOT NULL"
 		}
@@ -317,7 +320,7 @@ func (m *mode) Prepare(ctx context.Context, tx load.Tx, run *etl.Run) error {
 			return fmt.Errorf("bound the lock wait on %s: %w", m.t.table(), err)
 		}
 	}
-	lock := "LOCK " + m.t.table().String() + ", " + Table{Schema: m.t.metaSchema(), Name: LockTable}.String()
+	lock := "LOCK " + m.t.table().String() + ", " + redshiftcopy.Table{Schema: m.t.metaSchema(), Name: LockTable}.String()
 	if _, err := tx.Exec(ctx, lock); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			// Redshift words a cancelled statement as it words a timeout; only the
@@ -378,7 +381,7 @@ func (m *mode) upload(ctx context.Context, run *etl.Run, in etl.Stream) error {
 	if m.staged != nil {
 		return nil
 	}
-	stager, err := NewStager(ctx, m.t.Staging)
+	stager, err := redshiftcopy.NewStager(ctx, m.t.Staging.config())
 	if err != nil {
 		return err
 	}
@@ -427,14 +430,14 @@ func (m *mode) Stage(ctx context.Context, tx load.Tx, run *etl.Run, in etl.Strea
 		return 0, err
 	}
 	target := m.t.table()
-	m.stage = QuoteIdentifier(stageName(run.ID))
+	m.stage = redshiftcopy.QuoteIdentifier(stageName(run.ID))
 	create := "CREATE TEMP TABLE " + m.stage + " AS SELECT " + quoteList(m.names) + ", CAST(0 AS BIGINT) AS " +
-		QuoteIdentifier(seqColumn) + " FROM " + target.String() + " WHERE 1 = 0"
+		redshiftcopy.QuoteIdentifier(seqColumn) + " FROM " + target.String() + " WHERE 1 = 0"
 	if _, err := tx.Exec(ctx, create); err != nil {
 		return 0, fmt.Errorf("create stage for %s: %w", target, err)
 	}
-	cp := Copy{
-		Table: Table{Name: stageName(run.ID)}, Columns: append(append([]string(nil), m.names...), seqColumn),
+	cp := redshiftcopy.Copy{
+		Table: redshiftcopy.Table{Name: stageName(run.ID)}, Columns: append(append([]string(nil), m.names...), seqColumn),
 		ManifestURL: m.staged.ManifestURL, IAMRole: m.t.Staging.IAMRole, Region: m.region,
 	}
 	if _, err := tx.Exec(ctx, cp.SQL()); err != nil {
@@ -516,7 +519,7 @@ func stageName(runID string) string {
 func quoteList(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {
-		q[i] = QuoteIdentifier(n)
+		q[i] = redshiftcopy.QuoteIdentifier(n)
 	}
 	return strings.Join(q, ", ")
 }
