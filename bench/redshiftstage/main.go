@@ -28,8 +28,8 @@ import (
 
 	"github.com/sluice-etl/sluice/bench/internal/dataset"
 	"github.com/sluice-etl/sluice/etl"
-	"github.com/sluice-etl/sluice/internal/redshifttest"
 	"github.com/sluice-etl/sluice/internal/redshiftcopy"
+	"github.com/sluice-etl/sluice/internal/redshifttest"
 )
 
 // sizeOnly stores objects without their bytes, so the server's memory does not count

@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluice-etl/sluice/etl"
-	"github.com/sluice-etl/sluice/internal/redshifttest"
 	"github.com/sluice-etl/sluice/internal/redshiftcopy"
+	"github.com/sluice-etl/sluice/internal/redshifttest"
 	"github.com/sluice-etl/sluice/sinks/redshift"
 )
 
