@@ -17,10 +17,13 @@ import (
 	"github.com/sluice-etl/sluice/sinks/redshift"
 )
 
-// The smoke suite runs the conformance suite against a real cluster and bucket. It needs
-// SLUICE_TEST_REDSHIFT_URL (a DSN), SLUICE_TEST_S3_STAGING (s3://bucket/prefix), and
-// optionally SLUICE_TEST_REDSHIFT_IAM_ROLE (defaults to the cluster's default role) and
-// AWS_REGION; AWS credentials come from the default chain.
+// The smoke suite runs against a real cluster (or Serverless workgroup) and bucket: the
+// conformance suite, and the cluster behaviours the sink depends on (TestSmokeCluster).
+// It needs SLUICE_TEST_REDSHIFT_URL (a DSN), SLUICE_TEST_S3_STAGING (s3://bucket/prefix),
+// and optionally SLUICE_TEST_REDSHIFT_IAM_ROLE (defaults to the cluster's default role),
+// SLUICE_TEST_S3_SSE ("AES256" or "aws:kms") with SLUICE_TEST_S3_KMS_KEY, and AWS_REGION;
+// AWS credentials come from the default chain. The README's Redshift section says how to
+// run it and what it costs.
 func smokeConfig(t *testing.T) (dsn string, staging redshift.StageConfig) {
 	dsn, s3url := os.Getenv("SLUICE_TEST_REDSHIFT_URL"), os.Getenv("SLUICE_TEST_S3_STAGING")
 	if dsn == "" || s3url == "" {
@@ -34,6 +37,7 @@ func smokeConfig(t *testing.T) (dsn string, staging redshift.StageConfig) {
 	return dsn, redshift.StageConfig{
 		Bucket: bucket, Prefix: prefix, Region: os.Getenv("AWS_REGION"),
 		IAMRole: os.Getenv("SLUICE_TEST_REDSHIFT_IAM_ROLE"),
+		SSE:     os.Getenv("SLUICE_TEST_S3_SSE"), KMSKeyID: os.Getenv("SLUICE_TEST_S3_KMS_KEY"),
 	}
 }
 
