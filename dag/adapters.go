@@ -41,9 +41,49 @@ func (d *DAG) Pipeline(p *etl.Pipeline) *Task {
 	return d.Task(p.Name, Pipeline(p)).Doc(m)
 }
 
+// Runnable is work that a package outside dag offers as a value with a Run method, such
+// as postgres.Retention, sqlite.Retention or redshift.Sweep: packages that load and clean
+// data do not import dag, and [Job] adapts them, the way net/http adapts a HandlerFunc.
+type Runnable[R any] interface {
+	Run(ctx context.Context) (R, error)
+}
+
+// RowCounter is implemented by the results of jobs that count what they changed, such as
+// the rows a retention deleted. [Job] adds the count to the task's rows.
+type RowCounter interface {
+	RowsAffected() int64
+}
+
+// Job returns a task that runs j, adds the rows its result counts (see [RowCounter])
+// to the task's rows, and logs the result at Info on the task's logger:
+//
+//	d.Task("trim_events", dag.Job(postgres.Retention{Pool: pool, Table: "events",
+//		TimeColumn: "created_at", OlderThan: 90 * 24 * time.Hour}))
+//
+// The job logs through its own logger, if it has one: dag cannot hand it the task's.
+func Job[R any](j Runnable[R]) TaskFunc {
+	return func(ctx context.Context, r *Run) error {
+		res, err := j.Run(ctx)
+		if c, ok := any(res).(RowCounter); ok {
+			r.AddRows(c.RowsAffected())
+		}
+		if err != nil {
+			return err
+		}
+		r.Log().LogAttrs(ctx, slog.LevelInfo, "job done", slog.Any("result", res))
+		return nil
+	}
+}
+
+// Func returns a task that runs f: work that needs neither the run's window nor its
+// report, written as a plain function.
+func Func(f func(ctx context.Context) error) TaskFunc {
+	return func(ctx context.Context, _ *Run) error { return f(ctx) }
+}
+
 // Execer runs one SQL statement and returns how many rows it affected. Package dag does
-// not import any database driver; the PostgreSQL sink provides an Execer for its pool,
-// and so does pgstore.Execer. Any database/sql *DB fits with a three-line adapter.
+// not import any database driver: postgres.Execer (a pool) and pgstore.Execer satisfy
+// it, and any database/sql *DB fits with a three-line adapter.
 type Execer interface {
 	// ExecContext runs sql with args bound to its placeholders, and returns how many rows
 	// it affected.

@@ -76,3 +76,45 @@ func TestPipelineTask(t *testing.T) {
 	require.Equal(t, "extract", rep.Tasks[0].Step)
 	require.Contains(t, rep.Tasks[0].Error, "cannot open")
 }
+
+// trim stands for a retention job of another package: a value with a Run method.
+type trim struct {
+	rows int64
+	err  error
+}
+
+type trimResult struct{ Deleted int64 }
+
+func (r trimResult) RowsAffected() int64 { return r.Deleted }
+
+func (t trim) Run(context.Context) (trimResult, error) { return trimResult{Deleted: t.rows}, t.err }
+
+// sweep's result counts nothing.
+type sweep struct{ ran *bool }
+
+func (s sweep) Run(context.Context) (string, error) { *s.ran = true; return "swept", nil }
+
+func TestJobAndFuncTasks(t *testing.T) {
+	t.Parallel()
+	var swept, called bool
+	d := dag.New("cleanup", dag.Config{})
+	d.Task("trim", dag.Job(trim{rows: 7}))
+	d.Task("sweep", dag.Job(sweep{ran: &swept}))
+	d.Task("func", dag.Func(func(context.Context) error { called = true; return nil })).After("trim")
+	rep, err := d.Run(context.Background(), etl.Window{})
+	require.NoError(t, err)
+	require.True(t, swept)
+	require.True(t, called)
+	rows := map[string]int64{}
+	for _, tr := range rep.Tasks {
+		rows[tr.Name] = tr.Rows
+	}
+	require.Equal(t, map[string]int64{"trim": 7, "sweep": 0, "func": 0}, rows)
+
+	failing := dag.New("cleanup", dag.Config{})
+	failing.Task("trim", dag.Job(trim{rows: 3, err: errors.New("disk full")}))
+	rep, err = failing.Run(context.Background(), etl.Window{})
+	require.ErrorIs(t, err, dag.ErrRunFailed)
+	require.Contains(t, rep.Tasks[0].Error, "disk full")
+	require.Equal(t, int64(3), rep.Tasks[0].Rows, "a failed job still counts what it committed")
+}

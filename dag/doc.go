@@ -21,7 +21,9 @@
 // whose path reads "a -> b -> a".
 //
 // [Pipeline] adapts an [etl.Pipeline] into a task, and [SQL] runs one statement in the
-// warehouse through an [Execer], the ELT case. [Task.Doc] and [Task.Checks] document a
+// warehouse through an [Execer], the ELT case. [Job] adapts a value whose Run(ctx) returns
+// a result, such as a sink's retention, and [Func] a plain func(ctx) error: the packages
+// that load and clean data never import dag. [Task.Doc] and [Task.Checks] document a
 // task for [DAG.WriteMarkdown].
 //
 // # Passing results downstream

@@ -202,11 +202,11 @@ func (m *mainEnv) setup(ctx context.Context, needsStore bool) error {
 	store := m.d.store // Config.Store, or the in-memory default
 	if needsStore && m.store != "" && m.store != "memory" {
 		if m.d.cfg.OpenStore == nil {
-			return usagef("--store %s: this program cannot open stores (set Config.OpenStore)", RedactDSN(m.store))
+			return usagef("--store %s: this program cannot open stores (set Config.OpenStore)", redact.DSN(m.store))
 		}
 		s, err := m.d.cfg.OpenStore(ctx, m.store)
 		if err != nil {
-			return fmt.Errorf("open store %s: %w", RedactDSN(m.store), err)
+			return fmt.Errorf("open store %s: %w", redact.DSN(m.store), err)
 		}
 		store, m.opened = s, s
 	}
@@ -221,13 +221,6 @@ func (m *mainEnv) closeStore() {
 		}
 	}
 }
-
-// RedactDSN returns dsn with any password replaced by "xxxxx", for logs and errors. It
-// handles URLs (the user info, and a password= query parameter) and keyword/value
-// strings, and does not trust the string to be well formed: a password with characters
-// that break URL parsing is still hidden. Text that quotes a DSN, such as an error, may
-// be given too.
-func RedactDSN(dsn string) string { return redact.DSN(dsn) }
 
 // ParseTime reads a time given on the command line: RFC 3339 ("2026-01-02T15:04:05Z"),
 // a date and time without zone ("2026-01-02T15:04", taken as UTC), or a date

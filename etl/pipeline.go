@@ -109,6 +109,8 @@ func (p *Pipeline) Lineage() (inputs, outputs []Dataset) {
 
 // Run executes the pipeline once over window w (the zero Window for all data). It streams
 // rows from the source through the transforms into the sink, which loads them atomically.
+// The source's declared Cursor and Deleted (see [Stream]) reach the sink through every
+// transform whose output declares nothing of its own.
 func (p *Pipeline) Run(ctx context.Context, w Window) (Result, error) {
 	return p.RunWith(ctx, &Run{Pipeline: p.Name, Window: w})
 }
@@ -193,9 +195,13 @@ func (p *Pipeline) RunWith(ctx context.Context, run *Run) (res Result, err error
 	noteSchema(fromSource, in.Schema)
 	in = countRead(run, in)
 	for i, t := range p.Transforms {
-		if in, err = t.Transform(ctx, run, in); err != nil {
+		out, err := t.Transform(ctx, run, in)
+		if err != nil {
 			return fail("transform", fmt.Errorf("transform %d: %w", i+1, err))
 		}
+		// A transform that builds a new stream rarely thinks of the source's declaration;
+		// dropping it would turn the source's soft deletes into upserted rows.
+		in = out.declare(in)
 	}
 	noteSchema(fromSink, in.Schema)
 	lr, err := p.Sink.Load(ctx, run, in)

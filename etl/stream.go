@@ -11,9 +11,35 @@ import (
 // Rows may reuse one Row slice between iterations; a consumer that keeps a row past the
 // next iteration must call [Row.Clone]. A failure is yielded as a final (nil, err) pair.
 // Ranging over Rows a second time is an error the stream may not detect.
+//
+// A source of changed rows declares what its columns mean to a merge: Cursor orders the
+// versions of one key and Deleted marks the soft-deleted ones. A merge takes both as its
+// defaults, so a soft delete declared once, at the source, is applied by the sink.
+// [Map], [Filter] and [Validate] keep the declaration, and [Pipeline.Run] carries it
+// across any transform whose output stream declares nothing (one that rebuilds the
+// stream with [StructStream], say). A merge fails, rather than load tombstones as rows,
+// when a declared column is missing from the stream it receives.
 type Stream struct {
 	Schema Schema
 	Rows   iter.Seq2[Row, error]
+	// Cursor names the column of Schema whose highest value is the latest version of a
+	// key. Defaults to none: the last row to arrive wins.
+	Cursor string
+	// Deleted names the column of Schema that marks a row deleted at the source (a soft
+	// delete): a bool column when it is true, a column of any other type (a deleted_at
+	// timestamp) when it is not NULL. Defaults to none: no row is a delete.
+	Deleted string
+}
+
+// declare returns s with the declaration of from wherever s declares nothing.
+func (s Stream) declare(from Stream) Stream {
+	if s.Cursor == "" {
+		s.Cursor = from.Cursor
+	}
+	if s.Deleted == "" {
+		s.Deleted = from.Deleted
+	}
+	return s
 }
 
 // Extractor reads rows from a source. Extract opens the source and returns a stream over
@@ -69,14 +95,15 @@ func (f LoadFunc) Load(ctx context.Context, run *Run, in Stream) (LoadResult, er
 
 // Map returns a Transformer that rewrites each row in place with fn and keeps the schema
 // out. A nil out keeps the input schema. fn may modify and return the row it is given. An
-// error from fn stops the stream.
+// error from fn stops the stream. The stream's declared Cursor and Deleted are kept, so
+// an out that drops a declared column makes a merge of the stream fail.
 func Map(out Schema, fn func(Row) (Row, error)) Transformer {
 	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
 		schema := out
 		if schema == nil {
 			schema = in.Schema
 		}
-		return Stream{Schema: schema, Rows: func(yield func(Row, error) bool) {
+		return Stream{Schema: schema, Cursor: in.Cursor, Deleted: in.Deleted, Rows: func(yield func(Row, error) bool) {
 			for row, err := range in.Rows {
 				if err == nil {
 					if row, err = fn(row); err != nil {
@@ -99,7 +126,7 @@ func Map(out Schema, fn func(Row) (Row, error)) Transformer {
 // rows are counted in [Stats.RowsFiltered], so row-count checks still balance.
 func Filter(keep func(Row) bool) Transformer {
 	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
-		return Stream{Schema: in.Schema, Rows: func(yield func(Row, error) bool) {
+		return Stream{Schema: in.Schema, Cursor: in.Cursor, Deleted: in.Deleted, Rows: func(yield func(Row, error) bool) {
 			for row, err := range in.Rows {
 				if err == nil && !keep(row) {
 					run.addFiltered(1)
@@ -120,7 +147,7 @@ func Filter(keep func(Row) bool) Transformer {
 // maxBad 0 fails on the first), and so does a stream that ends past it. check may return a [Reject] to name the line and column.
 func Validate(maxBad int, check func(Row) error) Transformer {
 	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
-		return Stream{Schema: in.Schema, Rows: func(yield func(Row, error) bool) {
+		return Stream{Schema: in.Schema, Cursor: in.Cursor, Deleted: in.Deleted, Rows: func(yield func(Row, error) bool) {
 			for row, err := range in.Rows {
 				if err == nil {
 					if verr := check(row); verr != nil {

@@ -7,9 +7,12 @@ import (
 
 // Window is a run's data interval: the half-open range [Start, End). A zero Window means
 // "all data", as in a full refresh.
+//
+// In JSON it is {"start": ..., "end": ...}. Decoding matches keys without regard to
+// case, so windows stored as {"Start": ..., "End": ...} still read.
 type Window struct {
-	Start time.Time
-	End   time.Time
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 // IsZero reports whether w is the zero Window.

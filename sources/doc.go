@@ -6,6 +6,9 @@
 //   - [github.com/sluice-etl/sluice/sources/postgres] reads a PostgreSQL table or query,
 //     in full or incrementally by a cursor column, with soft deletes and key streams for
 //     reconciliation.
+//   - [github.com/sluice-etl/sluice/sources/httpjson] reads a JSON HTTP API page by page,
+//     in full or incrementally by a "changed since" parameter, with retries and soft
+//     deletes.
 //
 // # Writing a source
 //

@@ -33,10 +33,10 @@ func sluiceIncremental(ctx context.Context, s syncSpec) (etl.Result, error) {
 	}
 	defer pool.Close()
 	src, err := pgsource.New(pool, pgsource.Config{
-		Schema:        s.SourceSchema,
-		Table:         s.Table,
-		Cursor:        "modified",
-		DeletedColumn: "deleted",
+		Schema:  s.SourceSchema,
+		Table:   s.Table,
+		Cursor:  "modified",
+		Deleted: "deleted",
 	})
 	if err != nil {
 		return etl.Result{}, err
@@ -44,11 +44,8 @@ func sluiceIncremental(ctx context.Context, s syncSpec) (etl.Result, error) {
 	p := etl.Pipeline{
 		Name:   s.Pipeline,
 		Source: src,
-		Sink: &postgres.Merge{
-			Target:  postgres.Target{Pool: pool, Schema: s.TargetSchema, Table: s.Table, Key: []string{"id"}},
-			Cursor:  "modified",
-			Deleted: "deleted",
-		},
+		// The merge takes its cursor and soft-delete column from the source's stream.
+		Sink: &postgres.Merge{Target: postgres.Target{Pool: pool, Schema: s.TargetSchema, Table: s.Table, Key: []string{"id"}}},
 	}
 	return p.Run(ctx, etl.Window{})
 }
@@ -60,6 +57,6 @@ func resetWatermark(ctx context.Context, dsn, schema, pipeline string, x time.Ti
 		return err
 	}
 	defer pool.Close()
-	st := postgres.State{Pool: pool, Schema: schema}
+	st := postgres.State{Pool: pool, MetaSchema: schema}
 	return st.Set(ctx, pipeline, x)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-etl/sluice/dag"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redact"
 )
 
 // Config configures a [Store]. The zero Config is usable.
@@ -63,11 +64,11 @@ func Open(ctx context.Context, dsn string) (dag.Store, error) {
 func OpenConfig(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: connect to %s: %w", dag.RedactDSN(dsn), err)
+		return nil, fmt.Errorf("pgstore: connect to %s: %w", redact.DSN(dsn), err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("pgstore: connect to %s: %w", dag.RedactDSN(dsn), err)
+		return nil, fmt.Errorf("pgstore: connect to %s: %w", redact.DSN(dsn), err)
 	}
 	s := New(pool, cfg)
 	s.owned = true

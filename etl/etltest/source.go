@@ -19,6 +19,9 @@ type Source struct {
 	Schema etl.Schema
 	// Rows are yielded in order. Each must have one value per column of Schema.
 	Rows []etl.Row
+	// Cursor and Deleted are declared on the stream (see [etl.Stream]), as a source of
+	// changed rows declares its cursor and soft-delete columns. Default to none.
+	Cursor, Deleted string
 	// Err, when set, is returned by Extract, as a source that cannot be opened does.
 	// Defaults to nil.
 	Err error
@@ -60,7 +63,7 @@ func (s *Source) Extract(ctx context.Context, _ *etl.Run) (etl.Stream, error) {
 		return etl.Stream{}, s.Err
 	}
 	schema, rows, streamErr := s.Schema, s.Rows, s.StreamErr
-	return etl.Stream{Schema: schema, Rows: func(yield func(etl.Row, error) bool) {
+	return etl.Stream{Schema: schema, Cursor: s.Cursor, Deleted: s.Deleted, Rows: func(yield func(etl.Row, error) bool) {
 		buf := make(etl.Row, len(schema))
 		for i, r := range rows {
 			if err := ctx.Err(); err != nil {

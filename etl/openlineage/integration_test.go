@@ -73,7 +73,8 @@ func TestFullRefreshEmitsLineageNamingItsFileAndTable(t *testing.T) {
 
 	m, em := newMarquez(t)
 	p := &etl.Pipeline{Name: "name_gender", Source: src, Observer: em,
-		Sink: sqlite.FullRefresh{DB: db, Table: "name_gender", Key: []string{"name"}, Checks: []checks.Check{checks.UniqueKey("name")}}}
+		Sink: &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "name_gender", Key: []string{"name"}, Create: true,
+			Checks: []checks.Check{checks.UniqueKey("name")}}}}
 	res, err := p.Run(context.Background(), etl.Window{})
 	require.NoError(t, err)
 
@@ -100,15 +101,15 @@ func TestIncrementalSyncEmitsLineageAndAFailedCheckEmitsFail(t *testing.T) {
 	_, err := pg.Pool.Exec(ctx, `CREATE TABLE orders (id bigint PRIMARY KEY, qty int, modified timestamptz NOT NULL, deleted boolean NOT NULL DEFAULT false);
 		INSERT INTO orders VALUES (1, 5, now() - interval '1 hour'), (2, 7, now() - interval '1 hour')`)
 	require.NoError(t, err)
-	src, err := pgsource.New(pg.Pool, pgsource.Config{Table: "orders", Cursor: "modified", DeletedColumn: "deleted"})
+	src, err := pgsource.New(pg.Pool, pgsource.Config{Table: "orders", Cursor: "modified", Deleted: "deleted"})
 	require.NoError(t, err)
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "wh.db"))
 	require.NoError(t, err)
 	defer db.Close()
 
 	m, em := newMarquez(t)
-	sink := sqlite.Merge{DB: db, Table: "orders", Key: []string{"id"}, Cursor: "modified", Deleted: "deleted",
-		Checks: []checks.Check{checks.SQL("qty_positive", "SELECT id FROM {{table}} WHERE qty <= 0")}}
+	sink := &sqlite.Merge{Target: sqlite.Target{DB: db, Table: "orders", Key: []string{"id"}, Create: true,
+		Checks: []checks.Check{checks.SQL("qty_positive", "SELECT id FROM {{table}} WHERE qty <= 0")}}}
 	p := &etl.Pipeline{Name: "orders_sync", Source: src, Sink: sink, Observer: em}
 	_, err = p.Run(ctx, etl.Window{})
 	require.NoError(t, err)

@@ -114,15 +114,15 @@ func TestEventsFollowThePublishedSchema(t *testing.T) {
 	em := openlineage.NewWriter(&buf, openlineage.Config{Namespace: "tests"})
 	good := &etl.Pipeline{Name: "name_gender", Source: src, Observer: em,
 		Meta: etl.Meta{Owner: "growth-team", Description: "first names"},
-		Sink: sqlite.FullRefresh{DB: db, Table: "name_gender", Key: []string{"name"},
-			Checks: []checks.Check{checks.UniqueKey("name"), checks.Warn(checks.SQL("no_x", "SELECT name FROM {{table}} WHERE gender = 'F'"))}}}
+		Sink: &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "name_gender", Key: []string{"name"}, Create: true,
+			Checks: []checks.Check{checks.UniqueKey("name"), checks.Warn(checks.SQL("no_x", "SELECT name FROM {{table}} WHERE gender = 'F'"))}}}}
 	dagRun := etl.NewRunID()
 	run := etl.NewRun("name_gender", etl.Window{})
 	run.Parent = &etl.ParentRun{RunID: dagRun, Job: "nightly"}
 	_, err = good.RunWith(context.Background(), run)
 	require.NoError(t, err)
 	bad := *good
-	bad.Sink = sqlite.FullRefresh{DB: db, Table: "name_gender", Checks: []checks.Check{checks.RowCount{Min: 10}}}
+	bad.Sink = &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "name_gender", Checks: []checks.Check{checks.RowCount{Min: 10}}}}
 	_, err = bad.Run(context.Background(), etl.Window{})
 	require.Error(t, err)
 

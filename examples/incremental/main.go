@@ -19,16 +19,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluice-etl/sluice/checks"
-	"github.com/sluice-etl/sluice/dag"
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/sinks/postgres"
 	pgsource "github.com/sluice-etl/sluice/sources/postgres"
@@ -121,12 +123,13 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 
 	srcPool, err := pgxpool.New(ctx, cfg.sourceURL)
 	if err != nil {
-		return fmt.Errorf("source %s: %s", dag.RedactDSN(cfg.sourceURL), dag.RedactDSN(err.Error()))
+		// pgx's error quotes the connection string, password and all.
+		return &configError{"SLUICE_SOURCE_URL does not parse as a connection string"}
 	}
 	defer srcPool.Close()
 	dstPool, err := pgxpool.New(ctx, cfg.targetURL)
 	if err != nil {
-		return fmt.Errorf("target %s: %s", dag.RedactDSN(cfg.targetURL), dag.RedactDSN(err.Error()))
+		return &configError{"SLUICE_TARGET_URL does not parse as a connection string"}
 	}
 	defer dstPool.Close()
 
@@ -140,13 +143,14 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	}
 
 	// The source reads rows with modified > watermark - LookBack (and <= the database's
-	// now()), ordered by modified, and carries the deleted flag along.
+	// now()) and carries the deleted flag along. Its stream declares both columns, so the
+	// merge below applies the deletes without being told them again.
 	src, err := pgsource.New(srcPool, pgsource.Config{
-		Schema:        cfg.sourceSchema,
-		Table:         cfg.table,
-		Cursor:        "modified",
-		LookBack:      cfg.lookBack,
-		DeletedColumn: "deleted",
+		Schema:   cfg.sourceSchema,
+		Table:    cfg.table,
+		Cursor:   "modified",
+		LookBack: cfg.lookBack,
+		Deleted:  "deleted",
 	})
 	if err != nil {
 		return err
@@ -165,8 +169,6 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 				checks.UniqueKey("id"), // answered by the primary key's index, for free
 			},
 		},
-		Cursor:  "modified",
-		Deleted: "deleted",
 	}
 	p := &etl.Pipeline{
 		Name: "sync_" + cfg.table,
@@ -180,7 +182,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		Logger: logger,
 	}
 
-	state := &postgres.State{Pool: dstPool, Schema: cfg.targetSchema}
+	state := &postgres.State{Pool: dstPool, MetaSchema: cfg.targetSchema}
 	before, err := state.Watermark(ctx, p.Name)
 	if err != nil {
 		return err
@@ -207,8 +209,8 @@ func report(w io.Writer, cfg config, pipeline string, res etl.Result, before, af
 	}
 	s := res.Stats
 	fmt.Fprintf(w, "%s: %s\n", pipeline, status)
-	fmt.Fprintf(w, "  source     %s %s\n", dag.RedactDSN(cfg.sourceURL), qualified(cfg.sourceSchema, cfg.table))
-	fmt.Fprintf(w, "  target     %s %s\n", dag.RedactDSN(cfg.targetURL), qualified(cfg.targetSchema, cfg.table))
+	fmt.Fprintf(w, "  source     %s %s\n", displayDSN(cfg.sourceURL), qualified(cfg.sourceSchema, cfg.table))
+	fmt.Fprintf(w, "  target     %s %s\n", displayDSN(cfg.targetURL), qualified(cfg.targetSchema, cfg.table))
 	fmt.Fprintf(w, "  rows       %d changed rows read, %d upserted, %d deleted\n", s.RowsRead, s.RowsWritten, s.RowsDeleted)
 	fmt.Fprintf(w, "  watermark  %s -> %s (look-back %s)\n", show(before), show(after), cfg.lookBack)
 	var passed []string
@@ -239,6 +241,17 @@ func qualified(schema, table string) string {
 		return table
 	}
 	return schema + "." + table
+}
+
+// displayDSN returns a connection string as this program prints it: rebuilt from its
+// parts without the password (or any other parameter), so nothing secret is printed
+// whatever form it was written in.
+func displayDSN(dsn string) string {
+	c, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return "(a connection string that does not parse)"
+	}
+	return fmt.Sprintf("postgres://%s@%s/%s", c.User, net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))), c.Database)
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

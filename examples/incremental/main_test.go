@@ -77,7 +77,7 @@ func (e *env) requireInSync(t *testing.T) []etl.Row {
 
 func (e *env) watermark(t *testing.T) any {
 	t.Helper()
-	wm, err := (&postgres.State{Pool: e.dst.Pool, Schema: e.dst.Schema}).Watermark(t.Context(), "sync_customers")
+	wm, err := (&postgres.State{Pool: e.dst.Pool, MetaSchema: e.dst.Schema}).Watermark(t.Context(), "sync_customers")
 	require.NoError(t, err)
 	return wm
 }

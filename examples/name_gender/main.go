@@ -31,7 +31,6 @@ import (
 
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
-	"github.com/sluice-etl/sluice/internal/redact"
 	"github.com/sluice-etl/sluice/sinks/postgres"
 	"github.com/sluice-etl/sluice/sinks/sqlite"
 	"github.com/sluice-etl/sluice/sources/csv"
@@ -135,7 +134,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 // openSource reads the CSV named by cfg, or the embedded sample.
 func openSource(cfg config) (etl.Extractor, string, error) {
 	c := csv.Config{Path: cfg.source, Schema: schema, MaxBadRows: cfg.maxBad}
-	name := redact.URL(cfg.source)
+	name := displayURL(cfg.source)
 	if cfg.source == "" {
 		c.Reader, c.Name, name = bytes.NewReader(sampleCSV), sampleName, sampleName
 	}
@@ -158,7 +157,7 @@ type target struct {
 // full-refresh loader for it.
 func openTarget(ctx context.Context, cfg config, logger *slog.Logger) (*target, error) {
 	spec := cfg.target
-	name := redact.URL(spec)
+	name := displayURL(spec)
 	switch {
 	case strings.HasPrefix(spec, "sqlite:"):
 		db, err := sqlite.OpenWith(strings.TrimPrefix(spec, "sqlite:"), sqlite.Config{Logger: logger})
@@ -169,13 +168,14 @@ func openTarget(ctx context.Context, cfg config, logger *slog.Logger) (*target, 
 			_ = db.Close()
 			return nil, fmt.Errorf("target %s: create table %s: %w", name, table, err)
 		}
-		sink := sqlite.FullRefresh{DB: db, Table: table, Key: []string{"name"}, Checks: loadChecks}
+		sink := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: table, Key: []string{"name"}, Checks: loadChecks}}
 		return &target{name: name, sink: sink, close: func() { _ = db.Close() }}, nil
 
 	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
 		pool, err := pgxpool.New(ctx, spec)
 		if err != nil {
-			return nil, fmt.Errorf("target %s: %s", name, redact.DSN(err.Error()))
+			// pgx's error quotes the connection string, password and all.
+			return nil, fmt.Errorf("target %s: the connection string does not parse", name)
 		}
 		if _, err := pool.Exec(ctx, tableDDL); err != nil {
 			pool.Close()

@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-etl/sluice/etl/etltest"
 	"github.com/sluice-etl/sluice/internal/pgtest"
 	"github.com/sluice-etl/sluice/internal/redshifttest"
+	"github.com/sluice-etl/sluice/sinks"
 	"github.com/sluice-etl/sluice/sinks/redshift"
 	"github.com/sluice-etl/sluice/sinks/sqlite"
 )
@@ -117,13 +118,13 @@ func TestDefaultsLoadTheSampleIntoSQLite(t *testing.T) {
 			"  duration  "), out.stdout)
 		etltest.RequireRows(t, sample(t), sqliteRows(t, path), "every run leaves the same table")
 	}
-	runs, err := func() ([]sqlite.RunRecord, error) {
+	runs, err := func() ([]sinks.RunRecord, error) {
 		db, err := sqlite.Open(path)
 		if err != nil {
 			return nil, err
 		}
 		defer db.Close()
-		return sqlite.Runs(t.Context(), db, table, 0)
+		return (&sqlite.State{DB: db}).Runs(t.Context(), table, 0)
 	}()
 	require.NoError(t, err)
 	require.Len(t, runs, 2)

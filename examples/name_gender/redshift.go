@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/sluice-etl/sluice/internal/redact"
 	"github.com/sluice-etl/sluice/sinks/redshift"
 )
 
@@ -15,7 +14,7 @@ import (
 func redshiftDSN(spec string) (string, error) {
 	u, err := url.Parse(spec)
 	if err != nil || u.Scheme != "redshift" || u.Host == "" {
-		return "", &usageError{fmt.Sprintf("target %q: want redshift://user:password@host[:5439]/database", redact.URL(spec))}
+		return "", &usageError{fmt.Sprintf("target %q: want redshift://user:password@host[:5439]/database", displayURL(spec))}
 	}
 	u.Scheme = "postgres"
 	if u.Port() == "" {

@@ -76,7 +76,8 @@ func build(ctx context.Context, warehouseDSN, mysqlDSN string, seed bool) (*dag.
 	}
 	pool, err := pgxpool.New(ctx, warehouseDSN)
 	if err != nil {
-		return nil, nil, fmt.Errorf("warehouse: %s", dag.RedactDSN(err.Error()))
+		// pgx's error quotes the connection string, password and all.
+		return nil, nil, fmt.Errorf("warehouse: SLUICE_WAREHOUSE_URL does not parse as a connection string")
 	}
 	closers := []func(){pool.Close}
 	cleanup := func() {

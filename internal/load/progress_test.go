@@ -74,7 +74,7 @@ func TestLongLoadsReportProgress(t *testing.T) {
 	// 5000-row load spans about 20 readings and must report several times.
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), step: time.Second}
 	p := &etl.Pipeline{Name: "progress", Source: source, Observer: rec, ProgressEvery: 5 * time.Second,
-		Sink: &sqlite.FullRefresh{DB: db, Table: "t", Key: []string{"id"}}}
+		Sink: &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", Key: []string{"id"}, Create: true}}}
 	run := &etl.Run{Now: clock.Now}
 	_, err = p.RunWith(context.Background(), run)
 	require.NoError(t, err)
@@ -106,7 +106,7 @@ func TestShortLoadsStayQuiet(t *testing.T) {
 			}
 			return etl.SliceStream(etl.Schema{{Name: "id", Type: etl.TypeInt64}}, rows), nil
 		}),
-		Sink: &sqlite.FullRefresh{DB: db, Table: "t", Key: []string{"id"}}}
+		Sink: &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", Key: []string{"id"}, Create: true}}}
 	_, err = p.RunWith(context.Background(), &etl.Run{Now: clock.Now})
 	require.NoError(t, err)
 	require.Empty(t, rec.kinds(etl.EventProgress))

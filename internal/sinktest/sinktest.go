@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/sinks"
 )
 
 // Spec configures one loader built by a [Harness].
@@ -28,6 +29,8 @@ type Spec struct {
 	TimeColumn string
 	// Checks run inside the load.
 	Checks []checks.Check
+	// Create is the Target's Create: make a missing table from the stream's schema.
+	Create bool
 }
 
 // Harness is what a sink gives the suite: an isolated namespace and loaders bound to it.
@@ -45,6 +48,15 @@ type Harness struct {
 	FullRefresh   func(Spec) etl.Loader
 	Merge         func(Spec) etl.Loader
 	WindowReplace func(Spec) etl.Loader
+
+	// Vocabulary turns on the subtests of the contract package sinks states for every
+	// sink: Target.Create defaulting to false and a missing table wrapping
+	// etl.ErrNoTable, Merge.Cursor and Merge.Deleted defaulting to the stream's
+	// declaration, and State.Runs. Leave it false while a sink is being brought to it.
+	Vocabulary bool
+	// Runs reads a pipeline's run records, newest first, with the sink's State.Runs.
+	// Required with Vocabulary.
+	Runs func(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error)
 }
 
 var schema = etl.Schema{
@@ -63,9 +75,13 @@ func row(id int64, name string, qty int64, modified time.Time, deleted bool) etl
 
 // source streams rows and advances the watermark to the latest modified it yielded, as an
 // incremental source does.
-func source(rows []etl.Row) etl.Extractor {
+func source(rows []etl.Row) etl.Extractor { return changeSource(rows, "", "") }
+
+// changeSource is source, declaring cursor and deleted on its stream as a source of
+// changed rows does.
+func changeSource(rows []etl.Row, cursor, deleted string) etl.Extractor {
 	return etl.ExtractFunc(func(ctx context.Context, run *etl.Run) (etl.Stream, error) {
-		return etl.Stream{Schema: schema, Rows: func(yield func(etl.Row, error) bool) {
+		return etl.Stream{Schema: schema, Cursor: cursor, Deleted: deleted, Rows: func(yield func(etl.Row, error) bool) {
 			var max time.Time
 			for _, r := range rows {
 				if m := r[3].(time.Time); m.After(max) {
@@ -310,6 +326,7 @@ func Exercise(t *testing.T, newHarness func(t *testing.T) *Harness) {
 				contents(t, h, "events"), "run %d", i+1)
 		}
 	})
+	exerciseVocabulary(t, newHarness)
 }
 
 func str(v any) string {

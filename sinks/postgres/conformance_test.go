@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/pgtest"
 	"github.com/sluice-etl/sluice/internal/sinktest"
+	"github.com/sluice-etl/sluice/sinks"
 	"github.com/sluice-etl/sluice/sinks/postgres"
 )
 
@@ -31,7 +32,7 @@ func harness(strategy postgres.Strategy) func(t *testing.T) *sinktest.Harness {
 		db := pgtest.New(t)
 		q := func(s string) string { return pgx.Identifier{s}.Sanitize() }
 		target := func(s sinktest.Spec) postgres.Target {
-			return postgres.Target{Pool: db.Pool, Table: s.Table, Key: s.Key, Checks: s.Checks}
+			return postgres.Target{Pool: db.Pool, Table: s.Table, Key: s.Key, Checks: s.Checks, Create: s.Create}
 		}
 		return &sinktest.Harness{
 			CreateTable: func(ctx context.Context, table string, schema etl.Schema, key []string) error {
@@ -68,6 +69,10 @@ func harness(strategy postgres.Strategy) func(t *testing.T) *sinktest.Harness {
 			},
 			WindowReplace: func(s sinktest.Spec) etl.Loader {
 				return &postgres.WindowReplace{Target: target(s), TimeColumn: s.TimeColumn}
+			},
+			Vocabulary: true,
+			Runs: func(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error) {
+				return (&postgres.State{Pool: db.Pool}).Runs(ctx, pipeline, n)
 			},
 		}
 	}

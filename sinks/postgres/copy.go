@@ -39,9 +39,6 @@ func (e *ValueError) Unwrap() error { return e.Err }
 // COPY path cannot encode (arrays, ranges, geometric and network types, for example).
 var ErrUnsupportedType = errors.New("column type is not supported by the binary COPY path")
 
-// ErrNoTable is wrapped by the error for a target table that does not exist.
-var ErrNoTable = errors.New("table does not exist")
-
 // tableRef names a table: an optional schema (empty means the search_path) and a name.
 type tableRef struct {
 	Schema, Name string

@@ -26,7 +26,7 @@ func copyRows(ctx context.Context, pool *pgxpool.Pool, t tableRef, s etl.Stream)
 		return 0, err
 	}
 	if oid == 0 {
-		return 0, fmt.Errorf("%s: %w", t, ErrNoTable)
+		return 0, fmt.Errorf("%s: %w", t, etl.ErrNoTable)
 	}
 	cols, err := tableColumns(ctx, conn, oid)
 	if err != nil {

@@ -4,7 +4,7 @@
 // the rows.
 //
 //	sink := &postgres.FullRefresh{
-//		Target: postgres.Target{Pool: pool, Table: "name_gender",
+//		Target: postgres.Target{Pool: pool, Table: "name_gender", Create: true,
 //			Checks: []checks.Check{checks.RowCount{}, checks.UniqueKey()}},
 //	}
 //
@@ -21,7 +21,9 @@
 // old rows, and a failed-run record naming the step, the error and the rows read is
 // written in a transaction of its own. sluice_runs and sluice_state are created on first
 // use in [Target.MetaSchema]. [State] reads, sets and resets a pipeline's watermark for a
-// re-sync.
+// re-sync, and reads its run history. A missing table fails the load with an error
+// wrapping etl.ErrNoTable unless [Target.Create] is set. The names and shapes are those
+// every sink shares (see package sinks).
 //
 // # The bulk path
 //
@@ -74,7 +76,9 @@
 //
 // [Merge] stages the changed rows in a temporary table with their arrival order,
 // deduplicates them (latest by [Merge.Cursor], then by arrival), deletes the target rows
-// whose key is staged, and inserts the staged rows that are not soft-deleted. Re-running
+// whose key is staged, and inserts the staged rows that are not soft-deleted. Its cursor
+// and soft-delete column default to those the stream declares, so a source configured
+// with its soft-delete column has its deletes applied without naming it again. Re-running
 // a batch is harmless, so sources can re-read with a look-back. [Reconcile] removes rows
 // hard-deleted at the source by streaming its keys, optionally scoped by a predicate.
 //

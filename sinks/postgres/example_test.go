@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/sinks/postgres"
+	pgsource "github.com/sluice-etl/sluice/sources/postgres"
 )
 
 // A full refresh of a small table, with checks that roll the load back when they fail.
@@ -40,21 +41,27 @@ func ExampleFullRefresh() {
 }
 
 // An incremental merge: soft-deleted rows are removed, and the latest version of a key
-// wins.
+// wins. The merge takes its cursor and soft-delete column from what the source declares;
+// name them on the merge only for a source that does not.
 func ExampleMerge() {
 	var pool *pgxpool.Pool // connected elsewhere
-	_ = &postgres.Merge{
-		Target:  postgres.Target{Pool: pool, Table: "orders", Key: []string{"id"}},
-		Cursor:  "modified",
-		Deleted: "deleted",
+	src, err := pgsource.New(pool, pgsource.Config{Table: "orders", Cursor: "modified", Deleted: "deleted"})
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
+	_ = &etl.Pipeline{Name: "orders_sync", Source: src, Sink: &postgres.Merge{
+		Target: postgres.Target{Pool: pool, Table: "orders", Key: []string{"id"}, Create: true},
+	}}
 }
 
-// Reading and resetting a pipeline's watermark, for a re-sync from scratch.
+// Reading and resetting a pipeline's watermark, for a re-sync from scratch, and reading
+// its run history.
 func ExampleState() {
 	var pool *pgxpool.Pool // connected elsewhere
 	state := &postgres.State{Pool: pool}
 	_ = state.Reset // state.Reset(ctx, "orders_sync") makes the next run read everything
+	_ = state.Runs  // state.Runs(ctx, "orders_sync", 10) returns its last ten runs
 }
 
 // Other tools can stay out of a pipeline's way by taking its lock themselves, such as

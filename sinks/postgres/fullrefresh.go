@@ -78,7 +78,7 @@ func (f *FullRefresh) Load(ctx context.Context, run *etl.Run, in etl.Stream) (et
 	if err != nil {
 		return etl.LoadResult{}, etl.WithStep("connect", err)
 	}
-	return load.Run(ctx, f.dialect(), spec, &refreshMode{f: f}, run, in)
+	return load.Run(ctx, f.dialect(), spec, &refreshMode{tableMaker: tableMaker{&f.Target, in.Schema}, f: f}, run, in)
 }
 
 // RecordFailure writes the run record of a run that failed before its load began.
@@ -88,6 +88,7 @@ func (f *FullRefresh) RecordFailure(ctx context.Context, run *etl.Run, stats etl
 
 // refreshMode is one full refresh's stage and apply.
 type refreshMode struct {
+	tableMaker
 	f       *FullRefresh
 	p       *prepared
 	loaded  int64

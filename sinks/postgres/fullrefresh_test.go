@@ -342,7 +342,9 @@ func TestCreateMissingTable(t *testing.T) {
 			l := &postgres.FullRefresh{Target: postgres.Target{Pool: db.Pool, Table: "New Table", Key: []string{"id"}}, Strategy: strategy}
 			p := &etl.Pipeline{Name: "create", Source: source(func() etl.Stream { return wideRows(10, 1) }), Sink: l}
 			_, err := p.Run(ctx, etl.Window{})
-			require.ErrorIs(t, err, postgres.ErrNoTable)
+			require.ErrorIs(t, err, etl.ErrNoTable)
+			require.ErrorContains(t, err, "table New Table")
+			require.ErrorContains(t, err, "set Create")
 			l.Create = true
 			for range 2 {
 				_, err = p.Run(ctx, etl.Window{})

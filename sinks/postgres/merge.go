@@ -27,11 +27,13 @@ import (
 type Merge struct {
 	Target
 	// Cursor names the column that orders versions of one key: the highest wins, NULL
-	// lowest. Defaults to none: the last to arrive wins.
+	// lowest. Defaults to the cursor the stream declares (etl.Stream.Cursor), else none:
+	// the last to arrive wins.
 	Cursor string
 	// Deleted names the soft-delete column: a boolean that is true, or any other type that
 	// is not NULL (a deleted_at timestamp), marks a row deleted at the source. Defaults to
-	// none: every row is an upsert.
+	// the column the stream declares (etl.Stream.Deleted), so a source's soft deletes are
+	// applied without naming them twice; else none: every row is an upsert.
 	Deleted string
 	// KeepDeleted keeps soft-deleted rows in the target, with their flag, instead of
 	// deleting them. Defaults to false: hard deletes.
@@ -83,7 +85,7 @@ func (m *Merge) Load(ctx context.Context, run *etl.Run, in etl.Stream) (etl.Load
 	if err != nil {
 		return etl.LoadResult{}, etl.WithStep("connect", err)
 	}
-	return load.Run(ctx, m.dialect(), spec, &mergeMode{m: m}, run, in)
+	return load.Run(ctx, m.dialect(), spec, &mergeMode{tableMaker: tableMaker{&m.Target, in.Schema}, m: m}, run, in)
 }
 
 // RecordFailure writes the run record of a run that failed before its load began.
@@ -94,10 +96,13 @@ func (m *Merge) RecordFailure(ctx context.Context, run *etl.Run, stats etl.Stats
 const seqColumn = "__sluice_seq"
 
 type mergeMode struct {
+	tableMaker
 	m     *Merge
 	p     *prepared
 	stage tableRef
 	names []string
+	// cursor and deleted are the merge's columns, resolved by load.MergeColumns.
+	cursor, deleted string
 }
 
 func (mm *mergeMode) Kind() string { return "merge" }
@@ -131,10 +136,13 @@ func (mm *mergeMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in et
 		return 0, fmt.Errorf("table %s: %w", mm.p.ref, ErrNoKey)
 	}
 	mm.names = in.Schema.Names()
-	for _, c := range append(append([]string(nil), mm.p.key...), mm.m.Cursor, mm.m.Deleted) {
-		if c != "" && in.Schema.Index(c) < 0 {
-			return 0, fmt.Errorf("table %s: the stream has no column %q", mm.p.ref, c)
+	for _, c := range mm.p.key {
+		if in.Schema.Index(c) < 0 {
+			return 0, fmt.Errorf("table %s: the stream has no key column %q", mm.p.ref, c)
 		}
+	}
+	if mm.cursor, mm.deleted, err = load.MergeColumns(mm.p.ref.String(), in, mm.m.Cursor, mm.m.Deleted); err != nil {
+		return 0, err
 	}
 	if mm.stage, err = stageTable(ctx, tx, mm.p, runTable("sluice_stage", run.ID), mm.names, true); err != nil {
 		return 0, err
@@ -144,12 +152,12 @@ func (mm *mergeMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in et
 
 // tombstone returns the SQL that is true for a deleted row of alias, or "false".
 func (mm *mergeMode) tombstone(alias string) string {
-	if mm.m.Deleted == "" {
+	if mm.deleted == "" {
 		return "false"
 	}
-	col := alias + "." + quoteIdent(mm.m.Deleted)
+	col := alias + "." + quoteIdent(mm.deleted)
 	for _, c := range mm.p.cols {
-		if c.Name == mm.m.Deleted && c.Receive == "boolrecv" {
+		if c.Name == mm.deleted && c.Receive == "boolrecv" {
 			return "(" + col + " IS TRUE)"
 		}
 	}
@@ -175,10 +183,10 @@ func (mm *mergeMode) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load
 	// the whole target instead of the stage. The key's statistics (and the delete flag's)
 	// are all the joins need, and far cheaper to gather than every column's.
 	analyzed := key
-	if mm.m.Deleted != "" {
+	if mm.deleted != "" {
 		// The tombstone delete joins on the flag too; without its statistics the planner
 		// guesses how many tombstones there are.
-		analyzed = append(append([]string(nil), key...), mm.m.Deleted)
+		analyzed = append(append([]string(nil), key...), mm.deleted)
 	}
 	if _, err := tx.Exec(ctx, "ANALYZE "+stage+" ("+quoteList(analyzed)+")"); err != nil {
 		return load.Applied{}, fmt.Errorf("analyze stage of %s: %w", target, err)
@@ -199,8 +207,8 @@ func (mm *mergeMode) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load
 	}
 	if dupKeys > 0 {
 		order := ""
-		if mm.m.Cursor != "" {
-			order = quoteIdent(mm.m.Cursor) + " DESC NULLS LAST, "
+		if mm.cursor != "" {
+			order = quoteIdent(mm.cursor) + " DESC NULLS LAST, "
 		}
 		seq := quoteIdent(seqColumn)
 		dedupe := "DELETE FROM " + stage + " WHERE " + seq + " IN (SELECT " + seq + " FROM (SELECT " + seq +
@@ -279,7 +287,7 @@ func (mm *mergeMode) upsert(ctx context.Context, ltx load.Tx) (load.Applied, boo
 		return load.Applied{}, true, fmt.Errorf("upsert changed rows into %s: %w", target, err)
 	}
 	applied := load.Applied{Written: tag.RowsAffected()}
-	if mm.m.KeepDeleted || mm.m.Deleted == "" {
+	if mm.m.KeepDeleted || mm.deleted == "" {
 		return applied, true, nil
 	}
 	del := "DELETE FROM " + target.sql() + " t USING " + stage + " s WHERE " + keyMatch(key, "t", "s") +

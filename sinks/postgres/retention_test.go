@@ -297,8 +297,8 @@ func TestRetentionTaskCountsRows(t *testing.T) {
 	dry := retConfig(db.Pool)
 	dry.DryRun = true
 	d := dag.New("cleanup", dag.Config{})
-	d.Task("preview", dry.Task())
-	d.Task("retention", retConfig(db.Pool).Task()).After("preview")
+	d.Task("preview", dag.Job(dry))
+	d.Task("retention", dag.Job(retConfig(db.Pool))).After("preview")
 	rep, err := d.Run(context.Background(), etl.Window{})
 	require.NoError(t, err)
 	require.Len(t, rep.Tasks, 2)
@@ -405,10 +405,10 @@ func ExampleRetention() {
 	defer pool.Close()
 
 	d := dag.New("cleanup", dag.Config{})
-	d.Task("events_retention", postgres.Retention{
+	d.Task("events_retention", dag.Job(postgres.Retention{
 		Pool: pool, Schema: "analytics", Table: "events", TimeColumn: "created_at",
 		OlderThan: 90 * 24 * time.Hour, BatchRows: 5000,
-	}.Task())
+	}))
 	d.Task("prune_runs", func(ctx context.Context, r *dag.Run) error {
 		n, err := postgres.PruneRuns(ctx, pool, "analytics", 365*24*time.Hour)
 		r.AddRows(n)

@@ -6,20 +6,21 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/sluice-etl/sluice/dag"
 	"github.com/sluice-etl/sluice/internal/load"
+	"github.com/sluice-etl/sluice/sinks"
 )
 
-// State reads and resets the incremental state of pipelines: the watermark each one keeps
-// in the sluice_state table, committed with its rows. Reset it to re-sync a pipeline from
-// the start.
+// State reads and changes the incremental state of pipelines, outside a load: the
+// watermark each one keeps in sluice_state, committed with its rows, and the run history
+// in sluice_runs. Reset a pipeline's watermark to re-sync it from the start.
 type State struct {
 	// Pool connects to the database. Required.
 	Pool *pgxpool.Pool
-	// Schema holds sluice_state: the loaders' MetaSchema. Defaults to the search_path.
-	Schema string
-	// LockWait bounds the wait for a running load of the pipeline to finish before a
-	// change. Defaults to 0: fail at once with an error wrapping etl.ErrLocked.
+	// MetaSchema holds sluice_state and sluice_runs: the loaders' MetaSchema. Defaults to
+	// the connection's search_path.
+	MetaSchema string
+	// LockWait bounds the wait of Set and Reset for a running load of the pipeline to
+	// finish. Defaults to 0: fail at once with an error wrapping etl.ErrLocked.
 	LockWait time.Duration
 }
 
@@ -31,30 +32,41 @@ func (s *State) Watermark(ctx context.Context, pipeline string) (any, error) {
 		return nil, err
 	}
 	defer sess.Close(ctx)
-	return load.State(ctx, d, sess, s.Schema, pipeline)
-}
-
-// Reset deletes the pipeline's watermark, so its next run syncs everything. It takes the
-// pipeline's lock, so it never races a running load.
-func (s *State) Reset(ctx context.Context, pipeline string) error {
-	return s.locked(ctx, pipeline, func(d dialect, sess load.Session) error {
-		return load.ResetState(ctx, d, sess, s.Schema, pipeline)
-	})
+	return load.State(ctx, d, sess, s.MetaSchema, pipeline)
 }
 
 // Set stores v (int64, time.Time, string or etl.Decimal) as the pipeline's watermark, to
-// re-sync from a chosen point. It takes the pipeline's lock.
+// re-sync from a chosen point. It takes the pipeline's lock, so it never races a load.
 func (s *State) Set(ctx context.Context, pipeline string, v any) error {
 	return s.locked(ctx, pipeline, func(d dialect, sess load.Session) error {
-		return load.SetState(ctx, d, sess, s.Schema, pipeline, v)
+		return load.SetState(ctx, d, sess, s.MetaSchema, pipeline, v)
 	})
+}
+
+// Reset deletes the pipeline's watermark, so its next run syncs everything. It takes the
+// pipeline's lock, so it never races a load.
+func (s *State) Reset(ctx context.Context, pipeline string) error {
+	return s.locked(ctx, pipeline, func(d dialect, sess load.Session) error {
+		return load.ResetState(ctx, d, sess, s.MetaSchema, pipeline)
+	})
+}
+
+// Runs returns the last n run records of pipeline, newest first; an empty pipeline means
+// every pipeline and n <= 0 means every record. A MetaSchema no load has used has none.
+func (s *State) Runs(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error) {
+	d, sess, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close(ctx)
+	return load.ReadRuns(ctx, d, sess, s.MetaSchema, pipeline, n)
 }
 
 func (s *State) open(ctx context.Context) (dialect, load.Session, error) {
 	if s.Pool == nil {
 		return dialect{}, nil, errors.New("postgres: State has no Pool")
 	}
-	d := dialect{pool: s.Pool, meta: s.Schema}
+	d := dialect{pool: s.Pool, meta: s.MetaSchema}
 	sess, err := d.Session(ctx)
 	return d, sess, err
 }
@@ -73,11 +85,20 @@ func (s *State) locked(ctx context.Context, pipeline string, fn func(dialect, lo
 	return fn(d, sess)
 }
 
-// Execer adapts a pool to dag.Execer, so that dag.SQL tasks run summary and report SQL in
-// the database.
-func Execer(pool *pgxpool.Pool) dag.Execer {
-	return dag.ExecFunc(func(ctx context.Context, sql string, args ...any) (int64, error) {
-		tag, err := pool.Exec(ctx, sql, args...)
-		return tag.RowsAffected(), err
-	})
+// Execer runs SQL statements on a pool and reports the rows they affected. It satisfies
+// dag.Execer, so that dag.SQL tasks run summary and report SQL in the database:
+//
+//	d.Task("rollup", dag.SQL(postgres.Execer{Pool: pool}, rollupSQL))
+type Execer struct {
+	// Pool connects to the database. Required.
+	Pool *pgxpool.Pool
+}
+
+// ExecContext runs sql with args bound to its $1, $2, ... placeholders.
+func (e Execer) ExecContext(ctx context.Context, sql string, args ...any) (int64, error) {
+	if e.Pool == nil {
+		return 0, errors.New("postgres: Execer has no Pool")
+	}
+	tag, err := e.Pool.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), err
 }

@@ -26,7 +26,8 @@ type Target struct {
 	// Table is the target table's name, unquoted; any string is allowed. Required.
 	Table string
 	// Create creates the table from the stream's schema when it is missing, with Key as
-	// its primary key. Defaults to false: a missing table fails the load with [ErrNoTable].
+	// its primary key, inside the load's transaction. Defaults to false: a missing table
+	// fails the load with an error wrapping etl.ErrNoTable.
 	Create bool
 	// Key is the table's key: what a merge matches on, what checks.UniqueKey with no
 	// columns checks, and the primary key of a created table. Defaults to the table's
@@ -122,8 +123,30 @@ type prepared struct {
 	key  []string
 }
 
-// prepare looks the table up (creating it when configured), plans the COPY of the stream
-// and settles the key. It runs inside the load's transaction.
+// ensureTable creates the table when it is missing and Create is set, or fails with
+// etl.ErrNoTable. Every mode calls it first in the load's transaction (load.Preparer),
+// so that what runs before the stage, such as the count of a checks.Shrink, finds the
+// table: a first run has nothing to shrink from.
+func (t *Target) ensureTable(ctx context.Context, tx pgx.Tx, schema etl.Schema) error {
+	if err := schema.Validate(); err != nil {
+		return etl.WithStep("stage", err)
+	}
+	ref := t.ref()
+	oid, err := tableOID(ctx, tx, ref)
+	if err != nil || oid != 0 {
+		return etl.WithStep("stage", err)
+	}
+	if !t.Create {
+		return etl.WithStep("stage", fmt.Errorf("table %s: %w (set Create to make it from the stream's schema)", ref, etl.ErrNoTable))
+	}
+	if _, err := tx.Exec(ctx, createTableSQL(ref, schema, t.Key)); err != nil {
+		return etl.WithStep("stage", fmt.Errorf("create table %s: %w", ref, err))
+	}
+	return nil
+}
+
+// prepare looks the table up, plans the COPY of the stream and settles the key. It runs
+// inside the load's transaction, after [Target.ensureTable].
 func (t *Target) prepare(ctx context.Context, tx pgx.Tx, schema etl.Schema) (*prepared, error) {
 	if err := schema.Validate(); err != nil {
 		return nil, err
@@ -134,15 +157,7 @@ func (t *Target) prepare(ctx context.Context, tx pgx.Tx, schema etl.Schema) (*pr
 		return nil, err
 	}
 	if oid == 0 {
-		if !t.Create {
-			return nil, fmt.Errorf("table %s: %w (set Create to make it from the stream's schema)", ref, ErrNoTable)
-		}
-		if _, err := tx.Exec(ctx, createTableSQL(ref, schema, t.Key)); err != nil {
-			return nil, fmt.Errorf("create table %s: %w", ref, err)
-		}
-		if oid, err = tableOID(ctx, tx, ref); err != nil {
-			return nil, err
-		}
+		return nil, fmt.Errorf("table %s: %w (set Create to make it from the stream's schema)", ref, etl.ErrNoTable)
 	}
 	// Pin the schema the search_path resolved, so tables made next to it land beside it.
 	if err := tx.QueryRow(ctx, `SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -164,6 +179,21 @@ func (t *Target) prepare(ctx context.Context, tx pgx.Tx, schema etl.Schema) (*pr
 		}
 	}
 	return &prepared{ref: ref, oid: oid, cols: cols, plan: plan, key: key}, nil
+}
+
+// tableMaker is embedded in every mode: its Prepare makes sure the table exists.
+type tableMaker struct {
+	t      *Target
+	schema etl.Schema
+}
+
+// Prepare implements load.Preparer.
+func (m tableMaker) Prepare(ctx context.Context, ltx load.Tx, _ *etl.Run) error {
+	t, err := asPgTx(ltx)
+	if err != nil {
+		return err
+	}
+	return m.t.ensureTable(ctx, t.tx, m.schema)
 }
 
 func createTableSQL(ref tableRef, schema etl.Schema, key []string) string {

@@ -48,7 +48,7 @@ func (w *WindowReplace) Load(ctx context.Context, run *etl.Run, in etl.Stream) (
 	if err != nil {
 		return etl.LoadResult{}, etl.WithStep("connect", err)
 	}
-	return load.Run(ctx, w.dialect(), spec, &windowMode{w: w}, run, in)
+	return load.Run(ctx, w.dialect(), spec, &windowMode{tableMaker: tableMaker{&w.Target, in.Schema}, w: w}, run, in)
 }
 
 // RecordFailure writes the run record of a run that failed before its load began.
@@ -57,6 +57,7 @@ func (w *WindowReplace) RecordFailure(ctx context.Context, run *etl.Run, stats e
 }
 
 type windowMode struct {
+	tableMaker
 	w     *WindowReplace
 	p     *prepared
 	stage tableRef

@@ -64,7 +64,7 @@ func TestExecerRunsDAGSQL(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
-	var ex dag.Execer = postgres.Execer(db.Pool)
+	var ex dag.Execer = postgres.Execer{Pool: db.Pool}
 	n, err := ex.ExecContext(ctx, "CREATE TABLE s AS SELECT g FROM generate_series(1, $1::int) g", 7)
 	require.NoError(t, err)
 	require.EqualValues(t, 7, n)

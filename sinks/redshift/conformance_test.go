@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 	"github.com/sluice-etl/sluice/internal/redshifttest"
 	"github.com/sluice-etl/sluice/internal/sinktest"
+	"github.com/sluice-etl/sluice/sinks"
 	"github.com/sluice-etl/sluice/sinks/redshift"
 )
 
@@ -49,7 +50,7 @@ func conformanceHarness(t *testing.T) *sinktest.Harness {
 	q := redshiftcopy.QuoteIdentifier
 	target := func(s sinktest.Spec) redshift.Target {
 		tg := harnessTarget(h, s.Table, s.Key)
-		tg.Checks = s.Checks
+		tg.Checks, tg.Create = s.Checks, s.Create
 		return tg
 	}
 	return &sinktest.Harness{
@@ -80,6 +81,10 @@ func conformanceHarness(t *testing.T) *sinktest.Harness {
 		},
 		WindowReplace: func(s sinktest.Spec) etl.Loader {
 			return &redshift.WindowReplace{Target: target(s), TimeColumn: s.TimeColumn}
+		},
+		Vocabulary: true,
+		Runs: func(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error) {
+			return (&redshift.State{Connect: func(context.Context) (redshift.DB, error) { return other, nil }}).Runs(ctx, pipeline, n)
 		},
 	}
 }

@@ -385,6 +385,7 @@ func TestCreateMakesAMissingTable(t *testing.T) {
 		{Name: "ok", Type: etl.TypeBool}, {Name: "score", Type: etl.TypeFloat64}}
 	row := etl.Row{int64(1), "日本", etl.Decimal("1.5"), t0, t0, true, 0.5}
 	_, err := loadRows(ctx, "orders", &redshift.FullRefresh{Target: tg}, schema, []etl.Row{row})
+	require.ErrorIs(t, err, etl.ErrNoTable)
 	require.ErrorContains(t, err, "table \"orders\" does not exist; set Create")
 	require.Equal(t, "stage", etl.Step(err))
 	require.Empty(t, staged(t, h))

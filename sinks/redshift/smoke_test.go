@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 	"github.com/sluice-etl/sluice/internal/sinktest"
+	"github.com/sluice-etl/sluice/sinks"
 	"github.com/sluice-etl/sluice/sinks/redshift"
 )
 
@@ -62,7 +63,7 @@ func smokeHarness(t *testing.T) *sinktest.Harness {
 	q := redshiftcopy.QuoteIdentifier
 	target := func(s sinktest.Spec) redshift.Target {
 		return redshift.Target{DSN: dsn, Staging: staging, Schema: schema, MetaSchema: schema,
-			Table: s.Table, Key: s.Key, Checks: s.Checks}
+			Table: s.Table, Key: s.Key, Checks: s.Checks, Create: s.Create}
 	}
 	return &sinktest.Harness{
 		CreateTable: func(ctx context.Context, table string, sch etl.Schema, key []string) error {
@@ -102,6 +103,10 @@ func smokeHarness(t *testing.T) *sinktest.Harness {
 		},
 		WindowReplace: func(s sinktest.Spec) etl.Loader {
 			return &redshift.WindowReplace{Target: target(s), TimeColumn: s.TimeColumn}
+		},
+		Vocabulary: true,
+		Runs: func(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error) {
+			return (&redshift.State{DSN: dsn, MetaSchema: schema}).Runs(ctx, pipeline, n)
 		},
 	}
 }

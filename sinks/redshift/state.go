@@ -2,15 +2,14 @@ package redshift
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
-	"github.com/sluice-etl/sluice/internal/pgxrows"
 	"github.com/sluice-etl/sluice/internal/redshiftcopy"
+	"github.com/sluice-etl/sluice/sinks"
 )
 
 // State reads and changes the incremental state of pipelines (the watermark each keeps
@@ -29,34 +28,6 @@ type State struct {
 	// wrapping etl.ErrLocked. Redshift has no LOCK NOWAIT, so the bound is a
 	// statement_timeout around the LOCK. Defaults to 0: wait without bound.
 	LockWait time.Duration
-}
-
-// RunRecord is one row of sluice_runs: what a run did, or why it failed.
-type RunRecord struct {
-	RunID    string
-	Pipeline string
-	// Mode is "full_refresh", "merge" or "window_replace".
-	Mode string
-	// Target is the loaded table, as the cluster names it.
-	Target string
-	Window etl.Window
-	// Status is "success" or "failed".
-	Status string
-	// Step names the step that failed ("extract", "stage", "check", ...); Error is its
-	// message.
-	Step, Error string
-	Stats       etl.Stats
-	// Loaded counts the rows the database received.
-	Loaded int64
-	Checks []etl.CheckResult
-	// Rejects holds the first rejected records, as messages.
-	Rejects []string
-	// Watermark is the stored watermark's text after a successful run.
-	Watermark string
-	Attempts  int64
-	Owner     string
-	Started   time.Time
-	Finished  time.Time
 }
 
 func (s *State) dialect() (dialect, error) {
@@ -154,58 +125,11 @@ func (s *State) locked(ctx context.Context, fn func(*tx) error) error {
 
 // Runs returns the last n run records of pipeline, newest first; an empty pipeline means
 // every pipeline and n <= 0 means all records. A meta schema no run has touched has none.
-func (s *State) Runs(ctx context.Context, pipeline string, n int) ([]RunRecord, error) {
-	_, sess, err := s.session(ctx)
+func (s *State) Runs(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error) {
+	d, sess, err := s.session(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer sess.Close(context.WithoutCancel(ctx))
-	runs := redshiftcopy.Table{Schema: fold(s.MetaSchema), Name: load.RunsTable}
-	if _, err := pgxrows.Collect(sess.db.Query(ctx, "SELECT 1 FROM "+runs.String()+" WHERE 1 = 0")); err != nil {
-		return nil, nil // no run has created it yet
-	}
-	q := "SELECT run_id, pipeline, mode, target, window_start, window_end, status, step, error, rows_read, " +
-		"rows_rejected, rows_filtered, rows_loaded, rows_written, rows_deleted, checks, rejects, watermark, attempts, " +
-		"owner, started_at, finished_at FROM " + runs.String()
-	var args []any
-	if pipeline != "" {
-		q += " WHERE pipeline = $1"
-		args = append(args, pipeline)
-	}
-	q += " ORDER BY started_at DESC, finished_at DESC"
-	if n > 0 {
-		q += fmt.Sprintf(" LIMIT %d", n)
-	}
-	rows, err := pgxrows.Collect(sess.db.Query(ctx, q, args...))
-	if err != nil {
-		return nil, fmt.Errorf("redshift: read %s: %w", runs, err)
-	}
-	out := make([]RunRecord, len(rows))
-	for i, r := range rows {
-		s := func(j int) string { v, _ := r[j].(string); return v }
-		n := func(j int) int64 { v, _ := r[j].(int64); return v }
-		tm := func(j int) time.Time { v, _ := r[j].(time.Time); return v }
-		rec := RunRecord{
-			RunID: s(0), Pipeline: s(1), Mode: s(2), Target: s(3),
-			Window: etl.Window{Start: tm(4), End: tm(5)},
-			Status: s(6), Step: s(7), Error: s(8),
-			Stats: etl.Stats{RowsRead: n(9), RowsRejected: n(10), RowsFiltered: n(11),
-				RowsWritten: n(13), RowsDeleted: n(14)},
-			Loaded: n(12), Watermark: s(17), Attempts: n(18), Owner: s(19),
-			Started: tm(20), Finished: tm(21),
-		}
-		rec.Stats.Duration = rec.Finished.Sub(rec.Started)
-		if c := s(15); c != "" && c != "null" {
-			if err := json.Unmarshal([]byte(c), &rec.Checks); err != nil {
-				return nil, fmt.Errorf("redshift: run %s: checks: %w", rec.RunID, err)
-			}
-		}
-		if c := s(16); c != "" && c != "null" {
-			if err := json.Unmarshal([]byte(c), &rec.Rejects); err != nil {
-				return nil, fmt.Errorf("redshift: run %s: rejects: %w", rec.RunID, err)
-			}
-		}
-		out[i] = rec
-	}
-	return out, nil
+	return load.ReadRuns(ctx, d, sess, fold(s.MetaSchema), pipeline, n)
 }

@@ -28,7 +28,7 @@ import (
 // still in progress is never swept.
 //
 // A Sweep is a plain Run(ctx) (SweepResult, error), so a scheduler can run it as it is;
-// package dag adapts such functions into tasks.
+// dag.Job adapts it into a task, counting the objects deleted as the task's rows.
 type Sweep struct {
 	// Stage says where staging lives: Bucket and Prefix, and how to reach S3. Prefix is
 	// required, so that a sweep never walks a whole bucket.
@@ -51,6 +51,9 @@ type SweepResult struct {
 	// Kept counts staging objects younger than the cutoff.
 	Kept int
 }
+
+// RowsAffected returns the objects deleted, which dag.Job counts as the task's rows.
+func (r SweepResult) RowsAffected() int64 { return int64(r.Deleted) }
 
 // stagedKey matches the keys a Stager writes below its prefix; its first group is the
 // run prefix, its second the object's name.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -78,10 +79,6 @@ func ensureLockTable(ctx context.Context, db DB, meta string) error {
 	}
 	return nil
 }
-
-// errNoTable is wrapped by the error of a load whose table is missing and whose Target
-// does not Create it.
-var errNoTable = errors.New("table does not exist")
 
 func (t *Target) validate() error {
 	switch {
@@ -185,16 +182,25 @@ func (t *Target) load(ctx context.Context, kind string, full bool, run *etl.Run,
 	if err := t.validate(); err != nil {
 		return etl.LoadResult{}, err
 	}
+	// A stream the load cannot take fails before anything is staged, and leaves a
+	// failed-run record like any other failure.
+	refuse := func(err error) (etl.LoadResult, error) {
+		err = etl.WithStep("stage", fmt.Errorf("table %s: %w", t.table(), err))
+		if rerr := t.recordFailure(ctx, kind, run, run.Stats(), err); rerr != nil {
+			run.Log().Warn("could not record the failed run", slog.Any("error", rerr))
+		}
+		return etl.LoadResult{}, err
+	}
 	if err := in.Schema.Validate(); err != nil {
-		return etl.LoadResult{}, etl.WithStep("stage", fmt.Errorf("table %s: %w", t.table(), err))
+		return refuse(err)
 	}
 	names, err := foldColumns(in.Schema)
 	if err != nil {
-		return etl.LoadResult{}, etl.WithStep("stage", fmt.Errorf("table %s: %w", t.table(), err))
+		return refuse(err)
 	}
 	if check != nil {
 		if err := check(in.Schema); err != nil {
-			return etl.LoadResult{}, etl.WithStep("stage", fmt.Errorf("table %s: %w", t.table(), err))
+			return refuse(err)
 		}
 	}
 	m := &mode{t: t, kind: kind, apply: apply, names: names, schema: in.Schema}
@@ -278,7 +284,7 @@ func (m *mode) ensureTable(ctx context.Context) error {
 		return nil
 	}
 	if !m.t.Create {
-		return etl.WithStep("stage", fmt.Errorf("table %s does not exist; set Create to create it from the stream: %w", target, errNoTable))
+		return etl.WithStep("stage", fmt.Errorf("table %s does not exist; set Create to create it from the stream: %w", target, etl.ErrNoTable))
 	}
 	cols := make([]string, len(m.names), len(m.names)+1)
 	for i, name := range m.names {

@@ -38,7 +38,7 @@ func BenchmarkFullRefresh(b *testing.B) {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	l := sqlite.FullRefresh{DB: db, Table: "t", Key: []string{"id"}}
+	l := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", Key: []string{"id"}, Create: true}}
 	const n = 100_000
 	for b.Loop() {
 		if _, err := l.Load(ctx, etl.NewRun("bench", etl.Window{}), genRows(0, n, 0)); err != nil {
@@ -56,7 +56,7 @@ func BenchmarkMerge(b *testing.B) {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	l := sqlite.Merge{DB: db, Table: "t", Key: []string{"id"}, Cursor: "modified", Deleted: "deleted"}
+	l := &sqlite.Merge{Target: sqlite.Target{DB: db, Table: "t", Key: []string{"id"}, Create: true}, Cursor: "modified", Deleted: "deleted"}
 	if _, err := l.Load(ctx, etl.NewRun("bench", etl.Window{}), genRows(0, 100_000, 0)); err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/sinktest"
+	"github.com/sluice-etl/sluice/sinks"
 )
 
 // TestConformance runs the suite every SQL sink must pass, each subtest on its own file.
@@ -19,6 +20,9 @@ func TestConformance(t *testing.T) {
 		db, err := Open(filepath.Join(t.TempDir(), "conformance.db"))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = db.Close() })
+		target := func(s sinktest.Spec) Target {
+			return Target{DB: db, Table: s.Table, Key: s.Key, Checks: s.Checks, Create: s.Create}
+		}
 		return &sinktest.Harness{
 			CreateTable: func(ctx context.Context, table string, schema etl.Schema, key []string) error {
 				defs := make([]string, 0, len(schema)+1)
@@ -36,16 +40,20 @@ func TestConformance(t *testing.T) {
 			},
 			QuoteIdent: quoteIdent,
 			Watermark: func(ctx context.Context, pipeline string) (any, error) {
-				return State(ctx, db, pipeline)
+				return (&State{DB: db}).Watermark(ctx, pipeline)
 			},
 			FullRefresh: func(s sinktest.Spec) etl.Loader {
-				return FullRefresh{DB: db, Table: s.Table, Key: s.Key, Checks: s.Checks}
+				return &FullRefresh{Target: target(s)}
 			},
 			Merge: func(s sinktest.Spec) etl.Loader {
-				return Merge{DB: db, Table: s.Table, Key: s.Key, Cursor: s.Cursor, Deleted: s.Deleted, Checks: s.Checks}
+				return &Merge{Target: target(s), Cursor: s.Cursor, Deleted: s.Deleted}
 			},
 			WindowReplace: func(s sinktest.Spec) etl.Loader {
-				return WindowReplace{DB: db, Table: s.Table, Key: s.Key, TimeColumn: s.TimeColumn, Checks: s.Checks}
+				return &WindowReplace{Target: target(s), TimeColumn: s.TimeColumn}
+			},
+			Vocabulary: true,
+			Runs: func(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error) {
+				return (&State{DB: db}).Runs(ctx, pipeline, n)
 			},
 		}
 	})

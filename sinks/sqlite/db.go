@@ -106,4 +106,4 @@ func (d *DB) Namespace() string {
 	return "file://" + p
 }
 
-var errNilDB = errors.New("sqlite: loader has no DB")
+var errNilDB = errors.New("sqlite: no DB given")

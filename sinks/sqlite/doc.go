@@ -3,14 +3,15 @@
 // checks, state and run history as the PostgreSQL and Redshift sinks.
 //
 // [Open] a file, then load it with a [FullRefresh], a [Merge] or a [WindowReplace]; each
-// is an etl.Loader, an etl.FailureRecorder and an etl.Lineage.
+// embeds a [Target] and is an etl.Loader, an etl.FailureRecorder and an etl.Lineage, with
+// the names and shapes every sink shares (see package sinks).
 //
 //	db, err := sqlite.Open("name_gender.db")
 //	...
-//	p := &etl.Pipeline{Name: "name_gender", Source: src, Sink: sqlite.FullRefresh{
-//		DB: db, Table: "name_gender", Key: []string{"name"},
+//	p := &etl.Pipeline{Name: "name_gender", Source: src, Sink: &sqlite.FullRefresh{Target: sqlite.Target{
+//		DB: db, Table: "name_gender", Key: []string{"name"}, Create: true,
 //		Checks: []checks.Check{checks.RowCount{}, checks.UniqueKey(), checks.DuplicateRows{}},
-//	}}
+//	}}}
 //
 // # Load modes
 //
@@ -24,8 +25,9 @@
 //   - [WindowReplace] deletes the rows whose time column falls in the run's window and
 //     inserts the stream, for backfills.
 //
-// A missing table is created from the stream's schema, with the loader's key as its
-// PRIMARY KEY. Rows go in through prepared multi-row INSERT statements ([DefaultBatchRows]
+// With [Target.Create] set, a missing table is created from the stream's schema, with the
+// loader's key as its PRIMARY KEY; without it, a missing table fails the load with an
+// error wrapping etl.ErrNoTable. Rows go in through prepared multi-row INSERT statements ([DefaultBatchRows]
 // rows each). Every check runs inside the transaction, and a failed one rolls back the
 // rows and the watermark together. A unique-key check on a key that a unique index
 // already enforces passes without a scan; a duplicate that the PRIMARY KEY rejects fails
@@ -66,12 +68,15 @@
 //
 // The watermark of each pipeline lives in the sluice_state table and every run leaves a
 // row in sluice_runs, both in the same file and written in the load's transaction. Read
-// and change the watermark with [State], [SetState] and [ResetState] (the last two take
-// the pipeline lock, so they never race a load); read the history with [Runs].
+// and change the watermark with [State.Watermark], [State.Set] and [State.Reset] (the last
+// two take the pipeline lock, so they never race a load); read the history with
+// [State.Runs].
 //
 // A row value that does not fit its column fails the load with a [*ValueError] naming the
 // table, the row and the column.
 //
-// Table names are plain SQLite names in the main database; the protocol's schema, where
-// other sinks put a PostgreSQL schema, would name an attached database.
+// Table names are plain SQLite names in the main database. SQLite has no schemas, so
+// [Target] and [State] have no Schema and no MetaSchema: the table, sluice_runs and
+// sluice_state all live in the file. [FullRefresh] has one way to replace the rows, so it
+// has no Strategy.
 package sqlite

@@ -26,8 +26,10 @@ func Example() {
 	defer db.Close()
 
 	schema := etl.Schema{{Name: "name", Type: etl.TypeText, NotNull: true}, {Name: "gender", Type: etl.TypeText}}
-	sink := sqlite.FullRefresh{DB: db, Table: "name_gender", Key: []string{"name"},
-		Checks: []checks.Check{checks.RowCount{Min: 1}, checks.UniqueKey(), checks.DuplicateRows{}}}
+	sink := &sqlite.FullRefresh{Target: sqlite.Target{
+		DB: db, Table: "name_gender", Key: []string{"name"}, Create: true,
+		Checks: []checks.Check{checks.RowCount{Min: 1}, checks.UniqueKey(), checks.DuplicateRows{}},
+	}}
 	run := func(rows ...etl.Row) error {
 		p := &etl.Pipeline{Name: "name_gender", Sink: sink, Meta: etl.Meta{Owner: "growth team"},
 			Source: etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
@@ -56,7 +58,8 @@ func Example() {
 		_ = rows.Scan(&name, &gender)
 		fmt.Println(name, gender)
 	}
-	history, _ := sqlite.Runs(context.Background(), db, "name_gender", 0)
+	state := &sqlite.State{DB: db}
+	history, _ := state.Runs(context.Background(), "name_gender", 0)
 	for _, r := range history {
 		fmt.Printf("%s step=%q owner=%q\n", r.Status, r.Step, r.Owner)
 	}
@@ -88,10 +91,12 @@ func ExampleMerge() {
 	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "price", Type: etl.TypeNumeric},
 		{Name: "modified", Type: etl.TypeTimestamp}, {Name: "deleted", Type: etl.TypeBool}}
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	sink := sqlite.Merge{DB: db, Table: "products", Key: []string{"id"}, Cursor: "modified", Deleted: "deleted"}
+	// The merge's Cursor and Deleted default to what the stream declares.
+	sink := &sqlite.Merge{Target: sqlite.Target{DB: db, Table: "products", Key: []string{"id"}, Create: true}}
 	sync := func(rows ...etl.Row) {
 		run := etl.NewRun("products", etl.Window{})
 		in := etl.SliceStream(schema, rows)
+		in.Cursor, in.Deleted = "modified", "deleted" // as an incremental source declares them
 		all := in.Rows
 		in.Rows = func(yield func(etl.Row, error) bool) { // an incremental source's part
 			for r, err := range all {
@@ -117,7 +122,7 @@ func ExampleMerge() {
 		_ = rows.Scan(&id, &price)
 		fmt.Println(id, price)
 	}
-	wm, _ := sqlite.State(ctx, db, "products")
+	wm, _ := (&sqlite.State{DB: db}).Watermark(ctx, "products")
 	fmt.Println("watermark:", wm)
 	// Output:
 	// 1 8.49

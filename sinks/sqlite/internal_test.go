@@ -117,7 +117,7 @@ func TestBusyIsRetryableWhileTheStreamIsUnread(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, wtx.Commit(ctx))
 
-	m := &fullRefresh{stream: stream{table: "t", schema: etl.Schema{{Name: "a"}}}}
+	m := &fullRefresh{stream: stream{table: "t", create: true, schema: etl.Schema{{Name: "a"}}}}
 	require.True(t, m.CanReplay())
 	wtx, err = ws.Begin(ctx)
 	require.NoError(t, err)

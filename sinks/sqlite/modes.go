@@ -28,17 +28,29 @@ const arrivalColumn = "sluice_arrival"
 type stream struct {
 	table     string // unquoted
 	key       []string
+	create    bool
 	batchRows int
 	schema    etl.Schema
 	started   bool
 }
 
-// Prepare creates the target from the stream's schema when it is missing, first in the
-// transaction, so that the checks' count of the rows before the load finds it.
+// Prepare makes sure the target exists, first in the transaction, so that the checks'
+// count of the rows before the load finds it: it creates a missing table from the
+// stream's schema when the loader says Create, and fails with etl.ErrNoTable otherwise.
 func (s *stream) Prepare(ctx context.Context, ltx load.Tx, run *etl.Run) error {
 	t, err := asTx(ltx)
 	if err != nil {
 		return err
+	}
+	if !s.create {
+		rows, err := t.QueryRows(ctx, "SELECT 1 FROM sqlite_schema WHERE type IN ('table', 'view') AND name = ?", s.table)
+		if err != nil {
+			return etl.WithStep("stage", fmt.Errorf("look up table %s: %w", s.table, err))
+		}
+		if len(rows) == 0 {
+			return etl.WithStep("stage", fmt.Errorf("table %s: %w (set Create to make it from the stream's schema)", s.table, etl.ErrNoTable))
+		}
+		return nil
 	}
 	if err := createTable(ctx, t, quoteIdent(s.table), s.schema, s.key); err != nil {
 		return etl.WithStep("stage", fmt.Errorf("create table %s: %w", s.table, err))
@@ -362,8 +374,9 @@ func (m *windowReplace) Apply(context.Context, load.Tx, *etl.Run) (load.Applied,
 // those keys, and insert the staged rows that are not deletes.
 type merge struct {
 	stream
-	cursor      string
-	deleted     string
+	in          etl.Stream // for the columns it declares; its rows are read by Stage
+	cursor      string     // Merge.Cursor, then as resolved by load.MergeColumns
+	deleted     string     // Merge.Deleted, then as resolved by load.MergeColumns
 	keepDeleted bool
 	reconcile   *Reconcile
 	stage       string // quoted temp.name
@@ -376,10 +389,14 @@ func (m *merge) Prepare(ctx context.Context, ltx load.Tx, run *etl.Run) error {
 	if len(m.key) == 0 {
 		return etl.WithStep("stage", fmt.Errorf("table %s: merge needs a key", m.table))
 	}
-	for _, c := range append(append([]string{}, m.key...), m.cursor, m.deleted) {
-		if c != "" && m.schema.Index(c) < 0 {
-			return etl.WithStep("stage", fmt.Errorf("table %s: the stream has no column %q", m.table, c))
+	for _, c := range m.key {
+		if m.schema.Index(c) < 0 {
+			return etl.WithStep("stage", fmt.Errorf("table %s: the stream has no key column %q", m.table, c))
 		}
+	}
+	var err error
+	if m.cursor, m.deleted, err = load.MergeColumns(m.table, m.in, m.cursor, m.deleted); err != nil {
+		return etl.WithStep("stage", err)
 	}
 	if m.schema.Index(arrivalColumn) >= 0 {
 		return etl.WithStep("stage", fmt.Errorf("table %s: column name %q is reserved for the merge stage", m.table, arrivalColumn))

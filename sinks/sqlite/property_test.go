@@ -31,8 +31,8 @@ func TestMergeConvergesToTheSource(t *testing.T) {
 	for seed := range uint64(40) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		table := fmt.Sprintf("items_%d", seed)
-		l := sqlite.Merge{DB: db, Table: table, Key: []string{"id"}, Cursor: "modified", Deleted: "deleted",
-			BatchRows: 1 + rng.IntN(7), Checks: []checks.Check{checks.UniqueKey(), checks.RowCount{}}}
+		l := &sqlite.Merge{Target: sqlite.Target{DB: db, Table: table, Key: []string{"id"}, BatchRows: 1 + rng.IntN(7), Create: true,
+			Checks: []checks.Check{checks.UniqueKey(), checks.RowCount{}}}, Cursor: "modified", Deleted: "deleted"}
 		src := map[int64]*state{}
 		clock, nextID := 100, int64(1)
 		for batch := range 6 {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-etl/sluice/dag"
 	"github.com/sluice-etl/sluice/internal/load"
 )
 
@@ -22,8 +21,8 @@ const timestampGlob = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-
 	".[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]Z"
 
 // Retention deletes the rows of a table whose time column is older than a given age: the
-// cleanup half of a table's life. Run it from a program or as a DAG task with
-// [Retention.Task].
+// cleanup half of a table's life. Run it from a program, or as a DAG task with dag.Job,
+// which counts the rows it deleted as the task's rows.
 //
 // A row goes when its TimeColumn is strictly before the cutoff, Now() - OlderThan. A row
 // stamped exactly at the cutoff stays, and so does a row whose TimeColumn is NULL: a row
@@ -70,8 +69,8 @@ type Retention struct {
 	DryRun bool
 	// Now returns the current time; tests set it. Defaults to time.Now.
 	Now func() time.Time
-	// Logger receives one Debug line per batch and an Info line per run. Defaults to the
-	// task's logger under [Retention.Task], and to discarding otherwise.
+	// Logger receives one Debug line per batch and an Info line per run. Defaults to
+	// discarding them.
 	Logger *slog.Logger
 }
 
@@ -88,6 +87,15 @@ type RetentionResult struct {
 	Batches int
 	// DryRun is true when nothing was deleted because the run only counted.
 	DryRun bool
+}
+
+// RowsAffected returns the rows deleted: Rows, or 0 in a dry run. It lets dag.Job count
+// them as the task's rows.
+func (r RetentionResult) RowsAffected() int64 {
+	if r.DryRun {
+		return 0
+	}
+	return r.Rows
 }
 
 // Run deletes the rows older than the cutoff, batch by batch, or in a dry run counts them.
@@ -226,22 +234,6 @@ func retentionKey(ctx context.Context, db *DB, schema, table, timeColumn string)
 		return "", errors.New("every name of the rowid is a column and there is no primary key")
 	}
 	return quoteList(pk), nil
-}
-
-// Task returns a DAG task that runs r and counts the rows it deleted as the task's rows.
-// Without a Logger, r logs through the task's. A dry run counts no rows; its log line
-// says how many would go.
-func (r Retention) Task() dag.TaskFunc {
-	return func(ctx context.Context, run *dag.Run) error {
-		if r.Logger == nil {
-			r.Logger = run.Log()
-		}
-		res, err := r.Run(ctx)
-		if !res.DryRun {
-			run.AddRows(res.Rows)
-		}
-		return err
-	}
 }
 
 // PruneRuns deletes the records in the sluice_runs table whose run finished more than

@@ -276,8 +276,8 @@ func TestRetentionTaskCountsRows(t *testing.T) {
 	dry := retConfig(db)
 	dry.DryRun = true
 	d := dag.New("cleanup", dag.Config{})
-	d.Task("preview", dry.Task())
-	d.Task("retention", retConfig(db).Task()).After("preview")
+	d.Task("preview", dag.Job(dry))
+	d.Task("retention", dag.Job(retConfig(db))).After("preview")
 	rep, err := d.Run(context.Background(), etl.Window{})
 	require.NoError(t, err)
 	require.Len(t, rep.Tasks, 2)
@@ -329,7 +329,7 @@ func TestPruneRuns(t *testing.T) {
 	require.Zero(t, n)
 
 	// Setting a watermark creates the protocol's tables.
-	require.NoError(t, sqlite.SetState(ctx, db, "orders", int64(1)))
+	require.NoError(t, (&sqlite.State{DB: db}).Set(ctx, "orders", int64(1)))
 	now := time.Now()
 	for id, at := range map[string]any{
 		"old":      retTS(now.Add(-48 * time.Hour)),
@@ -346,7 +346,7 @@ func TestPruneRuns(t *testing.T) {
 	n, err = sqlite.PruneRuns(ctx, db, 24*time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, int64(2), n)
-	runs, err := sqlite.Runs(ctx, db, "orders", 0)
+	runs, err := (&sqlite.State{DB: db}).Runs(ctx, "orders", 0)
 	require.NoError(t, err)
 	var left []string
 	for _, r := range runs {
@@ -355,7 +355,7 @@ func TestPruneRuns(t *testing.T) {
 	require.ElementsMatch(t, []string{"new", "recent", "unfinish"}, left)
 
 	// The watermark is not history: it stays.
-	wm, err := sqlite.State(ctx, db, "orders")
+	wm, err := (&sqlite.State{DB: db}).Watermark(ctx, "orders")
 	require.NoError(t, err)
 	require.Equal(t, int64(1), wm)
 
@@ -372,11 +372,11 @@ func TestPruneRunsAfterLoads(t *testing.T) {
 	for range 3 {
 		p := &etl.Pipeline{Name: "ids", Source: etl.ExtractFunc(func(ctx context.Context, r *etl.Run) (etl.Stream, error) {
 			return etl.SliceStream(schema, []etl.Row{{int64(1)}, {int64(2)}}), nil
-		}), Sink: sqlite.FullRefresh{DB: db, Table: "ids", Key: []string{"id"}}}
+		}), Sink: &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "ids", Key: []string{"id"}, Create: true}}}
 		_, err := p.Run(ctx, etl.Window{})
 		require.NoError(t, err)
 	}
-	runs, err := sqlite.Runs(ctx, db, "ids", 0)
+	runs, err := (&sqlite.State{DB: db}).Runs(ctx, "ids", 0)
 	require.NoError(t, err)
 	require.Len(t, runs, 3)
 
@@ -390,7 +390,7 @@ func TestPruneRunsAfterLoads(t *testing.T) {
 	n, err = sqlite.PruneRuns(ctx, db, time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n)
-	left, err := sqlite.Runs(ctx, db, "ids", 0)
+	left, err := (&sqlite.State{DB: db}).Runs(ctx, "ids", 0)
 	require.NoError(t, err)
 	require.Equal(t, []string{runs[0].RunID, runs[1].RunID}, []string{left[0].RunID, left[1].RunID})
 	require.Len(t, left, 2)

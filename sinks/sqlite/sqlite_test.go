@@ -67,8 +67,8 @@ func TestFullRefreshThreeTimesGivesTheSameTable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
-	l := sqlite.FullRefresh{DB: db, Table: "people", Key: []string{"id"},
-		Checks: []checks.Check{checks.RowCount{}, checks.UniqueKey(), checks.DuplicateRows{}}}
+	l := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "people", Key: []string{"id"}, Create: true,
+		Checks: []checks.Check{checks.RowCount{}, checks.UniqueKey(), checks.DuplicateRows{}}}}
 	rows := []etl.Row{{int64(2), "bea"}, {int64(1), "al"}, {int64(3), "o'neil"}}
 	for i := range 3 {
 		p := &etl.Pipeline{Name: "people", Sink: l, Source: etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
@@ -85,7 +85,7 @@ func TestFullRefreshThreeTimesGivesTheSameTable(t *testing.T) {
 		// The table was created with PRIMARY KEY (id), so the key check needs no scan.
 		require.Contains(t, res.Checks[1].Note, "unique index")
 	}
-	runs, err := sqlite.Runs(ctx, db, "people", 0)
+	runs, err := (&sqlite.State{DB: db}).Runs(ctx, "people", 0)
 	require.NoError(t, err)
 	require.Len(t, runs, 3)
 	for _, r := range runs {
@@ -104,7 +104,7 @@ func TestFailedCheckKeepsOldRowsAndRecordsTheDuplicate(t *testing.T) {
 	db := openDB(t)
 	// No Key: the table has no PRIMARY KEY, so only the check stands between the
 	// duplicate and the table.
-	l := sqlite.FullRefresh{DB: db, Table: "people", Checks: []checks.Check{checks.UniqueKey("id")}}
+	l := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "people", Checks: []checks.Check{checks.UniqueKey("id")}, Create: true}}
 	_, err := load(ctx, l, "people", people, []etl.Row{{int64(1), "al"}, {int64(2), "bea"}})
 	require.NoError(t, err)
 
@@ -118,7 +118,7 @@ func TestFailedCheckKeepsOldRowsAndRecordsTheDuplicate(t *testing.T) {
 	require.False(t, res.Checks[0].Passed)
 	require.Equal(t, []string{"1|al", "2|bea"}, dump(t, db, "people"), "the old rows stay")
 
-	runs, err := sqlite.Runs(ctx, db, "people", 1)
+	runs, err := (&sqlite.State{DB: db}).Runs(ctx, "people", 1)
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
 	require.Equal(t, "failed", runs[0].Status)
@@ -134,7 +134,7 @@ func TestPrimaryKeyViolationNamesTheKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
-	l := sqlite.FullRefresh{DB: db, Table: "people", Key: []string{"id"}, BatchRows: 2}
+	l := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "people", Key: []string{"id"}, BatchRows: 2, Create: true}}
 	_, err := load(ctx, l, "people", people, []etl.Row{{int64(1), "al"}})
 	require.NoError(t, err)
 
@@ -152,7 +152,7 @@ func TestEmptyStreamNeedsAllowEmpty(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
-	l := sqlite.FullRefresh{DB: db, Table: "people"}
+	l := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "people", Create: true}}
 	_, err := load(ctx, l, "people", people, []etl.Row{{int64(1), "al"}})
 	require.NoError(t, err)
 
@@ -182,15 +182,15 @@ func TestWeirdIdentifiers(t *testing.T) {
 		{int64(2), "'); DROP TABLE x; --", nil, false, nil, ""},
 	}
 	for _, l := range []etl.Loader{
-		sqlite.FullRefresh{DB: db, Table: table, Key: []string{"ID"},
-			Checks: []checks.Check{checks.UniqueKey(), checks.NotNull(`say "hi"`), checks.DuplicateRows{}}},
-		sqlite.Merge{DB: db, Table: table, Key: []string{"ID"}, Cursor: "select", Deleted: "with space", KeepDeleted: true},
+		&sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: table, Key: []string{"ID"}, Create: true,
+			Checks: []checks.Check{checks.UniqueKey(), checks.NotNull(`say "hi"`), checks.DuplicateRows{}}}},
+		&sqlite.Merge{Target: sqlite.Target{DB: db, Table: table, Key: []string{"ID"}, Create: true}, Cursor: "select", Deleted: "with space", KeepDeleted: true},
 	} {
 		_, err := load(ctx, l, `pipe "line"; /x`, schema, rows)
 		require.NoError(t, err)
 		require.Equal(t, []string{`1|a"b|c;d|1|5|snow`, `2|'); DROP TABLE x; --|<nil>|0|<nil>|`}, dump(t, db, table))
 	}
-	n, err := sqlite.Runs(ctx, db, `pipe "line"; /x`, 0)
+	n, err := (&sqlite.State{DB: db}).Runs(ctx, `pipe "line"; /x`, 0)
 	require.NoError(t, err)
 	require.Len(t, n, 2)
 }
@@ -246,8 +246,8 @@ func TestMergeAppliesUpdatesDeletesAndDuplicates(t *testing.T) {
 		t.Run(fmt.Sprintf("keepDeleted=%v", keep), func(t *testing.T) {
 			t.Parallel()
 			db := openDB(t)
-			l := sqlite.Merge{DB: db, Table: "items", Key: []string{"id"}, Cursor: "modified", Deleted: "deleted",
-				KeepDeleted: keep, Checks: []checks.Check{checks.UniqueKey(), checks.RowCount{}}}
+			l := &sqlite.Merge{Target: sqlite.Target{DB: db, Table: "items", Key: []string{"id"}, Create: true,
+				Checks: []checks.Check{checks.UniqueKey(), checks.RowCount{}}}, Cursor: "modified", Deleted: "deleted", KeepDeleted: keep}
 			run := func(rows ...etl.Row) etl.Result {
 				p := &etl.Pipeline{Name: "items", Source: source(items, rows), Sink: l}
 				res, err := p.Run(ctx, etl.Window{})
@@ -276,7 +276,7 @@ func TestMergeAppliesUpdatesDeletesAndDuplicates(t *testing.T) {
 					require.Equal(t, int64(i^1), res.Stats.RowsDeleted, "run %d: row 3 is deleted once", i+1)
 				}
 			}
-			wm, err := sqlite.State(ctx, db, "items")
+			wm, err := (&sqlite.State{DB: db}).Watermark(ctx, "items")
 			require.NoError(t, err)
 			require.Equal(t, t0.Add(7*time.Minute), wm)
 		})
@@ -289,7 +289,7 @@ func TestMergeWithDeletedAtAndNumericCursor(t *testing.T) {
 	db := openDB(t)
 	schema := etl.Schema{{Name: "k1", Type: etl.TypeText}, {Name: "k2", Type: etl.TypeInt64},
 		{Name: "version", Type: etl.TypeNumeric}, {Name: "deleted_at", Type: etl.TypeTimestamp}}
-	l := sqlite.Merge{DB: db, Table: "t", Key: []string{"k1", "k2"}, Cursor: "version", Deleted: "deleted_at"}
+	l := &sqlite.Merge{Target: sqlite.Target{DB: db, Table: "t", Key: []string{"k1", "k2"}, Create: true}, Cursor: "version", Deleted: "deleted_at"}
 	_, err := load(ctx, l, "p", schema, []etl.Row{
 		{"a", int64(1), etl.Decimal("9"), nil}, {"a", int64(2), etl.Decimal("1"), nil}, {"b", int64(1), etl.Decimal("1"), nil},
 	})
@@ -307,8 +307,8 @@ func TestFailedCheckRollsBackTheWatermark(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
-	l := sqlite.Merge{DB: db, Table: "items", Key: []string{"id"}, Cursor: "modified", Deleted: "deleted",
-		Checks: []checks.Check{checks.SQL("no_bad_names", `SELECT id FROM {{table}} WHERE name = 'bad'`)}}
+	l := &sqlite.Merge{Target: sqlite.Target{DB: db, Table: "items", Key: []string{"id"}, Create: true,
+		Checks: []checks.Check{checks.SQL("no_bad_names", `SELECT id FROM {{table}} WHERE name = 'bad'`)}}, Cursor: "modified", Deleted: "deleted"}
 	p := &etl.Pipeline{Name: "items", Source: source(items, []etl.Row{item(1, "a", 1, false)}), Sink: l}
 	_, err := p.Run(ctx, etl.Window{})
 	require.NoError(t, err)
@@ -318,7 +318,7 @@ func TestFailedCheckRollsBackTheWatermark(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, "check", etl.Step(err))
 	require.Equal(t, []string{"1|a|0"}, names(t, db, "items"))
-	wm, err := sqlite.State(ctx, db, "items")
+	wm, err := (&sqlite.State{DB: db}).Watermark(ctx, "items")
 	require.NoError(t, err)
 	require.Equal(t, t0.Add(time.Minute), wm, "the watermark stays with the rows")
 }
@@ -327,24 +327,24 @@ func TestStateReadSetReset(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
-	wm, err := sqlite.State(ctx, db, "p")
+	wm, err := (&sqlite.State{DB: db}).Watermark(ctx, "p")
 	require.NoError(t, err)
 	require.Nil(t, wm)
 	for _, v := range []any{int64(42), t0, "cursor-7", etl.Decimal("12.50")} {
-		require.NoError(t, sqlite.SetState(ctx, db, "p", v))
-		got, err := sqlite.State(ctx, db, "p")
+		require.NoError(t, (&sqlite.State{DB: db}).Set(ctx, "p", v))
+		got, err := (&sqlite.State{DB: db}).Watermark(ctx, "p")
 		require.NoError(t, err)
 		require.Equal(t, v, got)
 	}
-	require.NoError(t, sqlite.ResetState(ctx, db, "p"))
-	wm, err = sqlite.State(ctx, db, "p")
+	require.NoError(t, (&sqlite.State{DB: db}).Reset(ctx, "p"))
+	wm, err = (&sqlite.State{DB: db}).Watermark(ctx, "p")
 	require.NoError(t, err)
 	require.Nil(t, wm)
 
 	// A run reads the stored watermark before its stream starts.
-	require.NoError(t, sqlite.SetState(ctx, db, "p", int64(7)))
+	require.NoError(t, (&sqlite.State{DB: db}).Set(ctx, "p", int64(7)))
 	var seen any
-	p := &etl.Pipeline{Name: "p", Sink: sqlite.FullRefresh{DB: db, Table: "t"},
+	p := &etl.Pipeline{Name: "p", Sink: &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", Create: true}},
 		Source: etl.ExtractFunc(func(_ context.Context, run *etl.Run) (etl.Stream, error) {
 			return etl.Stream{Schema: people, Rows: func(yield func(etl.Row, error) bool) {
 				seen, _ = run.Watermark()
@@ -376,13 +376,13 @@ func TestConcurrentRunOfOnePipelineIsLockedOut(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		p := &etl.Pipeline{Name: "p", Source: blockingSource(started, release), Sink: sqlite.FullRefresh{DB: db, Table: "t"}}
+		p := &etl.Pipeline{Name: "p", Source: blockingSource(started, release), Sink: &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", Create: true}}}
 		_, err := p.Run(ctx, etl.Window{})
 		first <- err
 	}()
 	<-started
 
-	second := &etl.Pipeline{Name: "p", Sink: sqlite.FullRefresh{DB: db, Table: "t"},
+	second := &etl.Pipeline{Name: "p", Sink: &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", Create: true}},
 		Source: etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
 			return etl.SliceStream(people, []etl.Row{{int64(2), "second"}}), nil
 		})}
@@ -390,20 +390,20 @@ func TestConcurrentRunOfOnePipelineIsLockedOut(t *testing.T) {
 	require.ErrorIs(t, err, etl.ErrLocked)
 	require.Equal(t, "lock", etl.Step(err))
 
-	second.Sink = sqlite.FullRefresh{DB: db, Table: "t", LockWait: 20 * time.Millisecond}
+	second.Sink = &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", LockWait: 20 * time.Millisecond, Create: true}}
 	_, err = second.Run(ctx, etl.Window{})
 	require.ErrorIs(t, err, etl.ErrLocked, "the wait is bounded")
 
 	// Another pipeline into the same file is not locked out: it waits for the write lock.
 	other := make(chan error, 1)
-	otherP := &etl.Pipeline{Name: "other", Source: second.Source, Sink: sqlite.FullRefresh{DB: db, Table: "other"}}
+	otherP := &etl.Pipeline{Name: "other", Source: second.Source, Sink: &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "other", Create: true}}}
 	go func() {
 		_, err := otherP.Run(ctx, etl.Window{})
 		other <- err
 	}()
 
 	// A run that may wait long enough gets the lock once the first run ends.
-	second.Sink = sqlite.FullRefresh{DB: db, Table: "t", LockWait: time.Minute}
+	second.Sink = &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", LockWait: time.Minute, Create: true}}
 	waited := make(chan error, 1)
 	go func() {
 		_, err := second.Run(ctx, etl.Window{})
@@ -440,7 +440,7 @@ func TestEveryTypeRoundTripsExactly(t *testing.T) {
 		{int64(1), nil, nil, nil, nil, nil, nil, nil, nil},
 		{int64(2), "x", math.SmallestNonzeroFloat64, etl.Decimal("NaN"), true, time.Time{}, time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC), []byte("ok"), `"s"`},
 	}
-	_, err := load(ctx, sqlite.FullRefresh{DB: db, Table: "all types", Key: []string{"id"}}, "types", schema, rows)
+	_, err := load(ctx, &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "all types", Key: []string{"id"}, Create: true}}, "types", schema, rows)
 	require.NoError(t, err)
 
 	got, err := db.SQL().Query(`SELECT * FROM "all types" ORDER BY rowid`)
@@ -480,7 +480,7 @@ func TestBadValueNamesTableRowAndColumn(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
 	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "amount", Type: etl.TypeNumeric}}
-	_, err := load(ctx, sqlite.FullRefresh{DB: db, Table: "money"}, "money", schema,
+	_, err := load(ctx, &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "money", Create: true}}, "money", schema,
 		[]etl.Row{{int64(1), etl.Decimal("1.0")}, {int64(2), etl.Decimal("1,5")}})
 	var ve *sqlite.ValueError
 	require.ErrorAs(t, err, &ve)
@@ -495,7 +495,7 @@ func TestWindowReplaceRejectsRowsOutsideTheWindow(t *testing.T) {
 	db := openDB(t)
 	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "day", Type: etl.TypeDate}}
 	day := func(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
-	l := sqlite.WindowReplace{DB: db, Table: "daily", TimeColumn: "day", Key: []string{"id"}}
+	l := &sqlite.WindowReplace{Target: sqlite.Target{DB: db, Table: "daily", Key: []string{"id"}, Create: true}, TimeColumn: "day"}
 	for d := 1; d <= 3; d++ {
 		run := etl.NewRun("daily", etl.Window{Start: day(d), End: day(d + 1)})
 		_, err := l.Load(ctx, run, etl.SliceStream(schema, []etl.Row{{int64(d), day(d)}}))
@@ -515,7 +515,7 @@ func TestWindowReplaceRejectsRowsOutsideTheWindow(t *testing.T) {
 func TestCancelledLoadKeepsOldRowsAndLeavesARecord(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
-	l := sqlite.FullRefresh{DB: db, Table: "t", BatchRows: 1}
+	l := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "t", BatchRows: 1, Create: true}}
 	_, err := load(context.Background(), l, "p", people, []etl.Row{{int64(1), "old"}})
 	require.NoError(t, err)
 
@@ -535,7 +535,7 @@ func TestCancelledLoadKeepsOldRowsAndLeavesARecord(t *testing.T) {
 	_, err = p.Run(ctx, etl.Window{})
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, []string{"1|old"}, dump(t, db, "t"))
-	runs, err := sqlite.Runs(context.Background(), db, "p", 1)
+	runs, err := (&sqlite.State{DB: db}).Runs(context.Background(), "p", 1)
 	require.NoError(t, err)
 	require.Equal(t, "failed", runs[0].Status)
 	require.Equal(t, "stage", runs[0].Step)
@@ -545,14 +545,14 @@ func TestFailureBeforeTheLoadIsRecorded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
-	p := &etl.Pipeline{Name: "p", Sink: sqlite.Merge{DB: db, Table: "t", Key: []string{"id"}},
+	p := &etl.Pipeline{Name: "p", Sink: &sqlite.Merge{Target: sqlite.Target{DB: db, Table: "t", Key: []string{"id"}, Create: true}},
 		Meta: etl.Meta{Owner: "data team"},
 		Source: etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
 			return etl.Stream{}, errors.New("source is down")
 		})}
 	_, err := p.Run(ctx, etl.Window{})
 	require.Error(t, err)
-	runs, err := sqlite.Runs(ctx, db, "", 0)
+	runs, err := (&sqlite.State{DB: db}).Runs(ctx, "", 0)
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
 	require.Equal(t, "extract", runs[0].Step)
@@ -564,7 +564,7 @@ func TestFailureBeforeTheLoadIsRecorded(t *testing.T) {
 func TestLineageNamesTheFileAndTable(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
-	ds := sqlite.Merge{DB: db, Table: "items"}.Datasets()
+	ds := (&sqlite.Merge{Target: sqlite.Target{DB: db, Table: "items", Create: true}}).Datasets()
 	require.Len(t, ds, 1)
 	require.Equal(t, "file", ds[0].Namespace, "OpenLineage's namespace for local files")
 	require.True(t, filepath.IsAbs(db.Path()))
@@ -591,7 +591,7 @@ func TestMergeReconcileDeletesRowsGoneFromTheSource(t *testing.T) {
 			return etl.SliceStream(keySchema, rows), nil
 		})
 	}
-	base := sqlite.Merge{DB: db, Table: "items", Key: []string{"id"}, Cursor: "modified", Deleted: "deleted"}
+	base := &sqlite.Merge{Target: sqlite.Target{DB: db, Table: "items", Key: []string{"id"}, Create: true}, Cursor: "modified", Deleted: "deleted"}
 	_, err := load(ctx, base, "items", items, []etl.Row{
 		item(1, "a", 1, false), item(2, "b", 2, false), item(3, "c", 3, false), item(4, "d", 4, false), item(5, "e", 5, false),
 	})

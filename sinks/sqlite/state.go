@@ -2,156 +2,88 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
+	"github.com/sluice-etl/sluice/sinks"
 )
 
-// State returns the pipeline's stored watermark (int64, time.Time, string or etl.Decimal),
-// or nil when none is stored.
-func State(ctx context.Context, db *DB, pipeline string) (any, error) {
+// State reads and changes the incremental state of pipelines, outside a load: the
+// watermark each one keeps in sluice_state, committed with its rows, and the run history
+// in sluice_runs. Reset a pipeline's watermark to re-sync it from the start.
+//
+// SQLite has no schemas, so State has no MetaSchema: both tables live in the file's main
+// database.
+type State struct {
+	// DB is the database. Required.
+	DB *DB
+	// LockWait bounds the wait of Set and Reset for a running load of the pipeline to
+	// finish. Defaults to 0: fail at once with an error wrapping etl.ErrLocked.
+	LockWait time.Duration
+}
+
+// Watermark returns the pipeline's stored watermark (int64, time.Time, string or
+// etl.Decimal), or nil when it has none.
+func (s *State) Watermark(ctx context.Context, pipeline string) (any, error) {
 	var v any
-	err := withSession(ctx, db, func(d dialect, s load.Session) (err error) {
-		v, err = load.State(ctx, d, s, "", pipeline)
+	err := s.session(ctx, func(d dialect, sess load.Session) (err error) {
+		v, err = load.State(ctx, d, sess, "", pipeline)
 		return err
 	})
 	return v, err
 }
 
-// ResetState deletes the pipeline's stored watermark, so that its next run syncs from the
-// start. It takes the pipeline's lock, waiting up to the busy timeout, so it never races a
-// running load; when a load holds it longer the error wraps etl.ErrLocked.
-func ResetState(ctx context.Context, db *DB, pipeline string) error {
-	return withSession(ctx, db, func(d dialect, s load.Session) error {
-		release, err := s.Lock(ctx, pipeline, db.cfg.BusyTimeout)
-		if err != nil {
-			return err
-		}
-		defer release(ctx)
-		return load.ResetState(ctx, d, s, "", pipeline)
+// Set stores v (int64, time.Time, string or etl.Decimal) as the pipeline's watermark, to
+// re-sync from a chosen point. It takes the pipeline's lock, so it never races a load.
+func (s *State) Set(ctx context.Context, pipeline string, v any) error {
+	return s.locked(ctx, pipeline, func(d dialect, sess load.Session) error {
+		return load.SetState(ctx, d, sess, "", pipeline, v)
 	})
 }
 
-// SetState stores v (int64, time.Time, string or etl.Decimal) as the pipeline's watermark,
-// for an operator who re-syncs from a chosen point. It takes the pipeline's lock, as
-// [ResetState] does.
-func SetState(ctx context.Context, db *DB, pipeline string, v any) error {
-	return withSession(ctx, db, func(d dialect, s load.Session) error {
-		release, err := s.Lock(ctx, pipeline, db.cfg.BusyTimeout)
-		if err != nil {
-			return err
-		}
-		defer release(ctx)
-		return load.SetState(ctx, d, s, "", pipeline, v)
+// Reset deletes the pipeline's watermark, so its next run syncs everything. It takes the
+// pipeline's lock, so it never races a load.
+func (s *State) Reset(ctx context.Context, pipeline string) error {
+	return s.locked(ctx, pipeline, func(d dialect, sess load.Session) error {
+		return load.ResetState(ctx, d, sess, "", pipeline)
 	})
-}
-
-func withSession(ctx context.Context, db *DB, f func(dialect, load.Session) error) error {
-	if db == nil {
-		return errNilDB
-	}
-	d := dialect{db}
-	s, err := d.Session(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close(ctx)
-	if err := f(d, s); err != nil {
-		return fmt.Errorf("sqlite %s: %w", db.path, err)
-	}
-	return nil
-}
-
-// RunRecord is one row of the sluice_runs table: what a run did, or why it failed.
-type RunRecord struct {
-	RunID    string
-	Pipeline string
-	// Mode is "full_refresh", "merge" or "window_replace".
-	Mode string
-	// Target is the loaded table.
-	Target string
-	Window etl.Window
-	// Status is "success" or "failed".
-	Status string
-	// Step names the step that failed ("extract", "stage", "check", ...); Error is its
-	// message.
-	Step, Error string
-	Stats       etl.Stats
-	// Loaded counts the rows the database received.
-	Loaded int64
-	Checks []etl.CheckResult
-	// Rejects holds the first rejected records, as messages.
-	Rejects []string
-	// Watermark is the stored watermark's text after a successful run.
-	Watermark string
-	Attempts  int64
-	Owner     string
-	Started   time.Time
-	Finished  time.Time
 }
 
 // Runs returns the last n run records of pipeline, newest first; an empty pipeline means
-// every pipeline and n <= 0 means all records. A database no run has touched has none.
-func Runs(ctx context.Context, db *DB, pipeline string, n int) ([]RunRecord, error) {
-	if db == nil {
-		return nil, errNilDB
+// every pipeline and n <= 0 means every record. A file no load has used has none.
+func (s *State) Runs(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error) {
+	var recs []sinks.RunRecord
+	err := s.session(ctx, func(d dialect, sess load.Session) (err error) {
+		recs, err = load.ReadRuns(ctx, d, sess, "", pipeline, n)
+		return err
+	})
+	return recs, err
+}
+
+func (s *State) locked(ctx context.Context, pipeline string, f func(dialect, load.Session) error) error {
+	return s.session(ctx, func(d dialect, sess load.Session) error {
+		release, err := sess.Lock(ctx, pipeline, s.LockWait)
+		if err != nil {
+			return err
+		}
+		defer release(context.WithoutCancel(ctx))
+		return f(d, sess)
+	})
+}
+
+func (s *State) session(ctx context.Context, f func(dialect, load.Session) error) error {
+	if s.DB == nil {
+		return errNilDB
 	}
-	exists, err := queryRows(ctx, db.db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", load.RunsTable)
+	d := dialect{s.DB}
+	sess, err := d.Session(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite %s: read runs: %w", db.path, err)
+		return err
 	}
-	if len(exists) == 0 {
-		return nil, nil
+	defer sess.Close(ctx)
+	if err := f(d, sess); err != nil {
+		return fmt.Errorf("sqlite %s: %w", s.DB.path, err)
 	}
-	q := "SELECT run_id, pipeline, mode, target, window_start, window_end, status, step, error, rows_read, " +
-		"rows_rejected, rows_filtered, rows_loaded, rows_written, rows_deleted, checks, rejects, watermark, attempts, " +
-		"owner, started_at, finished_at FROM " + quoteIdent(load.RunsTable)
-	var args []any
-	if pipeline != "" {
-		q += " WHERE pipeline = ?"
-		args = append(args, pipeline)
-	}
-	q += " ORDER BY started_at DESC, finished_at DESC"
-	if n > 0 {
-		q += " LIMIT ?"
-		args = append(args, int64(n))
-	}
-	rows, err := queryRows(ctx, db.db, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite %s: read runs: %w", db.path, err)
-	}
-	out := make([]RunRecord, len(rows))
-	for i, r := range rows {
-		s := func(j int) string { v, _ := r[j].(string); return v }
-		n := func(j int) int64 { v, _ := r[j].(int64); return v }
-		tm := func(j int) time.Time {
-			t, _ := time.Parse(time.RFC3339Nano, s(j))
-			return t
-		}
-		rec := RunRecord{
-			RunID: s(0), Pipeline: s(1), Mode: s(2), Target: s(3),
-			Window: etl.Window{Start: tm(4), End: tm(5)},
-			Status: s(6), Step: s(7), Error: s(8),
-			Stats: etl.Stats{RowsRead: n(9), RowsRejected: n(10), RowsFiltered: n(11),
-				RowsWritten: n(13), RowsDeleted: n(14)},
-			Loaded: n(12), Watermark: s(17), Attempts: n(18), Owner: s(19),
-			Started: tm(20), Finished: tm(21),
-		}
-		rec.Stats.Duration = rec.Finished.Sub(rec.Started)
-		if c := s(15); c != "" && c != "null" {
-			if err := json.Unmarshal([]byte(c), &rec.Checks); err != nil {
-				return nil, fmt.Errorf("sqlite %s: run %s: checks: %w", db.path, rec.RunID, err)
-			}
-		}
-		if c := s(16); c != "" && c != "null" {
-			if err := json.Unmarshal([]byte(c), &rec.Rejects); err != nil {
-				return nil, fmt.Errorf("sqlite %s: run %s: rejects: %w", db.path, rec.RunID, err)
-			}
-		}
-		out[i] = rec
-	}
-	return out, nil
+	return nil
 }

@@ -21,8 +21,8 @@ func TestDuplicateRefusedByTheKeyFailsTheUniqueKeyCheck(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	schema := etl.Schema{{Name: "name", NotNull: true}, {Name: "gender"}}
-	sink := &sqlite.FullRefresh{DB: db, Table: "name_gender", Key: []string{"name"},
-		Checks: []checks.Check{checks.RowCount{}, checks.UniqueKey("name")}}
+	sink := &sqlite.FullRefresh{Target: sqlite.Target{DB: db, Table: "name_gender", Key: []string{"name"}, Create: true,
+		Checks: []checks.Check{checks.RowCount{}, checks.UniqueKey("name")}}}
 	load := func(rows ...etl.Row) error {
 		p := &etl.Pipeline{Name: "names", Sink: sink, Source: etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
 			return etl.SliceStream(schema, rows), nil
@@ -41,7 +41,7 @@ func TestDuplicateRefusedByTheKeyFailsTheUniqueKeyCheck(t *testing.T) {
 	require.Equal(t, []string{"name=Ann"}, ce.Result.Samples)
 	require.Contains(t, err.Error(), "name=Ann")
 
-	runs, err := sqlite.Runs(context.Background(), db, "names", 1)
+	runs, err := (&sqlite.State{DB: db}).Runs(context.Background(), "names", 1)
 	require.NoError(t, err)
 	require.Equal(t, "check", runs[0].Step)
 

@@ -5,10 +5,10 @@
 // connection string. It implements [etl.Extractor] and [etl.Lineage].
 //
 //	src, err := postgres.New(pool, postgres.Config{
-//		Table:         "orders",
-//		Cursor:        "modified",
-//		LookBack:      5 * time.Minute,
-//		DeletedColumn: "deleted",
+//		Table:    "orders",
+//		Cursor:   "modified",
+//		LookBack: 5 * time.Minute,
+//		Deleted:  "deleted",
 //	})
 //
 // # Streaming
@@ -97,12 +97,13 @@
 //
 // # Soft deletes
 //
-// [Config.DeletedColumn] (a boolean) or [Config.DeletedAtColumn] (a timestamp, non-NULL
-// when deleted) names the source's tombstone. The column is always in the stream, under
-// its source name, even when [Config.Columns] leaves it out; give the same name to the
-// sink's merge as its delete column ([Source.DeleteColumn] returns it). The application
-// must move the cursor when it soft-deletes a row, or use a cursor such as
-// "greatest(modified, deleted_at)".
+// [Config.Deleted] names the source's tombstone: a boolean that is true, or a timestamp
+// or date (deleted_at) that is not NULL, for a deleted row. The column is always in the
+// stream, under its source name, even when [Config.Columns] leaves it out, and the stream
+// declares it (etl.Stream.Deleted), with the cursor (etl.Stream.Cursor) when a column
+// carries it: a sink's merge takes both as its defaults, so the deletes are applied
+// without naming the column twice. The application must move the cursor when it
+// soft-deletes a row, or use a cursor such as "greatest(modified, deleted_at)".
 //
 // # Backfill windows
 //
@@ -122,7 +123,7 @@
 //
 // # Trusted SQL
 //
-// Identifiers (Schema, Table, Columns, DeletedColumn, DeletedAtColumn, CursorAs) are
+// Identifiers (Schema, Table, Columns, Deleted, CursorAs) are
 // quoted, and watermark and window values are bound as parameters. [Config.Query],
 // [Config.Where], [Config.Cursor], [Config.WindowColumn] and the predicate given to
 // [Source.Keys] are SQL text written by the developer and run as given: never build them

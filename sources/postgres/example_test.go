@@ -24,11 +24,11 @@ func Example() {
 	defer pool.Close()
 
 	src, err := postgres.New(pool, postgres.Config{
-		Schema:        "sales",
-		Table:         "orders",
-		Cursor:        "modified",
-		LookBack:      5 * time.Minute,
-		DeletedColumn: "deleted",
+		Schema:   "sales",
+		Table:    "orders",
+		Cursor:   "modified",
+		LookBack: 5 * time.Minute,
+		Deleted:  "deleted",
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -91,13 +91,12 @@ type Config struct {
 	// and its Start is ignored (the watermark is the lower bound).
 	WindowColumn string
 
-	// DeletedColumn names a boolean column that is true for soft-deleted rows. It is
-	// always in the stream, so the sink's merge can apply the delete. Defaults to none.
-	DeletedColumn string
-	// DeletedAtColumn names a timestamp column that is non-NULL for soft-deleted rows. It
-	// is always in the stream. Set at most one of DeletedColumn and DeletedAtColumn.
-	// Defaults to none.
-	DeletedAtColumn string
+	// Deleted names the soft-delete column: a boolean that is true, or a timestamp or date
+	// (a deleted_at) that is not NULL, for a row deleted at the source. It is always in the
+	// stream, even when Columns leaves it out, and the stream declares it
+	// (etl.Stream.Deleted), so a sink's merge applies the deletes without being told the
+	// column again. Defaults to none.
+	Deleted string
 
 	// Logger receives debug logs of each read's bounds. Defaults to the run's logger.
 	Logger *slog.Logger
@@ -162,8 +161,6 @@ func (c *Config) validate() error {
 		return bad("set Table or Query")
 	case c.Table != "" && c.Query != "":
 		return bad("set only one of Table (%q) and Query", c.Table)
-	case c.DeletedColumn != "" && c.DeletedAtColumn != "":
-		return bad("set only one of DeletedColumn and DeletedAtColumn")
 	case c.LookBack < 0:
 		return bad("LookBack %s is negative", c.LookBack)
 	case c.LookBack > 0 && c.Cursor == "":
@@ -189,7 +186,7 @@ func (c *Config) validate() error {
 		}
 	}
 	for _, f := range []struct{ what, v string }{
-		{"DeletedColumn", c.DeletedColumn}, {"DeletedAtColumn", c.DeletedAtColumn}, {"CursorAs", c.CursorAs},
+		{"Deleted", c.Deleted}, {"CursorAs", c.CursorAs},
 	} {
 		if f.v != "" {
 			if err := validName(f.what, f.v); err != nil {
@@ -222,19 +219,6 @@ func (s *Source) from() string {
 		return "(" + q + "\n) AS " + subqueryAlias
 	}
 	return relation(s.cfg.Schema, s.cfg.Table)
-}
-
-// DeleteColumn returns the soft-delete column the stream carries and its type
-// ([etl.TypeBool] for DeletedColumn, [etl.TypeTimestamp] for DeletedAtColumn), or "" when
-// the source has none. Give the same name to the sink's merge as its delete column.
-func (s *Source) DeleteColumn() (string, etl.Type) {
-	switch {
-	case s.cfg.DeletedColumn != "":
-		return s.cfg.DeletedColumn, etl.TypeBool
-	case s.cfg.DeletedAtColumn != "":
-		return s.cfg.DeletedAtColumn, etl.TypeTimestamp
-	}
-	return "", 0
 }
 
 // Keys returns an extractor that streams only the columns keyCols of the same table or
@@ -334,7 +318,9 @@ func firstSearchPath(sp string) string {
 
 // Extract describes the table or query (a prepare, plus a catalog read of NOT NULL
 // columns for a table; either reports a missing table or column now rather than
-// mid-load) and returns a lazy stream over it. The stream
+// mid-load) and returns a lazy stream over it. The stream declares the soft-delete
+// column (Deleted) and the cursor, when a column of the stream carries it (Cursor names
+// one, or CursorAs adds it), for a sink's merge. The stream
 // reads the run's watermark when iteration starts, so a sink can set it under its lock
 // first. run may be nil: no watermark and no window.
 func (s *Source) Extract(ctx context.Context, run *etl.Run) (etl.Stream, error) {
@@ -345,7 +331,7 @@ func (s *Source) Extract(ctx context.Context, run *etl.Run) (etl.Stream, error) 
 	if err != nil {
 		return etl.Stream{}, err
 	}
-	return etl.Stream{Schema: p.schema, Rows: func(yield func(etl.Row, error) bool) {
+	return etl.Stream{Schema: p.schema, Cursor: p.declaredCursor, Deleted: s.cfg.Deleted, Rows: func(yield func(etl.Row, error) bool) {
 		s.stream(ctx, run, p, yield)
 	}}, nil
 }

@@ -518,27 +518,53 @@ func TestSoftDeleteColumnIsAlwaysInTheStream(t *testing.T) {
 	exec(t, db, `UPDATE items SET deleted = true, deleted_at = $1 WHERE id = 3`, at(9))
 
 	exec(t, db, `CLUSTER items USING items_pkey`) // back in id order: a full read has no ORDER BY
-	src := newSource(t, db, postgres.Config{Table: "items", Columns: []string{"id", "name"}, DeletedColumn: "deleted"})
-	name, typ := src.DeleteColumn()
-	require.Equal(t, "deleted", name)
-	require.Equal(t, etl.TypeBool, typ)
+	src := newSource(t, db, postgres.Config{Table: "items", Columns: []string{"id", "name"}, Deleted: "deleted"})
 	schema, rows, err := read(t, src, nil)
 	require.NoError(t, err)
 	require.Equal(t, etl.Schema{{Name: "id", Type: etl.TypeInt64, NotNull: true}, {Name: "name", Type: etl.TypeText}, {Name: "deleted", Type: etl.TypeBool, NotNull: true}}, schema)
 	require.Equal(t, etl.Row{int64(3), "n", true}, rows[2])
 	require.Equal(t, false, rows[0][2])
 
-	src = newSource(t, db, postgres.Config{Table: "items", Columns: []string{"id"}, DeletedAtColumn: "deleted_at"})
+	src = newSource(t, db, postgres.Config{Table: "items", Columns: []string{"id"}, Deleted: "deleted_at"})
 	schema, rows, err = read(t, src, nil)
 	require.NoError(t, err)
 	require.Equal(t, etl.Schema{{Name: "id", Type: etl.TypeInt64, NotNull: true}, {Name: "deleted_at", Type: etl.TypeTimestamp}}, schema)
 	require.Equal(t, etl.Row{int64(3), at(9)}, rows[2])
 	require.Nil(t, rows[0][1])
 
-	_, _, err = read(t, newSource(t, db, postgres.Config{Table: "items", DeletedColumn: "name"}), nil)
-	require.ErrorContains(t, err, "must be boolean")
-	_, _, err = read(t, newSource(t, db, postgres.Config{Table: "items", DeletedAtColumn: "deleted"}), nil)
-	require.ErrorContains(t, err, "must be a timestamp")
+	// A text or integer column would read as deleted whenever it is not NULL.
+	_, _, err = read(t, newSource(t, db, postgres.Config{Table: "items", Deleted: "name"}), nil)
+	require.ErrorContains(t, err, "(Deleted) must be a boolean (true when deleted) or a timestamp or date")
+	_, _, err = read(t, newSource(t, db, postgres.Config{Table: "items", Deleted: "id"}), nil)
+	require.ErrorContains(t, err, "not int64")
+}
+
+func TestStreamDeclaresItsCursorAndSoftDeleteColumn(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	items(t, db)
+	for _, tc := range []struct {
+		name                string
+		cfg                 postgres.Config
+		wantCursor, wantDel string
+	}{
+		{"full read", postgres.Config{Table: "items"}, "", ""},
+		{"cursor column", postgres.Config{Table: "items", Cursor: "modified", Deleted: "deleted"}, "modified", "deleted"},
+		{"cursor not streamed", postgres.Config{Table: "items", Columns: []string{"id", "name"}, Cursor: "modified", Deleted: "deleted_at"}, "", "deleted_at"},
+		{"cursor expression", postgres.Config{Table: "items", Cursor: "coalesce(modified, deleted_at)"}, "", ""},
+		{"cursor expression streamed", postgres.Config{Table: "items", Cursor: "coalesce(modified, deleted_at)", CursorAs: "version"}, "version", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := newSource(t, db, tc.cfg).Extract(context.Background(), nil)
+			require.NoError(t, err)
+			require.Equal(t, tc.wantCursor, s.Cursor)
+			require.Equal(t, tc.wantDel, s.Deleted)
+			if s.Cursor != "" {
+				require.GreaterOrEqual(t, s.Schema.Index(s.Cursor), 0, "the declared cursor is a column of the stream")
+			}
+		})
+	}
 }
 
 func TestKeysStreamsOnlyKeysInScope(t *testing.T) {

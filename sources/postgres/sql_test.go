@@ -108,7 +108,6 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{Config{}, "set Table or Query"},
 		{Config{Table: "t", Query: "SELECT 1"}, "only one of Table"},
-		{Config{Table: "t", DeletedColumn: "d", DeletedAtColumn: "da"}, "only one of DeletedColumn"},
 		{Config{Table: "t", LookBack: -time.Second}, "negative"},
 		{Config{Table: "t", LookBack: time.Second}, "LookBack needs a Cursor"},
 		{Config{Table: "t", CursorAs: "c"}, "CursorAs needs a Cursor"},
@@ -116,7 +115,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Table: "a\x00b"}, "NUL"},
 		{Config{Table: "t", Schema: "\x00"}, "NUL"},
 		{Config{Table: "t", Columns: []string{"a", ""}}, "column 2 is empty"},
-		{Config{Table: "t", DeletedColumn: "x\x00"}, "NUL"},
+		{Config{Table: "t", Deleted: "x\x00"}, "NUL"},
 		{Config{Table: "t"}, ""},
 		{Config{Query: "SELECT 1", Cursor: "m", LookBack: time.Minute, NullCursor: NullCursorAlways}, ""},
 	} {

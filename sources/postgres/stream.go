@@ -25,6 +25,9 @@ type plan struct {
 	cursor     int // result index of the cursor, -1 without one
 	cursorKind cursorKind
 	windowKind cursorKind
+	// declaredCursor is the stream column that holds the cursor: CursorAs, or Cursor when
+	// it names a column of the stream; "" when the cursor is an expression not streamed.
+	declaredCursor string
 }
 
 // plan describes the source's SELECT without running it.
@@ -34,7 +37,7 @@ func (s *Source) plan(ctx context.Context) (*plan, error) {
 		return nil, &Error{Source: s.name(), Column: col, Err: err}
 	}
 	cols := slices.Clone(cfg.Columns)
-	if del, _ := s.DeleteColumn(); del != "" && len(cols) > 0 && !slices.Contains(cols, del) {
+	if del := cfg.Deleted; del != "" && len(cols) > 0 && !slices.Contains(cols, del) {
 		cols = append(cols, del)
 	}
 	var probes []string
@@ -125,16 +128,23 @@ func (s *Source) plan(ctx context.Context) (*plan, error) {
 	if err := p.schema.Validate(); err != nil {
 		return fail("", err)
 	}
-	if del, want := s.DeleteColumn(); del != "" {
+	if del := cfg.Deleted; del != "" {
+		// The sinks read any column that is not NULL as a delete; a typo naming an integer
+		// flag or a text column would delete every row, so only the types that read
+		// unambiguously are accepted.
 		i := p.schema.Index(del)
 		switch {
 		case i < 0:
 			return fail(del, fmt.Errorf("the soft-delete column is not in the result"))
-		case want == etl.TypeBool && p.schema[i].Type != etl.TypeBool:
-			return fail(del, fmt.Errorf("DeletedColumn must be boolean, not %s", p.schema[i].Type))
-		case want == etl.TypeTimestamp && p.schema[i].Type != etl.TypeTimestamp && p.schema[i].Type != etl.TypeDate:
-			return fail(del, fmt.Errorf("DeletedAtColumn must be a timestamp or date, not %s", p.schema[i].Type))
+		case p.schema[i].Type != etl.TypeBool && p.schema[i].Type != etl.TypeTimestamp && p.schema[i].Type != etl.TypeDate:
+			return fail(del, fmt.Errorf("the soft-delete column (Deleted) must be a boolean (true when deleted) or a timestamp or date (not NULL when deleted), not %s", p.schema[i].Type))
 		}
+	}
+	switch {
+	case cfg.CursorAs != "":
+		p.declaredCursor = cfg.CursorAs
+	case cfg.Cursor != "" && p.schema.Index(cfg.Cursor) >= 0:
+		p.declaredCursor = cfg.Cursor
 	}
 	for _, w := range p.wires {
 		p.formats = append(p.formats, w.format)
