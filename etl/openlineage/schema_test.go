@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluice-etl/sluice/checks"
+	"github.com/sluice-etl/sluice/dag"
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/etl/openlineage"
 	"github.com/sluice-etl/sluice/sinks/sqlite"
@@ -171,5 +172,32 @@ func TestSchemaValidationCatchesBadEvents(t *testing.T) {
 		"unknown facet": strings.Replace(ok, `"run":{`, `"run":{"facets":{"x":{"_producer":"https://x","_schemaURL":"https://example.com/X.json"}},`, 1),
 	} {
 		require.Error(t, s.validate([]byte(bad)), name)
+	}
+}
+
+// A pipeline run as a DAG task names the DAG run as its parent.
+func TestDAGTaskRunsNameTheirDAGRun(t *testing.T) {
+	t.Parallel()
+	s := loadSpec(t)
+	var buf bytes.Buffer
+	em := openlineage.NewWriter(&buf, openlineage.Config{Namespace: "tests"})
+	p := &etl.Pipeline{Name: "load_names", Observer: em, Sink: okSink,
+		Source: etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
+			return etl.SliceStream(etl.Schema{{Name: "name"}}, []etl.Row{{"Ann"}}), nil
+		})}
+	d := dag.New("nightly", dag.Config{})
+	d.Pipeline(p)
+	rep, err := d.Run(context.Background(), etl.Window{})
+	require.NoError(t, err)
+	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+	require.Len(t, lines, 2)
+	for _, l := range lines {
+		require.NoError(t, s.validate(l), "%s", l)
+		var ev map[string]any
+		require.NoError(t, json.Unmarshal(l, &ev))
+		parent := ev["run"].(map[string]any)["facets"].(map[string]any)["parent"].(map[string]any)
+		require.Equal(t, rep.RunID, parent["run"].(map[string]any)["runId"])
+		require.Equal(t, "nightly", parent["job"].(map[string]any)["name"])
+		require.NotEqual(t, rep.RunID, ev["run"].(map[string]any)["runId"], "the task's run is a run of its own")
 	}
 }
