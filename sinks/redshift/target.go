@@ -51,13 +51,15 @@ type Target struct {
 	// MetaSchema holds the sluice_runs and sluice_state tables, created on first use.
 	// Defaults to Schema.
 	MetaSchema string
-	// LockWait bounds the wait for the LOCK on the target, which another load of the same
-	// table holds until it commits. Redshift has neither advisory locks nor LOCK NOWAIT, so
-	// the bound is a statement_timeout around the LOCK, and a load that runs out of it fails
-	// with an error wrapping etl.ErrLocked. Defaults to 0: wait without bound.
+	// LockWait bounds the wait for the LOCK on the target and on the meta schema's
+	// sluice_lock, which another load of the same table, or another load sharing the meta
+	// schema, holds until it commits. Redshift has neither advisory locks nor LOCK NOWAIT,
+	// so the bound is a statement_timeout around the LOCK, and a load that runs out of it
+	// fails with an error wrapping etl.ErrLocked; a load whose context ends while it waits
+	// fails with the context's error instead. Defaults to 0: wait without bound.
 	LockWait time.Duration
-	// MaxAttempts bounds the attempts of a transaction that fails with a serializable
-	// isolation violation (1023); each retry COPYs the same staged files again. Defaults
+	// MaxAttempts bounds the attempts of a transaction that fails with an isolation
+	// conflict (see [IsRetryable]); each retry COPYs the same staged files again. Defaults
 	// to 4.
 	MaxAttempts int
 	// RetryBackoff is the pause before the first retry; it doubles with each retry, with
