@@ -90,8 +90,17 @@ type Config struct {
 	//
 	// Defaults to none: `prune` trims only the store.
 	PruneHooks []PruneHook
-	// Executor runs each task attempt. Defaults to [LocalExecutor].
+	// Executor runs each task attempt. Defaults to [LocalExecutor], or to the [Queue]
+	// that --executor names under [MainArgs].
 	Executor Executor
+	// Queues are the queue executors [MainArgs] can run tasks on, by the name given to
+	// --executor (or SLUICE_DAG_EXECUTOR); each is opened with the store the command
+	// opened. Package dag/riverexec provides one:
+	//
+	//	Queues: map[string]dag.OpenQueue{"river": riverexec.Open(riverexec.Config{})},
+	//
+	// Defaults to none: tasks run in process.
+	Queues map[string]OpenQueue
 	// Logger receives the DAG's logs. Defaults to discarding them; under [MainArgs], to
 	// standard error in the --log-format and --log-level given.
 	Logger *slog.Logger
@@ -150,9 +159,12 @@ func (d *DAG) Store() Store { return d.store }
 // withEnv returns a copy of d that keeps history in store and logs to logger, for one
 // command of [MainArgs]; d itself stays as declared, so concurrent calls do not race and
 // d is not left holding a store MainArgs has closed.
-func (d *DAG) withEnv(store Store, logger *slog.Logger) *DAG {
+func (d *DAG) withEnv(store Store, logger *slog.Logger, exec Executor) *DAG {
 	c := *d
 	c.store, c.logger = store, logger
+	if exec != nil {
+		c.cfg.Executor = exec
+	}
 	return &c
 }
 

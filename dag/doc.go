@@ -48,8 +48,11 @@
 // task starts.
 //
 // Task attempts are carried out by an [Executor]. The default, [LocalExecutor], calls the
-// task in process; the seam exists so that a distributed queue can run attempts elsewhere
-// without a change to task code.
+// task in process. A [Queue] sends each attempt to worker processes through a shared
+// queue, on this machine or others, while the run is still scheduled where it started;
+// package dag/riverexec provides one on river. Tasks need no change, except that values
+// passed through [Output] do not reach another process ([ErrOutputNotShared]): tasks that
+// run on a Queue pass data through tables.
 //
 // # Reports and graphs
 //
@@ -84,4 +87,9 @@
 // found another holding the lock ([ExitLocked]). [MainArgs] is the same, testable. prune
 // forgets old runs in the store ([Pruner]) and, through [Config.PruneHooks], history the
 // tasks keep elsewhere, such as the sinks' sluice_runs.
+//
+// With a [Queue] in [Config.Queues], --executor NAME runs run and backfill on it, and
+// --detach queues the command for a worker and returns at once; worker runs attempts
+// until SIGTERM, migrate creates the queue's tables, and ui serves its web UI. Package
+// dag itself imports no queue: the program names one.
 package dag

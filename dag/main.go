@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,12 +60,18 @@ Commands:
   history   list recent runs, or show one with --run ID
   prune     forget runs older than --older-than (a duration, such as 2160h), in the
             store and in whatever Config.PruneHooks name
+  worker    run task attempts from the queue until SIGTERM (queue executors only)
+  migrate   create or upgrade the queue's tables (queue executors only)
+  ui        serve the queue's web UI and the DAG's runs on --addr (queue executors only)
 
 Global flags (also accepted after the command):
   --store DSN         run history and lock: "memory" or a connection string
                       (default $SLUICE_DAG_STORE, else memory)
   --log-format F      text or json (default text)
   --log-level L       debug, info, warn or error (default info)
+  --executor E        where tasks run: local, or a queue of Config.Queues
+                      (default $SLUICE_DAG_EXECUTOR, else local); with a queue,
+                      run and backfill take --detach to queue the command and return
 
 Exit codes: 0 success, 1 failure, 2 usage, 75 another run holds the lock.
 Run '%[1]s <command> --help' for a command's flags.
@@ -86,19 +93,22 @@ type mainEnv struct {
 	logLevel       string
 	log            *slog.Logger
 	opened         Store // the store setup opened, closed when the command ends
+	queueEnv
 }
 
 func (m *mainEnv) common(fs *flag.FlagSet) {
 	fs.StringVar(&m.store, "store", m.store, "run history and lock: memory or a connection string")
 	fs.StringVar(&m.logFormat, "log-format", m.logFormat, "log format: text or json")
 	fs.StringVar(&m.logLevel, "log-level", m.logLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&m.executor, "executor", m.executor, "where tasks run: local or a queue executor")
 }
 
 // MainArgs runs the command line args (without the program name) against d, writing
 // results to stdout and logs to stderr, and returns the exit code: [ExitOK], [ExitFailed],
 // [ExitUsage] or [ExitLocked]. [Main] wraps it; tests call it directly.
 func MainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writer) int {
-	m := &mainEnv{d: d, stdout: stdout, stderr: stderr, store: os.Getenv(StoreEnv), logFormat: "text", logLevel: "info"}
+	m := &mainEnv{d: d, stdout: stdout, stderr: stderr, store: os.Getenv(StoreEnv), logFormat: "text", logLevel: "info",
+		queueEnv: queueEnv{executor: cmp.Or(os.Getenv(ExecutorEnv), "local")}}
 	prog := d.name
 	global := flag.NewFlagSet(prog, flag.ContinueOnError)
 	global.SetOutput(stderr)
@@ -137,6 +147,8 @@ func MainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writ
 		run = m.cmdHistory(sub)
 	case "prune":
 		run = m.cmdPrune(sub)
+	case "worker", "migrate", "ui":
+		run = m.queueCommand(cmd, sub)
 	default:
 		fmt.Fprintf(stderr, "%s: unknown command %q\n", prog, cmd)
 		global.Usage()
@@ -154,7 +166,7 @@ func MainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writ
 	}
 	// graph and describe read only the declaration: they work with the store down.
 	needsStore := cmd != "graph" && cmd != "describe"
-	if err := m.setup(ctx, needsStore); err != nil {
+	if err := m.setup(ctx, needsStore, needsStore && m.usesQueue(cmd)); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		var ue *usageError
 		if errors.As(err, &ue) {
@@ -182,7 +194,7 @@ func MainArgs(ctx context.Context, d *DAG, args []string, stdout, stderr io.Writ
 
 // setup builds the logger and, when the command needs one, opens the store, and points
 // m.d at a copy of the DAG that uses them.
-func (m *mainEnv) setup(ctx context.Context, needsStore bool) error {
+func (m *mainEnv) setup(ctx context.Context, needsStore, needsQueue bool) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(m.logLevel)); err != nil {
 		return usagef("--log-level: %v", err)
@@ -210,11 +222,20 @@ func (m *mainEnv) setup(ctx context.Context, needsStore bool) error {
 		}
 		store, m.opened = s, s
 	}
-	m.d = m.d.withEnv(store, m.log)
+	var exec Executor
+	if needsQueue {
+		q, err := m.openQueue(ctx, store)
+		if err != nil {
+			return err
+		}
+		exec = q
+	}
+	m.d = m.d.withEnv(store, m.log, exec)
 	return nil
 }
 
 func (m *mainEnv) closeStore() {
+	m.closeQueue()
 	if c, ok := m.opened.(io.Closer); ok {
 		if err := c.Close(); err != nil {
 			m.log.Warn("close store", slog.Any("error", err))
@@ -260,7 +281,11 @@ func (m *mainEnv) cmdRun(fs *flag.FlagSet) func(context.Context) error {
 	fs.Var(timeFlag{&end}, "window-end", "end of the window to run, exclusive")
 	fs.Var(timeFlag{&logical}, "logical-date", "run the interval that starts at this time")
 	fs.BoolVar(&asJSON, "json", false, "print the run report as JSON")
+	m.detachFlag(fs)
 	return func(ctx context.Context) error {
+		if m.detach {
+			return m.submit(ctx, "run", fs)
+		}
 		var windows []etl.Window
 		switch {
 		case !logical.IsZero() && (!start.IsZero() || !end.IsZero()):
@@ -336,12 +361,16 @@ func (m *mainEnv) cmdBackfill(fs *flag.FlagSet) func(context.Context) error {
 	fs.BoolVar(&opt.DryRun, "dry-run", false, "list the windows and why each would run, and run nothing")
 	fs.BoolVar(&opt.StopOnFailure, "stop-on-failure", false, "start no more windows once one has failed")
 	fs.BoolVar(&asJSON, "json", false, "print the backfill report as JSON")
+	m.detachFlag(fs)
 	return func(ctx context.Context) error {
 		if from.IsZero() || to.IsZero() {
 			return usagef("--from and --to are required")
 		}
 		if !to.After(from) {
 			return usagef("--to must be after --from")
+		}
+		if m.detach {
+			return m.submit(ctx, "backfill", fs)
 		}
 		opt.Reprocess = Reprocess(reprocess)
 		switch opt.Reprocess {

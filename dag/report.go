@@ -80,6 +80,26 @@ type TaskReport struct {
 	Error string `json:"error,omitempty"`
 	// Checks holds the check results the last attempt recorded with [Run.AddChecks].
 	Checks []etl.CheckResult `json:"checks,omitempty"`
+	// Retried lists the attempts that failed before the last one, oldest first: what
+	// went wrong before a retry succeeded, or before the task failed for good.
+	Retried []AttemptFailure `json:"retried,omitempty"`
+}
+
+// AttemptFailure is one failed attempt of a task that was tried again.
+type AttemptFailure struct {
+	// Attempt counts from 1.
+	Attempt int `json:"attempt"`
+	// Worker names the process that ran the attempt, when a [Queue] ran it elsewhere.
+	Worker string `json:"worker,omitempty"`
+	// Error is the attempt's error.
+	Error string `json:"error"`
+}
+
+// AttemptWorker is implemented by the errors of attempts that ran in another process, so
+// that the report can say where each failed attempt ran.
+type AttemptWorker interface {
+	// AttemptWorker names the worker process that ran the attempt.
+	AttemptWorker() string
 }
 
 // Task returns the report of the named task, or nil.
@@ -129,7 +149,7 @@ func (r *Report) clone() *Report {
 	c.Tasks = slices.Clone(r.Tasks)
 	for i := range c.Tasks {
 		t := &c.Tasks[i]
-		t.Upstream, t.Checks = slices.Clone(t.Upstream), slices.Clone(t.Checks)
+		t.Upstream, t.Checks, t.Retried = slices.Clone(t.Upstream), slices.Clone(t.Checks), slices.Clone(t.Retried)
 	}
 	return &c
 }
@@ -170,6 +190,13 @@ func (r *Report) WriteDetail(w io.Writer) error {
 		}
 		if t.Error != "" {
 			fmt.Fprintf(&b, "  error:    %s\n", t.Error)
+		}
+		for _, f := range t.Retried {
+			fmt.Fprintf(&b, "  attempt %d failed", f.Attempt)
+			if f.Worker != "" {
+				fmt.Fprintf(&b, " on worker %s", f.Worker)
+			}
+			fmt.Fprintf(&b, ": %s\n", firstLine(f.Error))
 		}
 		for _, c := range t.Checks {
 			res := "passed"

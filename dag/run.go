@@ -2,11 +2,13 @@ package dag
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluice-etl/sluice/etl"
 )
@@ -30,6 +32,7 @@ type Run struct {
 
 	shared  *sharedState
 	baseLog *slog.Logger // the DAG's logger, before the run's attributes
+	remote  bool         // rebuilt by NewAttempt in a process other than the scheduler's
 	rows    atomic.Int64
 	mu      sync.Mutex
 	checks  []etl.CheckResult
@@ -53,6 +56,9 @@ func (r *Run) AddChecks(c ...etl.CheckResult) {
 	r.checks = append(r.checks, c...)
 	r.mu.Unlock()
 }
+
+// Checks returns a copy of the check results recorded so far by [Run.AddChecks].
+func (r *Run) Checks() []etl.CheckResult { return r.checkResults() }
 
 func (r *Run) checkResults() []etl.CheckResult {
 	r.mu.Lock()
@@ -78,6 +84,12 @@ func FromContext(ctx context.Context) (*Run, bool) {
 	return r, ok
 }
 
+// ErrOutputNotShared is wrapped by the error [Output.Must] returns in a task attempt that
+// runs in another process than the one scheduling the DAG, such as on a queue worker
+// ([Queue]): values passed through an Output stay in the process that set them. Tasks
+// that may run on workers pass data through tables (or files every worker can read).
+var ErrOutputNotShared = errors.New("values passed through dag.Output do not cross processes")
+
 // Output is a typed key through which a task passes a value to the tasks downstream of it
 // in the same DAG run. Make one with [NewOutput], usually as a package-level variable next
 // to the DAG's declaration; values live in the run, not in the key, so concurrent runs and
@@ -85,7 +97,9 @@ func FromContext(ctx context.Context) (*Run, bool) {
 //
 // A task reads only values set by tasks upstream of it: the runner starts a task after its
 // upstream tasks have returned, which orders the Set before the Get. Values do not cross
-// processes and are not kept in history.
+// processes and are not kept in history: under a [Queue] executor each attempt may run in
+// another process, so there [Output.Get] finds nothing and [Output.Must] fails with
+// [ErrOutputNotShared]; pass such data through a table instead.
 type Output[T any] struct {
 	key *outputKey
 }
@@ -124,7 +138,8 @@ func (o Output[T]) Set(r *Run, v T) {
 	s.mu.Unlock()
 }
 
-// Get returns the value stored under o in r's DAG run, and whether there was one.
+// Get returns the value stored under o in r's DAG run, and whether there was one. In an
+// attempt rebuilt by [DAG.NewAttempt] it finds only what the same attempt set.
 func (o Output[T]) Get(r *Run) (T, bool) {
 	var zero T
 	if o.key == nil || r.shared == nil {
@@ -144,6 +159,10 @@ func (o Output[T]) Get(r *Run) (T, bool) {
 // when no upstream task set it.
 func (o Output[T]) Must(r *Run) (T, error) {
 	v, ok := o.Get(r)
+	if !ok && r.remote {
+		return v, fmt.Errorf("task %q: output %q is not available: the task runs in a worker process and %w; pass the data through a table",
+			r.Task, o.Name(), ErrOutputNotShared)
+	}
 	if !ok {
 		return v, fmt.Errorf("task %q: output %q was not set by any upstream task", r.Task, o.Name())
 	}
@@ -156,7 +175,13 @@ type Attempt struct {
 	// executor that sends work elsewhere serialises these fields, and the other side,
 	// which declares the same DAG, rebuilds the attempt with [DAG.NewAttempt].
 	Run *Run
-	fn  TaskFunc
+	// Timeout bounds the attempt; zero means none. The runner bounds Execute's ctx by it,
+	// except for a [Queue], where the time an attempt waits in the queue must not count:
+	// a Queue sends Timeout along, the receiving side sets it on the attempt
+	// [DAG.NewAttempt] returns, and [Attempt.Call] applies it there.
+	Timeout time.Duration
+	fn      TaskFunc
+	remote  bool
 }
 
 // NewAttempt returns an attempt of the task r names, for the receiving side of an
@@ -165,18 +190,37 @@ type Attempt struct {
 // cross processes, so such tasks read their inputs from where upstream tasks stored them;
 // rows and checks recorded on the receiving side count once the sender adds them to its
 // own attempt's Run.
+//
+// In such an attempt, [Output.Must] fails with [ErrOutputNotShared], and r.Logger, when
+// nil, becomes the DAG's logger with the run's attributes.
 func (d *DAG) NewAttempt(r *Run) (*Attempt, error) {
 	for _, t := range d.tasks {
 		if t.name == r.Task {
-			return &Attempt{Run: r, fn: t.fn}, nil
+			r.remote = true
+			if r.baseLog == nil {
+				r.baseLog = d.logger
+			}
+			if r.Logger == nil {
+				r.Logger = d.logger.With(slog.String("dag", d.name), slog.String("run_id", r.ID), slog.String("task", r.Task))
+			}
+			return &Attempt{Run: r, fn: t.fn, remote: true}, nil
 		}
 	}
 	return nil, fmt.Errorf("dag %q: no task %q", d.name, r.Task)
 }
 
 // Call runs the task in this goroutine and returns its error. A panic in the task becomes
-// an error that carries the stack.
-func (a *Attempt) Call(ctx context.Context) (err error) {
+// an error that carries the stack. On an attempt made by [DAG.NewAttempt], Call applies
+// a.Timeout as the runner does in process: past it, ctx is cancelled and the error wraps
+// [ErrTimeout].
+func (a *Attempt) Call(ctx context.Context) error {
+	if !a.remote || a.Timeout <= 0 {
+		return a.call(ctx)
+	}
+	return withTimeout(ctx, a.Run.Task, a.Timeout, a.call)
+}
+
+func (a *Attempt) call(ctx context.Context) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("task %q panicked: %v\n%s", a.Run.Task, p, debug.Stack())

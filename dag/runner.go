@@ -283,12 +283,19 @@ func (d *DAG) runTask(ctx context.Context, t *Task, rep *Report, shared *sharedS
 			tlog.Error("task failed", slog.Int("attempt", attempt), slog.Any("error", err))
 			break
 		}
+		f := AttemptFailure{Attempt: attempt, Error: tr.Error}
+		var w AttemptWorker
+		if errors.As(err, &w) {
+			f.Worker = w.AttemptWorker()
+		}
+		tr.Retried = append(tr.Retried, f)
 		wait := backoff(d.cfg.RetryDelay, d.cfg.MaxRetryDelay, attempt)
 		tlog.Warn("task attempt failed; retrying", slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.Any("error", err))
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
+			tr.Retried = tr.Retried[:len(tr.Retried)-1] // it stays the last attempt
 			tr.Duration = time.Since(t0)
 			return tr
 		case <-timer.C:
@@ -299,13 +306,20 @@ func (d *DAG) runTask(ctx context.Context, t *Task, rep *Report, shared *sharedS
 }
 
 func (d *DAG) attempt(ctx context.Context, r *Run, fn TaskFunc, timeout time.Duration) error {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, timeout, fmt.Errorf("task %q: %w after %s", r.Task, ErrTimeout, timeout))
-		defer cancel()
+	a := &Attempt{Run: r, fn: fn, Timeout: timeout}
+	if _, queued := d.cfg.Executor.(Queue); queued || timeout <= 0 {
+		return d.cfg.Executor.Execute(ctx, a)
 	}
-	err := d.cfg.Executor.Execute(ctx, &Attempt{Run: r, fn: fn})
-	if err != nil && timeout > 0 && errors.Is(context.Cause(ctx), ErrTimeout) && !errors.Is(err, ErrTimeout) {
+	return withTimeout(ctx, r.Task, timeout, func(ctx context.Context) error { return d.cfg.Executor.Execute(ctx, a) })
+}
+
+// withTimeout runs fn under timeout; when fn fails after the timeout cancelled ctx, its
+// error is made to wrap [ErrTimeout].
+func withTimeout(ctx context.Context, task string, timeout time.Duration, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("task %q: %w after %s", task, ErrTimeout, timeout))
+	defer cancel()
+	err := fn(ctx)
+	if err != nil && errors.Is(context.Cause(ctx), ErrTimeout) && !errors.Is(err, ErrTimeout) {
 		err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
 	}
 	return err

@@ -726,9 +726,11 @@ func TestValidateRejectsWithoutCountingRowsTwice(t *testing.T) {
 	require.Contains(t, res.Rejects[0].Error(), `column "gender": unknown gender "X"`)
 
 	p.Transforms = []etl.Transformer{etl.Validate(1, known)}
-	_, err = p.Run(context.Background(), etl.Window{})
+	res, err = p.Run(context.Background(), etl.Window{})
 	require.ErrorContains(t, err, `2 rows rejected, more than the 1 allowed; the last: column "gender": unknown gender "?"`)
 	require.Equal(t, "transform", etl.Step(err))
+	require.Equal(t, int64(2), res.Stats.RowsRejected, "the error and the run's count agree")
+	require.Len(t, res.Rejects, 2)
 }
 
 func TestValidateCountsTheSourcesRejectsToo(t *testing.T) {
@@ -752,4 +754,41 @@ func TestValidateCountsTheSourcesRejectsToo(t *testing.T) {
 	}
 	_, err := p.Run(context.Background(), etl.Window{})
 	require.ErrorContains(t, err, "2 rows rejected, more than the 1 allowed")
+}
+
+// Map, Filter and Validate pass the source's positions on: they yield each row as they
+// receive it, so the position of the row last yielded is still the source's.
+func TestTransformsPassPositionsOn(t *testing.T) {
+	t.Parallel()
+	schema := etl.Schema{{Name: "n", Type: etl.TypeInt64}}
+	var line int64
+	src := etl.Stream{Schema: schema, Position: func() etl.Position { return etl.Position{Source: "in.csv", Line: line} },
+		Rows: func(yield func(etl.Row, error) bool) {
+			for i := int64(1); i <= 6; i++ {
+				line = 10 * i
+				if !yield(etl.Row{i}, nil) {
+					return
+				}
+			}
+		}}
+	ctx := context.Background()
+	run := etl.NewRun("p", etl.Window{})
+	s, err := etl.Map(nil, func(r etl.Row) (etl.Row, error) { return r, nil }).Transform(ctx, run, src)
+	require.NoError(t, err)
+	s, err = etl.Filter(func(r etl.Row) bool { return r[0].(int64)%2 == 0 }).Transform(ctx, run, s)
+	require.NoError(t, err)
+	s, err = etl.Validate(5, func(r etl.Row) error {
+		if r[0].(int64) == 4 {
+			return errors.New("four")
+		}
+		return nil
+	}).Transform(ctx, run, s)
+	require.NoError(t, err)
+	require.NotNil(t, s.Position)
+	var got []string
+	for row, err := range s.Rows {
+		require.NoError(t, err)
+		got = append(got, fmt.Sprintf("%d@%s", row[0], s.Position()))
+	}
+	require.Equal(t, []string{"2@in.csv: line 20", "6@in.csv: line 60"}, got)
 }

@@ -29,7 +29,26 @@ type Stream struct {
 	// delete): a bool column when it is true, a column of any other type (a deleted_at
 	// timestamp) when it is not NULL. Defaults to none: no row is a delete.
 	Deleted string
+	// Position, when not nil, returns where the row Rows yielded last came from; it is
+	// valid until the next row is yielded. A source that reads lines sets it, and [Map],
+	// [Filter] and [Validate] pass it on, since they yield each row as they receive it. A
+	// transform that buffers, reorders or merges rows must leave it nil. Sinks call it to
+	// name the line of a value the target refused.
+	Position func() Position
 }
+
+// Position is where a row came from: the input it was read from and the line its record
+// starts on.
+type Position struct {
+	// Source names the input as the source's own errors name it: a path, a URL without
+	// its query, or a reader's name.
+	Source string
+	// Line is the 1-based line the row's record starts on.
+	Line int64
+}
+
+// String formats p as "source: line N".
+func (p Position) String() string { return fmt.Sprintf("%s: line %d", p.Source, p.Line) }
 
 // declare returns s with the declaration of from wherever s declares nothing.
 func (s Stream) declare(from Stream) Stream {
@@ -103,7 +122,7 @@ func Map(out Schema, fn func(Row) (Row, error)) Transformer {
 		if schema == nil {
 			schema = in.Schema
 		}
-		return Stream{Schema: schema, Cursor: in.Cursor, Deleted: in.Deleted, Rows: func(yield func(Row, error) bool) {
+		return Stream{Schema: schema, Cursor: in.Cursor, Deleted: in.Deleted, Position: in.Position, Rows: func(yield func(Row, error) bool) {
 			for row, err := range in.Rows {
 				if err == nil {
 					if row, err = fn(row); err != nil {
@@ -126,7 +145,7 @@ func Map(out Schema, fn func(Row) (Row, error)) Transformer {
 // rows are counted in [Stats.RowsFiltered], so row-count checks still balance.
 func Filter(keep func(Row) bool) Transformer {
 	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
-		return Stream{Schema: in.Schema, Cursor: in.Cursor, Deleted: in.Deleted, Rows: func(yield func(Row, error) bool) {
+		return Stream{Schema: in.Schema, Cursor: in.Cursor, Deleted: in.Deleted, Position: in.Position, Rows: func(yield func(Row, error) bool) {
 			for row, err := range in.Rows {
 				if err == nil && !keep(row) {
 					run.addFiltered(1)
@@ -147,7 +166,7 @@ func Filter(keep func(Row) bool) Transformer {
 // maxBad 0 fails on the first), and so does a stream that ends past it. check may return a [Reject] to name the line and column.
 func Validate(maxBad int, check func(Row) error) Transformer {
 	return TransformFunc(func(ctx context.Context, run *Run, in Stream) (Stream, error) {
-		return Stream{Schema: in.Schema, Cursor: in.Cursor, Deleted: in.Deleted, Rows: func(yield func(Row, error) bool) {
+		return Stream{Schema: in.Schema, Cursor: in.Cursor, Deleted: in.Deleted, Position: in.Position, Rows: func(yield func(Row, error) bool) {
 			for row, err := range in.Rows {
 				if err == nil {
 					if verr := check(row); verr != nil {
@@ -155,11 +174,13 @@ func Validate(maxBad int, check func(Row) error) Transformer {
 						if !ok {
 							rej = Reject{Source: "validate", Err: verr}
 						}
-						if n := run.rejected.Load() + 1; n > int64(maxBad) {
+						// Counted before the run fails, so that the error and the run
+						// record's rows_rejected give the same number.
+						run.reject(rej)
+						if n := run.rejected.Load(); n > int64(maxBad) {
 							yield(nil, WithStep("transform", fmt.Errorf("%d rows rejected, more than the %d allowed; the last: %w", n, maxBad, rej)))
 							return
 						}
-						run.reject(rej)
 						continue
 					}
 				}

@@ -81,4 +81,15 @@
 //     refresh (TRUNCATE would commit); LOCK on the target instead of advisory locks;
 //     retries of serializable and snapshot isolation conflicts.
 //   - sinks/sqlite: the embedded default, for examples and local runs.
+//   - sinks/mysql: MySQL 8 and MariaDB 10.6+, for publishing results to a service's
+//     database: LOAD DATA LOCAL INFILE streamed from the rows, refused on any warning;
+//     full refresh by delete or RENAME TABLE swap; merge by INSERT ... ON DUPLICATE KEY
+//     UPDATE from a temporary stage; window replace; a GET_LOCK lock per pipeline.
+//
+// # Values
+//
+// A sink stores what the target's own input would store from the same text, or fails
+// the load with an error naming the row, the column and the value, and, when the stream
+// says where its rows came from (etl.Stream.Position), the input and line. It never
+// changes a value silently.
 package sinks

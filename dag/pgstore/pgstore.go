@@ -83,6 +83,13 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Pool returns the pool the Store uses, for code that keeps its own tables beside the
+// history, such as package dag/riverexec's queue.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Schema returns the schema that holds the history table.
+func (s *Store) Schema() string { return s.schema }
+
 func (s *Store) table() string {
 	return pgx.Identifier{s.schema, "dag_runs"}.Sanitize()
 }

@@ -21,7 +21,13 @@ func displayURL(s string) string {
 		return s[:i+3] + "... (does not parse)"
 	}
 	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
+		if u.Scheme == "s3" { // an access key ID and maybe its secret: both go
+			if _, ok := u.User.Password(); ok {
+				u.User = url.UserPassword("xxxxx", "xxxxx")
+			} else {
+				u.User = url.User("xxxxx")
+			}
+		} else if _, ok := u.User.Password(); ok {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
 		} else if u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "s3" {
 			u.User = url.User("xxxxx")

@@ -462,3 +462,28 @@ func TestRedshiftDuplicateFailsTheUniqueKeyCheck(t *testing.T) {
 	require.Contains(t, out.stdout, "  checks    passed: row_count, duplicate_rows\n  checks    FAILED: unique_key(name)\n")
 	etltest.RequireRows(t, sample(t), pgRows(t, h.Pool), "the failed load must leave the previous table")
 }
+
+// Credentials in an s3:// source are refused, and a presigned URL's signature appears
+// nowhere in the program's output, its final error line included.
+func TestURLSecretsAreNotPrinted(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "expired", http.StatusForbidden)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	for _, source := range []string{
+		"s3://AKIAEXAMPLE:s3cret@bucket/name_gender.csv",
+		"s3://bucket/name_gender.csv?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=s3cret",
+		srv.URL + "/name_gender.csv?X-Amz-Credential=AKIAEXAMPLE%2F20260101&X-Amz-Security-Token=s3cret&X-Amz-Signature=s3cret",
+		"https://127.0.0.1:1/name_gender.csv?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=s3cret",
+	} {
+		cmd := exec.Command(binary(t), "-source", source, "-target", "sqlite:"+filepath.Join(dir, "ng.db"))
+		cmd.Dir, cmd.Env = dir, []string{}
+		out, err := cmd.CombinedOutput()
+		require.Error(t, err, source)
+		require.Contains(t, string(out), "name_gender: ", source)
+		require.NotContains(t, string(out), "s3cret", source)
+		require.NotContains(t, string(out), "AKIAEXAMPLE", source)
+	}
+}

@@ -1,8 +1,8 @@
 // Command summary is the seed's report job done as ELT: it rolls course reviews up per
 // course with SQL inside the warehouse (PostgreSQL here; Redshift runs the same SQL), then
-// publishes the summary table to the production database the product reads from (MySQL),
-// as an atomic full refresh guarded by checks. Without MySQL configured, the summary stays
-// in the warehouse.
+// publishes the summary table to the production database the product reads from (MySQL,
+// through sinks/mysql) as an atomic full refresh guarded by checks. Without MySQL configured,
+// the summary stays in the warehouse.
 //
 //	SLUICE_WAREHOUSE_URL=postgres://postgres@127.0.0.1:5432/test \
 //	SLUICE_MYSQL_URL='root@tcp(127.0.0.1:3306)/test' \
@@ -17,7 +17,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"strings"
 
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,6 +25,7 @@ import (
 	"github.com/sluice-etl/sluice/dag"
 	"github.com/sluice-etl/sluice/dag/pgstore"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/sinks/mysql"
 	pgsource "github.com/sluice-etl/sluice/sources/postgres"
 )
 
@@ -120,6 +120,11 @@ func build(ctx context.Context, warehouseDSN, mysqlDSN string, seed bool) (*dag.
 		return nil, nil, fmt.Errorf("mysql: %w", err)
 	}
 	closers = append(closers, func() { _ = db.Close() })
+	// The product owns its table's definition; the publish step only fills it.
+	if _, err := db.ExecContext(ctx, productDDL); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("mysql: create course_summary: %w", err)
+	}
 	src, err := pgsource.New(pool, pgsource.Config{Table: "course_summary"})
 	if err != nil {
 		cleanup()
@@ -129,141 +134,18 @@ func build(ctx context.Context, warehouseDSN, mysqlDSN string, seed bool) (*dag.
 		Name:   "publish_course_summary",
 		Meta:   etl.Meta{Owner: "learning-product", Description: "Copies course_summary to the product database."},
 		Source: src,
-		Sink: &mysqlRefresh{db: db, table: "course_summary", key: "courseid",
-			checks: []checks.Check{checks.RowCount{}, checks.UniqueKey("courseid"), checks.NotNull("students", "reviews")}},
+		Sink:   publishSink(db, checks.RowCount{}, checks.UniqueKey("courseid"), checks.NotNull("students", "reviews")),
 	}).After("rollup")
 	return d, cleanup, nil
 }
 
-// mysqlRefresh replaces a small MySQL table atomically: DELETE and batched INSERTs in one
-// transaction, then the checks, rendered in MySQL's dialect, before COMMIT. It is the
-// example's own loader; sluice's bulk sinks target warehouses.
-type mysqlRefresh struct {
-	db     *sql.DB
-	table  string
-	key    string
-	checks []checks.Check
-}
+// productDDL is the product database's summary table.
+const productDDL = `CREATE TABLE IF NOT EXISTS course_summary (
+  courseid BIGINT PRIMARY KEY, students BIGINT NOT NULL, reviews BIGINT NOT NULL, avg_rating DECIMAL(6,3))`
 
-// mysqlDialect renders checks for MySQL.
-type mysqlDialect struct{}
-
-func (mysqlDialect) QuoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
-func (mysqlDialect) Placeholder(int) string     { return "?" }
-
-type mysqlTx struct{ tx *sql.Tx }
-
-func (t mysqlTx) QueryRows(ctx context.Context, q string, args ...any) ([][]any, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out [][]any
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		for i, v := range vals {
-			if b, ok := v.([]byte); ok { // MySQL returns numbers as text
-				var n int64
-				if _, err := fmt.Sscan(string(b), &n); err == nil && fmt.Sprint(n) == string(b) {
-					vals[i] = n
-				} else {
-					vals[i] = string(b)
-				}
-			}
-		}
-		out = append(out, vals)
-	}
-	return out, rows.Err()
-}
-
-const batch = 200
-
-// Load implements etl.Loader.
-func (m *mysqlRefresh) Load(ctx context.Context, run *etl.Run, in etl.Stream) (res etl.LoadResult, err error) {
-	d := mysqlDialect{}
-	cols := make([]string, len(in.Schema))
-	for i, c := range in.Schema {
-		cols[i] = d.QuoteIdent(c.Name)
-	}
-	if _, err := m.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+d.QuoteIdent(m.table)+
-		" (courseid BIGINT PRIMARY KEY, students BIGINT NOT NULL, reviews BIGINT NOT NULL, avg_rating DECIMAL(6,3))"); err != nil {
-		return res, fmt.Errorf("mysql: create %s: %w", m.table, err)
-	}
-	tx, err := m.db.BeginTx(ctx, nil)
-	if err != nil {
-		return res, err
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+d.QuoteIdent(m.table)); err != nil {
-		return res, etl.WithStep("apply", err)
-	}
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
-	insert := func(args []any, n int) error {
-		q := "INSERT INTO " + d.QuoteIdent(m.table) + " (" + strings.Join(cols, ", ") + ") VALUES " +
-			strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-		_, err := tx.ExecContext(ctx, q, args...)
-		return err
-	}
-	var args []any
-	pending := 0
-	for r, err := range in.Rows {
-		if err != nil {
-			return res, err
-		}
-		for _, v := range r {
-			if dec, ok := v.(etl.Decimal); ok {
-				v = string(dec)
-			}
-			args = append(args, v)
-		}
-		pending++
-		res.RowsWritten++
-		if pending == batch {
-			if err := insert(args, pending); err != nil {
-				return res, etl.WithStep("stage", err)
-			}
-			args, pending = args[:0], 0
-		}
-	}
-	if pending > 0 {
-		if err := insert(args, pending); err != nil {
-			return res, etl.WithStep("stage", err)
-		}
-	}
-	if res.RowsWritten == 0 && !run.AllowEmpty {
-		return res, etl.WithStep("stage", etl.ErrEmpty)
-	}
-	stats := run.Stats()
-	stats.RowsWritten = res.RowsWritten
-	target := checks.Target{DB: mysqlTx{tx}, Dialect: d, Table: d.QuoteIdent(m.table), Name: "mysql:" + m.table,
-		Columns: in.Schema.Names(), Key: []string{m.key}, Stats: stats, Loaded: res.RowsWritten, PriorRows: -1}
-	res.Checks, err = checks.Run(ctx, target, m.checks)
-	if err != nil {
-		return res, etl.WithStep("check", err)
-	}
-	if err := checks.Failed(res.Checks); err != nil {
-		return res, etl.WithStep("check", err)
-	}
-	return res, tx.Commit()
-}
-
-// Datasets reports the MySQL table for lineage.
-func (m *mysqlRefresh) Datasets() []etl.Dataset {
-	return []etl.Dataset{{Namespace: "mysql", Name: m.table}}
+// publishSink replaces the product's course_summary atomically with LOAD DATA: the old
+// rows are deleted and the new ones loaded in one transaction, the checks run inside it,
+// and the product's readers see the old summary until commit.
+func publishSink(db *sql.DB, cs ...checks.Check) etl.Loader {
+	return &mysql.FullRefresh{Target: mysql.Target{DB: db, Table: "course_summary", Checks: cs}}
 }

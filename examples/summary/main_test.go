@@ -94,11 +94,12 @@ func TestFailedCheckKeepsTheProductionTable(t *testing.T) {
 	var out bytes.Buffer
 	require.Equal(t, dag.ExitOK, dag.MainArgs(ctx, d, []string{"run"}, &out, &out), out.String())
 
+	_, err = my.Exec(productDDL)
+	require.NoError(t, err)
 	src, err := pgsource.New(pg.Pool, pgsource.Config{Table: "course_summary"})
 	require.NoError(t, err)
 	publish := func(cs ...checks.Check) error {
-		p := &etl.Pipeline{Name: "publish", Source: src,
-			Sink: &mysqlRefresh{db: my, table: "course_summary", key: "courseid", checks: cs}}
+		p := &etl.Pipeline{Name: "publish", Source: src, Sink: publishSink(my, cs...)}
 		_, err := p.Run(ctx, etl.Window{})
 		return err
 	}

@@ -14,8 +14,8 @@
 // load, which also takes the pipeline lock), how to quote and type SQL, and which errors
 // mean "run the transaction again". For each load it supplies a [Mode]: how to stage the
 // stream's rows and how to apply them to the target. Modes may implement the optional
-// [Preparer], [Replayer] and [Cleaner] interfaces; the protocol detects them by type
-// assertion.
+// [Preparer], [Prestager], [Publisher], [Replayer] and [Cleaner] interfaces; the protocol
+// detects them by type assertion.
 //
 // # State and run history
 //
@@ -23,6 +23,6 @@
 // sluice_state (one watermark per pipeline) and sluice_runs (one record per run). Both are
 // written in the load's own transaction, so the watermark can never drift from the rows.
 //
-// Package load is internal: users reach it through sinks/postgres, sinks/redshift and
-// sinks/sqlite.
+// Package load is internal: users reach it through sinks/postgres, sinks/redshift,
+// sinks/sqlite and sinks/mysql.
 package load

@@ -217,9 +217,15 @@ func (p *protocol) attempt(ctx context.Context, sess Session, in etl.Stream, att
 	res.RowsWritten, res.RowsDeleted = applied.Written, applied.Deleted
 	stats.RowsWritten, stats.RowsDeleted = applied.Written, applied.Deleted
 
+	// A Publisher's rows sit in a table of its own until Publish: the checks look there.
+	checkSchema, checkTable := p.spec.Schema, p.spec.Table
+	pub, publishes := p.mode.(Publisher)
+	if publishes {
+		checkSchema, checkTable = pub.CheckTable()
+	}
 	target := checks.Target{
 		DB: tx, Dialect: p.d,
-		Table:     p.d.Qualify(p.spec.Schema, p.spec.Table),
+		Table:     p.d.Qualify(checkSchema, checkTable),
 		Name:      p.spec.TableName(),
 		Columns:   p.spec.Columns,
 		Key:       p.spec.Key,
@@ -229,7 +235,7 @@ func (p *protocol) attempt(ctx context.Context, sess Session, in etl.Stream, att
 	}
 	if ui, ok := p.d.(UniqueIndexer); ok {
 		target.UniqueIndex = func(ctx context.Context, cols []string) (bool, error) {
-			return ui.UniqueIndex(ctx, tx, p.spec.Schema, p.spec.Table, cols)
+			return ui.UniqueIndex(ctx, tx, checkSchema, checkTable, cols)
 		}
 	}
 	results, err := checks.Run(ctx, target, p.spec.Checks)
@@ -246,6 +252,11 @@ func (p *protocol) attempt(ctx context.Context, sess Session, in etl.Stream, att
 	}
 	if err := checks.Failed(results); err != nil {
 		return res, etl.WithStep("check", err)
+	}
+	if publishes {
+		if err := pub.Publish(ctx, tx, p.run); err != nil {
+			return res, etl.WithStep("apply", err)
+		}
 	}
 
 	next, ok := p.run.NextWatermark()

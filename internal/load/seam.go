@@ -82,6 +82,18 @@ type Prestager interface {
 	Prestage(ctx context.Context, run *etl.Run, in etl.Stream) error
 }
 
+// Publisher is implemented by modes that load into a table of their own and put it in
+// the target's place only after the checks pass, for databases that cannot do that inside
+// the transaction (MySQL's RENAME TABLE commits implicitly). The checks, and a
+// [UniqueIndexer], look at the table CheckTable names instead of the target. Publish runs
+// after the checks pass and before the watermark and the run record are written; a
+// Publish that commits must leave a transaction open for them, and must leave the target
+// untouched when it fails.
+type Publisher interface {
+	CheckTable() (schema, table string)
+	Publish(ctx context.Context, tx Tx, run *etl.Run) error
+}
+
 // Replayer is implemented by modes whose staged data outlives a rolled-back transaction
 // (files staged in S3, say), so that a [Dialect.Retryable] failure can run the transaction
 // again.

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redact"
 )
 
 // The protocol's own tables.
@@ -132,9 +133,13 @@ func WriteRecord(ctx context.Context, d Dialect, tx Tx, schema string, rec Recor
 	if err != nil {
 		return err
 	}
-	rejects := make([]string, len(rec.Rejects))
+	rejects := make([]string, len(rec.Rejects), len(rec.Rejects)+1)
 	for i, r := range rec.Rejects {
 		rejects[i] = r.Error()
+	}
+	if more := rec.Stats.RowsRejected - int64(len(rec.Rejects)); more > 0 && len(rec.Rejects) > 0 {
+		// The run keeps the first rejects only; say that the list was cut, and by how much.
+		rejects = append(rejects, fmt.Sprintf("... and %d more rejected rows not listed", more))
 	}
 	rejectsJSON, err := json.Marshal(rejects)
 	if err != nil {
@@ -150,7 +155,7 @@ func WriteRecord(ctx context.Context, d Dialect, tx Tx, schema string, rec Recor
 	args := []any{
 		rec.RunID, rec.Pipeline, rec.Mode, rec.Target,
 		nullTime(rec.Window.Start), nullTime(rec.Window.End),
-		rec.Status, nullString(rec.Step), nullString(clip(rec.Error)),
+		rec.Status, nullString(rec.Step), nullString(clip(redact.DSN(rec.Error))),
 		rec.Stats.RowsRead, rec.Stats.RowsRejected, rec.Stats.RowsFiltered,
 		rec.Loaded, rec.Stats.RowsWritten, rec.Stats.RowsDeleted,
 		clip(string(checksJSON)), clip(string(rejectsJSON)), wm,

@@ -33,7 +33,9 @@ const (
 
 // DSN returns s with every password replaced by [Mask]: the password of a URL's user
 // info, the value of a URL query parameter or keyword whose name holds "password"
-// (sslpassword and PASSWORD too), quoted or not. The rest of s is kept, so the result
+// (sslpassword and PASSWORD too), quoted or not, and the signature, credential and token
+// parameters of a presigned URL (X-Amz-Signature, X-Amz-Credential,
+// X-Amz-Security-Token and their kind). The rest of s is kept, so the result
 // still names the host, user and database. s may be a URL, a keyword/value string, or
 // text that quotes either; it need not parse.
 func DSN(s string) string {
@@ -189,12 +191,24 @@ func atSign(rest string) int {
 }
 
 // isPasswordKey reports whether a keyword or query parameter name, percent-decoded and
-// in any case, names a password.
+// in any case, names a secret: a password, or what a presigned URL carries (AWS's
+// X-Amz-Signature, X-Amz-Credential and X-Amz-Security-Token, Google's X-Goog-Signature,
+// Azure's sig, an access token).
 func isPasswordKey(name string) bool {
 	if d, err := url.QueryUnescape(name); err == nil {
 		name = d
 	}
-	return strings.Contains(strings.ToLower(name), "password")
+	name = strings.ToLower(name)
+	for _, s := range []string{"password", "signature", "credential", "token", "secret"} {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	switch name {
+	case "sig", "awsaccesskeyid", "apikey", "api_key":
+		return true
+	}
+	return false
 }
 
 // value returns the span of the value whose key= runs from start to end. In a URL query
@@ -282,9 +296,13 @@ func URL(u string) string {
 	auth := i + 3
 	b.WriteString(u[:auth])
 	rest := u[auth:]
+	s3 := strings.EqualFold(u[:i], "s3")
 	if at := atSign(rest); at >= 0 {
 		ui := rest[:at]
 		switch c := strings.IndexByte(ui, ':'); {
+		case c >= 0 && s3: // an access key ID and its secret
+			b.WriteString(Mask + ":" + Mask + "@")
+			rest = rest[at+1:]
 		case c >= 0:
 			b.WriteString(ui[:c+1] + Mask + "@")
 			rest = rest[at+1:]

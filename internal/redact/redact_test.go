@@ -57,6 +57,13 @@ func TestDSN(t *testing.T) {
 		// A bare value ends at a blank, so text that follows it closely goes with it.
 		{"cannot parse `host=h password=pw`: bad", "cannot parse `host=h password=xxxxx bad"},
 		{"--store=postgres://u:pw@h/db", "--store=postgres://u:xxxxx@h/db"},
+		// A presigned URL's signature, credential and token, in free text too.
+		{"GET https://b.s3.amazonaws.com/k.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F2024&X-Amz-Security-Token=tok&X-Amz-Signature=abc123: 403",
+			"GET https://b.s3.amazonaws.com/k.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=xxxxx&X-Amz-Security-Token=xxxxx&X-Amz-Signature=xxxxx"},
+		{"https://h/x?AWSAccessKeyId=AKIA&Signature=s1g&Expires=1", "https://h/x?AWSAccessKeyId=xxxxx&Signature=xxxxx&Expires=1"},
+		{"https://acct.blob.core.windows.net/c/x.csv?sv=2020&sig=abc", "https://acct.blob.core.windows.net/c/x.csv?sv=2020&sig=xxxxx"},
+		{"s3://AKIAEXAMPLE:wJalrXUtnFEMI@bucket/key.csv", "s3://AKIAEXAMPLE:xxxxx@bucket/key.csv"},
+		{"host=h sslkey=/k/client.key", "host=h sslkey=/k/client.key"},
 	} {
 		require.Equal(t, tt.want, redact.DSN(tt.in), tt.in)
 	}
@@ -78,6 +85,8 @@ func TestURL(t *testing.T) {
 		{"https://ghp_t0ken@host/names.csv", "https://xxxxx@host/names.csv"},
 		{"s3://bucket/names.csv", "s3://bucket/names.csv"},
 		{"s3://bucket/names.csv?versionId=1", "s3://bucket/names.csv?..."},
+		// An s3 URL's user info is an access key ID and its secret: both go.
+		{"s3://AKIAEXAMPLE:wJalrXUtnFEMI@bucket/names.csv", "s3://xxxxx:xxxxx@bucket/names.csv"},
 		// url.Parse rejects these, or reads a password as a port and a path, query or fragment.
 		{"https://bob:12#ss@host/x.csv", "https://bob:xxxxx@host/x.csv"},
 		{"https://bob:@#@host/x.csv", "https://bob:xxxxx@host/x.csv"},
@@ -133,6 +142,14 @@ func FuzzDSN(f *testing.F) {
 			{"host=db user=bob password='" + kvq + "' dbname=wh", "host=db user=bob password=xxxxx dbname=wh"},
 			{"open store `postgres://" + userinfo + "@db/wh`: refused", "open store `postgres://bob:xxxxx@db/wh`: refused"},
 			{"https://" + userinfo + "@host/x.csv?sig=" + url.QueryEscape(pw), "https://bob:xxxxx@host/x.csv?..."},
+			// Every scheme sluice reads: s3 with credentials, a presigned URL (in a URL and
+			// in free text), and a postgres DSN in free text.
+			{"s3://" + url.UserPassword("AKIA", pw).String() + "@bucket/key.csv", "s3://xxxxx:xxxxx@bucket/key.csv"},
+			{"https://b.s3.amazonaws.com/k.csv?X-Amz-Credential=" + url.QueryEscape(pw) + "&X-Amz-Signature=" + url.QueryEscape(pw),
+				"https://b.s3.amazonaws.com/k.csv?..."},
+			{"GET https://b.s3.amazonaws.com/k.csv?X-Amz-Credential=" + url.QueryEscape(pw) + "&X-Amz-Security-Token=" + url.QueryEscape(pw) +
+				"&X-Amz-Signature=" + url.QueryEscape(pw) + "&x-id=GetObject",
+				"GET https://b.s3.amazonaws.com/k.csv?X-Amz-Credential=xxxxx&X-Amz-Security-Token=xxxxx&X-Amz-Signature=xxxxx&x-id=GetObject"},
 		}
 		if strings.HasPrefix(kvBare, `"`) { // not a quote when escaped
 			kvBare = `\` + kvBare
@@ -148,9 +165,18 @@ func FuzzDSN(f *testing.F) {
 				struct{ in, want string }{"https://bob:" + pw + "@host/x.csv", "https://bob:xxxxx@host/x.csv"},
 			)
 		}
+		// A file path holds no secret: it is kept as written, whatever it holds, unless it
+		// looks like a URL with user info or a key=value pair.
+		if !strings.ContainsAny(pw, "=@:") {
+			for _, p := range []string{"/data/" + pw + ".csv", "file:///data/" + url.PathEscape(pw) + ".csv"} {
+				if got := redact.URL(p); got != p {
+					t.Fatalf("redacting the path %q: got %q", p, got)
+				}
+			}
+		}
 		for _, c := range cases {
 			redactFn := redact.DSN
-			if strings.HasPrefix(c.in, "https:") {
+			if strings.HasPrefix(c.in, "https:") || strings.HasPrefix(c.in, "s3:") {
 				redactFn = redact.URL
 			}
 			if got := redactFn(c.in); got != c.want {

@@ -7,29 +7,63 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/origin"
 )
 
-// ValueError reports a row value the COPY encoder could not store in its column.
+// ValueError reports a row value the target refused: one the COPY encoder could not
+// store in its column, or one PostgreSQL refused during the COPY (a value too long for
+// its varchar, a numeric overflow, invalid JSON, a constraint), located by the row
+// number the server reports.
 type ValueError struct {
 	// Table is the target table, as people read it.
 	Table string
 	// Row is the 1-based position of the row in the stream.
 	Row int64
-	// Column is the column's name.
+	// Source and Line say where the row came from, when the stream says so (see
+	// [etl.Stream.Position]): the input's name and the line its record starts on.
+	Source string
+	Line   int64
+	// Column is the column's name, when the error is about one value.
 	Column string
-	// Err says what was wrong.
+	// Value is the refused value as text, cut to at most 64 bytes, when it is known.
+	Value string
+	// Err says what was wrong; for an error PostgreSQL raised, it wraps the
+	// *pgconn.PgError.
 	Err error
 }
 
 // Error implements the error interface.
 func (e *ValueError) Error() string {
-	return fmt.Sprintf("table %s: row %d: column %q: %v", e.Table, e.Row, e.Column, e.Err)
+	var b strings.Builder
+	if e.Source != "" {
+		fmt.Fprintf(&b, "%s: line %d: ", e.Source, e.Line)
+	}
+	fmt.Fprintf(&b, "table %s: row %d", e.Table, e.Row)
+	if e.Column != "" {
+		fmt.Fprintf(&b, ": column %q", e.Column)
+	}
+	msg := e.Err.Error()
+	var pe *pgconn.PgError
+	if errors.As(e.Err, &pe) && pe.Detail != "" && !strings.Contains(msg, pe.Detail) {
+		// The detail often holds the value, as in "Failing row contains (...)".
+		msg += ": " + clipValue(pe.Detail, 256)
+	}
+	fmt.Fprintf(&b, ": %s", msg)
+	if q := strconv.Quote(e.Value); e.Value != "" && !strings.Contains(msg, q) {
+		fmt.Fprintf(&b, " (value %s)", q)
+	}
+	return b.String()
 }
 
 // Unwrap returns the underlying error.
@@ -67,6 +101,7 @@ type targetColumn struct {
 	NotNull   bool
 	Generated bool
 	Receive   string // the base type's binary receive function
+	Typmod    int32  // the base type's modifier, such as varchar's length; -1 for none
 }
 
 // querier is what the catalog queries need: a pool, a connection or a transaction.
@@ -89,16 +124,16 @@ func tableOID(ctx context.Context, q querier, t tableRef) (uint32, error) {
 }
 
 const columnsSQL = `
-WITH RECURSIVE base(attnum, typid, depth) AS (
-	SELECT a.attnum, a.atttypid, 0 FROM pg_attribute a
+WITH RECURSIVE base(attnum, typid, typmod, depth) AS (
+	SELECT a.attnum, a.atttypid, a.atttypmod, 0 FROM pg_attribute a
 	WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 	UNION ALL
-	SELECT b.attnum, t.typbasetype, b.depth + 1
+	SELECT b.attnum, t.typbasetype, CASE WHEN b.typmod >= 0 THEN b.typmod ELSE t.typtypmod END, b.depth + 1
 	FROM base b JOIN pg_type t ON t.oid = b.typid WHERE t.typtype = 'd'
 )
-SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> '', p.proname
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> '', p.proname, b.typmod
 FROM pg_attribute a
-JOIN LATERAL (SELECT typid FROM base WHERE base.attnum = a.attnum ORDER BY depth DESC LIMIT 1) b ON true
+JOIN LATERAL (SELECT typid, typmod FROM base WHERE base.attnum = a.attnum ORDER BY depth DESC LIMIT 1) b ON true
 JOIN pg_type t ON t.oid = b.typid
 JOIN pg_proc p ON p.oid = t.typreceive
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
@@ -112,7 +147,7 @@ func tableColumns(ctx context.Context, q querier, oid uint32) ([]targetColumn, e
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (targetColumn, error) {
 		var c targetColumn
-		err := r.Scan(&c.Name, &c.Type, &c.NotNull, &c.Generated, &c.Receive)
+		err := r.Scan(&c.Name, &c.Type, &c.NotNull, &c.Generated, &c.Receive, &c.Typmod)
 		return c, err
 	})
 }
@@ -157,7 +192,7 @@ func planCopy(t tableRef, schema etl.Schema, cols []targetColumn) (*copyPlan, er
 		if !ok {
 			return nil, fmt.Errorf("table %s: column %q has type %s: %w", t, sc.Name, tc.Type, ErrUnsupportedType)
 		}
-		p.enc[i] = enc
+		p.enc[i] = withTypmod(enc, tc)
 	}
 	return p, nil
 }
@@ -211,7 +246,7 @@ func (p *copyPlan) appendRow(buf []byte, row etl.Row, n int64) ([]byte, error) {
 		var err error
 		buf, err = p.enc[i](buf, v)
 		if err != nil {
-			return buf[:start], &ValueError{Table: p.table.String(), Row: n, Column: p.columns[i], Err: err}
+			return buf[:start], &ValueError{Table: p.table.String(), Row: n, Column: p.columns[i], Value: clipValue(v), Err: err}
 		}
 		size := len(buf) - at - 4
 		if size > 1<<30-1 {
@@ -238,7 +273,11 @@ const (
 // stored. Encoding runs on its own goroutine, a chunk ahead of the sender, so the client's
 // CPU work overlaps the network and the server. An error from the stream (a bad CSV line,
 // say) aborts the COPY and is returned as is, not as the server's "COPY failed" message.
-func (p *copyPlan) copyIn(ctx context.Context, conn *pgconn.PgConn, into tableRef, freeze bool, rows iter.Seq2[etl.Row, error]) (int64, error) {
+//
+// A value the encoder refuses, and an error PostgreSQL raises about a row of the COPY, is
+// a *ValueError naming the row and, when the stream tells where its rows came from, the
+// input and line.
+func (p *copyPlan) copyIn(ctx context.Context, conn *pgconn.PgConn, into tableRef, freeze bool, in etl.Stream) (int64, error) {
 	pr := &chunkReader{
 		full: make(chan []byte, chunkBuffers),
 		free: make(chan []byte, chunkBuffers),
@@ -247,19 +286,102 @@ func (p *copyPlan) copyIn(ctx context.Context, conn *pgconn.PgConn, into tableRe
 	for range chunkBuffers {
 		pr.free <- make([]byte, 0, chunkSize+chunkSize/4)
 	}
+	track := origin.New(in)
 	var wg sync.WaitGroup
-	wg.Go(func() { pr.produce(p, rows) })
+	wg.Go(func() { pr.produce(p, in.Rows, track) })
 
 	tag, err := conn.CopyFrom(ctx, pr, p.copySQL(into, freeze))
 	close(pr.done)
 	wg.Wait()
 	if pr.err != nil && pr.err != io.EOF && pr.err != errStopped {
+		var ve *ValueError
+		if errors.As(pr.err, &ve) {
+			locate(ve, track)
+		}
 		return 0, pr.err
 	}
 	if err != nil {
+		if ve := p.serverValueError(err, track); ve != nil {
+			return 0, ve
+		}
 		return 0, fmt.Errorf("copy into %s: %w", into, err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// locate fills in where the error's row came from.
+func locate(ve *ValueError, track *origin.Tracker) {
+	if pos, ok := track.Locate(ve.Row); ok {
+		ve.Source, ve.Line = pos.Source, pos.Line
+	}
+}
+
+// copyContext finds the row, and the column if any, in the context PostgreSQL gives an
+// error raised during a COPY: "COPY t, line 5, column v" (for a binary COPY the line is
+// the row's number) or "COPY t, line 5".
+var copyContext = regexp.MustCompile(`(?m)^COPY .*, line (\d+)(?:, column (.*))?$`)
+
+// serverValueError turns an error PostgreSQL raised about one row of the COPY into a
+// *ValueError naming that row, its source line and its column, or returns nil.
+func (p *copyPlan) serverValueError(err error, track *origin.Tracker) *ValueError {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return nil
+	}
+	m := copyContext.FindAllStringSubmatch(pe.Where, -1)
+	if m == nil {
+		return nil
+	}
+	last := m[len(m)-1]
+	row, perr := strconv.ParseInt(last[1], 10, 64)
+	if perr != nil {
+		return nil
+	}
+	ve := &ValueError{Table: p.table.String(), Row: row, Err: err}
+	if col := last[2]; col != "" {
+		// The column is followed by ": value" in text COPY contexts; match the plan's
+		// names rather than parse a name that may hold anything.
+		for _, c := range p.columns {
+			if (col == c || strings.HasPrefix(col, c+": ")) && len(c) > len(ve.Column) {
+				ve.Column = c
+			}
+		}
+	}
+	if ve.Column == "" && pe.ColumnName != "" {
+		ve.Column = pe.ColumnName
+	}
+	locate(ve, track)
+	return ve
+}
+
+// clipValue formats v for an error, cut to max bytes (64 when not given) on a character
+// boundary.
+func clipValue(v any, max ...int) string {
+	limit := 64
+	if len(max) > 0 {
+		limit = max[0]
+	}
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case []byte:
+		s = string(x)
+	case etl.Decimal:
+		s = string(x)
+	case time.Time:
+		s = x.Format(time.RFC3339Nano)
+	default:
+		s = fmt.Sprint(v)
+	}
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // errStopped marks a producer stopped because the COPY ended first; the COPY's own error
@@ -276,7 +398,7 @@ type chunkReader struct {
 	off int
 }
 
-func (r *chunkReader) produce(p *copyPlan, rows iter.Seq2[etl.Row, error]) {
+func (r *chunkReader) produce(p *copyPlan, rows iter.Seq2[etl.Row, error], track *origin.Tracker) {
 	defer close(r.full)
 	var buf []byte
 	select {
@@ -293,6 +415,7 @@ func (r *chunkReader) produce(p *copyPlan, rows iter.Seq2[etl.Row, error]) {
 			return
 		}
 		n++
+		track.Next()
 		if buf, err = p.appendRow(buf, row, n); err != nil {
 			r.err = err
 			return

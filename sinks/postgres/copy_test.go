@@ -36,7 +36,7 @@ func copyRows(ctx context.Context, pool *pgxpool.Pool, t tableRef, s etl.Stream)
 	if err != nil {
 		return 0, err
 	}
-	return plan.copyIn(ctx, conn.Conn().PgConn(), t, false, s.Rows)
+	return plan.copyIn(ctx, conn.Conn().PgConn(), t, false, s)
 }
 
 func TestCopyRoundTripsEveryType(t *testing.T) {

@@ -35,11 +35,24 @@
 // the largest client-side cost of the stock typed path; the parsing moves to the client's
 // core, which is why a binary COPY beats a server-parsed text COPY on a small machine.
 // Encoding runs one chunk ahead of the sender on its own goroutine, in three 128 KiB
-// buffers, so memory stays flat whatever the row count. A value the encoder cannot store
-// fails the load with a *[ValueError] naming the row and column; an error from the
-// stream (a bad CSV line) aborts the COPY and is returned as it was. A column type
-// outside that list (arrays, ranges, intervals, network types) fails with
-// [ErrUnsupportedType].
+// buffers, so memory stays flat whatever the row count. A column type outside that list
+// (arrays, ranges, intervals, network types) fails with [ErrUnsupportedType].
+//
+// # Values: what PostgreSQL would store, or an error that says where
+//
+// The encoder stores what PostgreSQL's own input (COPY, INSERT) would store, and
+// refuses what it would refuse: a value beyond real's range (overflow, or a non-zero
+// value that would round to zero) is an error, not Infinity or 0; integers past their
+// type, text longer than a varchar(n) or char(n), a numeric that overflows its
+// numeric(p,s) once rounded, invalid JSON and text holding a NUL byte are refused before
+// they are sent. A timestamp without time zone stores the UTC wall-clock time of the
+// value's instant (see package sinks). Each such failure is a *[ValueError] naming the
+// row, the column and the value, and, when the stream says where its rows came from
+// (etl.Stream.Position, which the CSV source sets), the input and line. An error
+// PostgreSQL itself raises about a row of the COPY (an enum value, a CHECK constraint)
+// is a *[ValueError] too: the row number in the server's COPY context is mapped back to
+// the source line. The same text is the run record's error. An error from the stream
+// (a bad CSV line) aborts the COPY and is returned as it was.
 //
 // # Full refresh strategies
 //

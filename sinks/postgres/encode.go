@@ -1,11 +1,14 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -36,7 +39,7 @@ var encoders = map[string]fieldEncoder{
 	"namerecv":         encodeText,
 	"enum_recv":        encodeText,
 	"citextrecv":       encodeText,
-	"json_recv":        encodeText,
+	"json_recv":        encodeJSON,
 	"jsonb_recv":       encodeJSONB,
 	"uuid_recv":        encodeUUID,
 }
@@ -111,22 +114,53 @@ func toInt(v any, lo, hi int64, typ string) (int64, error) {
 }
 
 func encodeFloat8(buf []byte, v any) ([]byte, error) {
-	f, err := toFloat(v, "double precision")
+	f, err := toFloat(v, 64, "double precision")
 	if err != nil {
 		return buf, err
 	}
 	return binary.BigEndian.AppendUint64(buf, math.Float64bits(f)), nil
 }
 
+// encodeFloat4 stores a value in a real column as PostgreSQL's own input and casts do:
+// a finite value beyond real's range, or a non-zero one so small that it would round to
+// zero, is refused, not stored as Infinity or 0. Text is read straight to single
+// precision, so it is rounded once, as float4in rounds it.
 func encodeFloat4(buf []byte, v any) ([]byte, error) {
-	f, err := toFloat(v, "real")
+	f, err := toFloat(v, 32, "real")
 	if err != nil {
 		return buf, err
 	}
-	return binary.BigEndian.AppendUint32(buf, math.Float32bits(float32(f))), nil
+	f32 := float32(f)
+	switch {
+	case math.IsInf(float64(f32), 0) && !math.IsInf(f, 0):
+		return buf, errors.New("value out of range for type real (overflow)")
+	case f32 == 0 && f != 0:
+		return buf, errors.New("value out of range for type real (underflow)")
+	case halfwayReal(f, f32):
+		// The double lies exactly between two reals. The text it came from, which
+		// PostgreSQL would round once, may have been on either side; rounding the double
+		// again could pick the other real.
+		return buf, errors.New("value lies exactly halfway between two values of type real, so rounding it again may differ from PostgreSQL's rounding of its text; load the column as numeric or text to round it once")
+	}
+	return binary.BigEndian.AppendUint32(buf, math.Float32bits(f32)), nil
 }
 
-func toFloat(v any, typ string) (float64, error) {
+// halfwayReal reports whether f, a double whose nearest real is f32, lies exactly halfway
+// between f32 and its neighbour.
+func halfwayReal(f float64, f32 float32) bool {
+	g := float64(f32)
+	if g == f || math.IsInf(g, 0) || math.IsNaN(f) {
+		return false
+	}
+	toward := float32(math.Inf(1))
+	if f < g {
+		toward = float32(math.Inf(-1))
+	}
+	next := float64(math.Nextafter32(f32, toward))
+	return f == (g+next)/2 // exact: both are reals, so their sum fits a double
+}
+
+func toFloat(v any, bits int, typ string) (float64, error) {
 	switch x := v.(type) {
 	case float64:
 		return x, nil
@@ -137,19 +171,89 @@ func toFloat(v any, typ string) (float64, error) {
 	case int:
 		return float64(x), nil
 	case string:
-		return parseFloat(x, typ)
+		return parseFloat(x, bits, typ)
 	case etl.Decimal:
-		return parseFloat(string(x), typ)
+		return parseFloat(string(x), bits, typ)
 	}
 	return 0, errType(v, typ)
 }
 
-func parseFloat(s, typ string) (float64, error) {
-	f, err := strconv.ParseFloat(trimSpace(s), 64)
-	if err != nil {
-		return 0, fmt.Errorf("invalid %s %q", typ, s)
+// parseFloat reads text as PostgreSQL's float4in and float8in do, in their documented
+// forms: surrounding whitespace, a decimal number with an optional exponent, NaN, and
+// [+-]Infinity or inf, in any case. Hexadecimal floats and digit separators, which
+// strconv takes, are refused; so is a value that overflows, or a non-zero one that
+// rounds to zero, as PostgreSQL refuses them.
+func parseFloat(s string, bits int, typ string) (float64, error) {
+	t := trimSpace(s)
+	if !floatSyntax(t) {
+		u := strings.TrimLeft(t, "+-")
+		switch {
+		case strings.EqualFold(u, "nan") && len(u) == len(t):
+			return math.NaN(), nil
+		case strings.EqualFold(u, "infinity") || strings.EqualFold(u, "inf"):
+			if len(t)-len(u) > 1 {
+				break
+			}
+			if t[0] == '-' {
+				return math.Inf(-1), nil
+			}
+			return math.Inf(1), nil
+		}
+		return 0, fmt.Errorf("invalid input syntax for type %s: %q", typ, s)
+	}
+	f, err := strconv.ParseFloat(t, bits)
+	if err != nil || (f == 0 && nonZeroMantissa(t)) {
+		return 0, fmt.Errorf("%q is out of range for type %s", s, typ)
 	}
 	return f, nil
+}
+
+// floatSyntax reports whether s is [+-]digits[.digits][e[+-]digits] or
+// [+-][digits].digits[e[+-]digits].
+func floatSyntax(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		exp := 0
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			exp++
+		}
+		if exp == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// nonZeroMantissa reports whether the digits before any exponent hold one other than 0.
+func nonZeroMantissa(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == 'e' || c == 'E':
+			return false
+		case c >= '1' && c <= '9':
+			return true
+		}
+	}
+	return false
 }
 
 func encodeNumeric(buf []byte, v any) ([]byte, error) {
@@ -226,12 +330,17 @@ func parseBool(s string) (bool, bool) {
 const pgEpochUnix = 946684800
 
 // micros returns t as microseconds since PostgreSQL's epoch, rounding a sub-microsecond
-// remainder to the nearest microsecond as PostgreSQL's text input does.
+// remainder as PostgreSQL's text input does: it reads the fraction as a double and
+// rounds fraction*1e6 half to even (rint), so 00:00:00.0000005 is 00:00:00 and
+// 00:00:00.0000015 is 00:00:00.000002. The same arithmetic here gives the same
+// microsecond for every fraction of up to nine digits.
 func micros(t time.Time) int64 {
-	if t.Nanosecond()%1000 != 0 {
-		t = t.Round(time.Microsecond)
+	ns := t.Nanosecond()
+	us := int64(ns / 1000)
+	if ns%1000 != 0 {
+		us = int64(math.RoundToEven(float64(ns) / 1e9 * 1e6))
 	}
-	return (t.Unix()-pgEpochUnix)*1_000_000 + int64(t.Nanosecond()/1000)
+	return (t.Unix()-pgEpochUnix)*1_000_000 + us
 }
 
 func encodeTimestamptz(buf []byte, v any) ([]byte, error) {
@@ -242,15 +351,17 @@ func encodeTimestamptz(buf []byte, v any) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(buf, uint64(micros(t))), nil
 }
 
-// encodeTimestamp stores the wall-clock reading of t, dropping its zone, as pgx does for
-// timestamp without time zone.
+// encodeTimestamp stores t in a timestamp without time zone as its UTC wall-clock time,
+// the rule every sink follows (see package sinks): 2026-02-28 12:00:00+09 is stored as
+// 2026-02-28 03:00:00, and a value read without an offset (so as UTC) as written. The
+// binary form of both timestamp types is microseconds since 2000-01-01 00:00:00, so this
+// is the instant's own count.
 func encodeTimestamp(buf []byte, v any) ([]byte, error) {
 	t, ok := v.(time.Time)
 	if !ok {
 		return buf, errType(v, "timestamp")
 	}
-	wall := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
-	return binary.BigEndian.AppendUint64(buf, uint64(micros(wall))), nil
+	return binary.BigEndian.AppendUint64(buf, uint64(micros(t))), nil
 }
 
 // encodeDate stores the calendar date of t in t's own location.
@@ -277,18 +388,32 @@ func encodeBytea(buf []byte, v any) ([]byte, error) {
 	return buf, errType(v, "bytea")
 }
 
-// encodeText sends text as is; the server checks that it is valid in its encoding (and
-// rejects NUL bytes), so a bad value fails the COPY with the server's message. Numbers and
-// booleans are formatted, for a text column fed by a typed source.
+// errNUL is the error for text holding a NUL byte, which PostgreSQL's text types cannot
+// store. It is caught here, where the value is at hand for the error, rather than left to
+// the server, whose error names neither.
+var errNUL = errors.New("text holds a NUL byte (0x00), which PostgreSQL cannot store")
+
+// encodeText sends text as is; the server checks that it is valid in its encoding, so
+// a bad value fails the COPY with the server's message. Numbers and booleans are
+// formatted, for a text column fed by a typed source.
 func encodeText(buf []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case string:
+		if strings.IndexByte(x, 0) >= 0 {
+			return buf, errNUL
+		}
 		return append(buf, x...), nil
 	case []byte:
+		if bytes.IndexByte(x, 0) >= 0 {
+			return buf, errNUL
+		}
 		return append(buf, x...), nil
 	case etl.Decimal:
 		return append(buf, x...), nil
 	case json.RawMessage:
+		if bytes.IndexByte(x, 0) >= 0 {
+			return buf, errNUL
+		}
 		return append(buf, x...), nil
 	case int64:
 		return strconv.AppendInt(buf, x, 10), nil
@@ -304,6 +429,26 @@ func encodeText(buf []byte, v any) ([]byte, error) {
 	return buf, errType(v, "text")
 }
 
+// encodeJSON sends JSON text, refusing text that is not JSON here, where the value is at
+// hand for the error.
+func encodeJSON(buf []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case string:
+		if !json.Valid([]byte(x)) {
+			return buf, errors.New("invalid input syntax for type json")
+		}
+	case []byte:
+		if !json.Valid(x) {
+			return buf, errors.New("invalid input syntax for type json")
+		}
+	case json.RawMessage:
+		if !json.Valid(x) {
+			return buf, errors.New("invalid input syntax for type json")
+		}
+	}
+	return encodeText(buf, v) // numbers and booleans are JSON as formatted
+}
+
 // encodeJSONB prefixes the JSON text with jsonb's binary format version, 1.
 func encodeJSONB(buf []byte, v any) ([]byte, error) {
 	switch v.(type) {
@@ -311,7 +456,127 @@ func encodeJSONB(buf []byte, v any) ([]byte, error) {
 	default:
 		return buf, errType(v, "jsonb")
 	}
-	return encodeText(append(buf, 1), v)
+	out, err := encodeJSON(append(buf, 1), v)
+	if err != nil {
+		return buf, err
+	}
+	return out, nil
+}
+
+// withTypmod adds the checks a column's type modifier asks for to enc: the length of a
+// varchar(n) or char(n), the precision of a numeric(p,s). PostgreSQL's receive functions
+// apply them too; checking here names the value in the error, which the server's error
+// does not.
+func withTypmod(enc fieldEncoder, c targetColumn) fieldEncoder {
+	if c.Typmod < 4 { // VARHDRSZ: no modifier
+		return enc
+	}
+	switch c.Receive {
+	case "varcharrecv", "bpcharrecv":
+		n := int(c.Typmod - 4)
+		typ := "character varying"
+		if c.Receive == "bpcharrecv" {
+			typ = "character"
+		}
+		return func(buf []byte, v any) ([]byte, error) {
+			at := len(buf)
+			out, err := enc(buf, v)
+			if err != nil || len(out)-at <= n {
+				return out, err
+			}
+			if err := checkLength(out[at:], n, typ); err != nil {
+				return buf, err
+			}
+			return out, nil
+		}
+	case "numeric_recv":
+		t := c.Typmod - 4
+		precision, scale := int(t>>16&0xffff), int((t&0x7ff)^1024)-1024
+		return func(buf []byte, v any) ([]byte, error) {
+			at := len(buf)
+			out, err := enc(buf, v)
+			if err != nil {
+				return out, err
+			}
+			if err := checkNumericTypmod(out[at:], precision, scale); err != nil {
+				return buf, err
+			}
+			return out, nil
+		}
+	}
+	return enc
+}
+
+// checkLength refuses text of more than n characters, as varchar(n) and char(n) input
+// does; spaces past the limit are allowed, since PostgreSQL drops them.
+func checkLength(b []byte, n int, typ string) error {
+	i, chars := 0, 0
+	for i < len(b) && chars < n {
+		_, size := utf8.DecodeRune(b[i:])
+		i += size
+		chars++
+	}
+	for ; i < len(b); i++ {
+		if b[i] != ' ' {
+			return fmt.Errorf("value too long for type %s(%d)", typ, n)
+		}
+	}
+	return nil
+}
+
+// checkNumericTypmod refuses a binary numeric that numeric(precision, scale) cannot hold
+// once rounded to scale, as PostgreSQL's apply_typmod does: numeric field overflow.
+func checkNumericTypmod(b []byte, precision, scale int) error {
+	ndigits := int(int16(binary.BigEndian.Uint16(b)))
+	weight := int(int16(binary.BigEndian.Uint16(b[2:])))
+	sign := binary.BigEndian.Uint16(b[4:])
+	maxDigits := precision - scale
+	overflow := func() error {
+		return fmt.Errorf("numeric field overflow: a field with precision %d, scale %d must round to an absolute value less than 10^%d",
+			precision, scale, maxDigits)
+	}
+	switch sign {
+	case numericNaN:
+		return nil
+	case numericPInf, numericNInf:
+		return fmt.Errorf("numeric field overflow: a field with precision %d, scale %d cannot hold an infinite value", precision, scale)
+	}
+	// Decimal digit k (0-based, four per base-10000 digit) has place value 10^(4*weight+3-k).
+	digit := func(k int) int {
+		if k < 0 || k >= 4*ndigits {
+			return 0
+		}
+		d := int(binary.BigEndian.Uint16(b[8+2*(k/4):]))
+		return d / int(pow10[3-k%4]) % 10
+	}
+	first := -1
+	for k := 0; k < 4*ndigits; k++ {
+		if digit(k) != 0 {
+			first = k
+			break
+		}
+	}
+	cut := 4*weight + 4 + scale // the first digit rounding drops
+	if first < 0 || first >= cut {
+		return nil // rounds to zero or to one unit of the scale, which always fits
+	}
+	top := 4*weight + 3 - first // the place of the first digit
+	if digit(cut) >= 5 {
+		carry := true
+		for k := first; k < cut; k++ {
+			if digit(k) != 9 {
+				carry = false
+				break
+			}
+		}
+		if carry {
+			top++
+		}
+	}
+	if top >= maxDigits {
+		return overflow()
+	}
+	return nil
 }
 
 func encodeUUID(buf []byte, v any) ([]byte, error) {

@@ -126,13 +126,13 @@ func (m *refreshMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in e
 		}
 		// The table was truncated in this transaction, so its rows may be written frozen,
 		// which spares the first reader a rewrite of every page's hint bits.
-		m.loaded, err = m.p.plan.copyIn(ctx, conn, target, true, in.Rows)
+		m.loaded, err = m.p.plan.copyIn(ctx, conn, target, true, in)
 		return m.loaded, err
 	case Delete:
 		if _, err := tx.Exec(ctx, "DELETE FROM "+target.sql()); err != nil {
 			return 0, fmt.Errorf("delete from %s: %w", target, err)
 		}
-		m.loaded, err = m.p.plan.copyIn(ctx, conn, target, false, in.Rows)
+		m.loaded, err = m.p.plan.copyIn(ctx, conn, target, false, in)
 		return m.loaded, err
 	case Swap:
 		if err := swapSafe(ctx, tx, m.p.oid, target); err != nil {
@@ -142,7 +142,7 @@ func (m *refreshMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in e
 		if err := createLike(ctx, tx, m.p.oid, target, m.stage); err != nil {
 			return 0, err
 		}
-		m.loaded, err = m.p.plan.copyIn(ctx, conn, m.stage, true, in.Rows)
+		m.loaded, err = m.p.plan.copyIn(ctx, conn, m.stage, true, in)
 		return m.loaded, err
 	}
 	return 0, fmt.Errorf("postgres: unknown full refresh strategy %v", m.f.Strategy)

@@ -147,7 +147,7 @@ func (mm *mergeMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in et
 	if mm.stage, err = stageTable(ctx, tx, mm.p, runTable("sluice_stage", run.ID), mm.names, true); err != nil {
 		return 0, err
 	}
-	return mm.p.plan.withOrdinal(seqColumn).copyIn(ctx, tx.Conn().PgConn(), mm.stage, false, in.Rows)
+	return mm.p.plan.withOrdinal(seqColumn).copyIn(ctx, tx.Conn().PgConn(), mm.stage, false, in)
 }
 
 // tombstone returns the SQL that is true for a deleted row of alias, or "false".
@@ -346,7 +346,7 @@ func (mm *mergeMode) reconcile(ctx context.Context, tx pgx.Tx, run *etl.Run, r *
 	if err != nil {
 		return 0, err
 	}
-	if _, err := plan.copyIn(ctx, tx.Conn().PgConn(), ks, false, keys.Rows); err != nil {
+	if _, err := plan.copyIn(ctx, tx.Conn().PgConn(), ks, false, keys); err != nil {
 		return 0, fmt.Errorf("reconcile %s: %w", target, err)
 	}
 	if _, err := tx.Exec(ctx, "ANALYZE "+ks.sql()); err != nil {

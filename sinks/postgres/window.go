@@ -82,7 +82,7 @@ func (wm *windowMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in e
 	if wm.stage, err = stageTable(ctx, tx, wm.p, runTable("sluice_stage", run.ID), wm.names, false); err != nil {
 		return 0, err
 	}
-	return wm.p.plan.copyIn(ctx, tx.Conn().PgConn(), wm.stage, false, in.Rows)
+	return wm.p.plan.copyIn(ctx, tx.Conn().PgConn(), wm.stage, false, in)
 }
 
 func (wm *windowMode) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load.Applied, error) {
@@ -93,6 +93,13 @@ func (wm *windowMode) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (loa
 	tx := t.tx
 	target, col := wm.p.ref, quoteIdent(wm.w.TimeColumn)
 	start, end := run.Window.Start, run.Window.End
+	for _, c := range wm.p.cols {
+		if c.Name == wm.w.TimeColumn && c.Receive == "timestamp_recv" {
+			// A timestamp without time zone holds UTC wall-clock times (see package
+			// sinks), and pgx sends a bound's own wall-clock time: compare in UTC.
+			start, end = start.UTC(), end.UTC()
+		}
+	}
 	var outside int64
 	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+wm.stage.sql()+" WHERE NOT ("+col+" >= $1 AND "+col+" < $2)",
 		start, end).Scan(&outside); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
+	"github.com/sluice-etl/sluice/internal/origin"
 )
 
 // maxVariables is SQLite's default bound on parameters per statement.
@@ -129,6 +130,7 @@ func (s *stream) insertRows(ctx context.Context, t *tx, qualified string, in etl
 	}()
 	buf := make([]any, 0, per*width)
 	var loaded, n int64
+	track := origin.New(in)
 	exec := func() error {
 		rows := len(buf) / width
 		var res sql.Result
@@ -144,7 +146,7 @@ func (s *stream) insertRows(ctx context.Context, t *tx, qualified string, in etl
 			res, err = t.s.conn.ExecContext(ctx, head+values(rows), buf...)
 		}
 		if err != nil {
-			return s.explain(ctx, t, qualified, err, buf, width, n-int64(rows))
+			return s.explain(ctx, t, qualified, err, buf, width, n-int64(rows), track)
 		}
 		k, err := res.RowsAffected()
 		loaded += k
@@ -157,14 +159,19 @@ func (s *stream) insertRows(ctx context.Context, t *tx, qualified string, in etl
 			return loaded, err
 		}
 		n++
+		track.Next()
 		if len(row) != len(s.schema) {
-			return loaded, fmt.Errorf("table %s: row %d has %d values for %d columns", s.table, n, len(row), len(s.schema))
+			return loaded, fmt.Errorf("%stable %s: row %d has %d values for %d columns", where(track, n), s.table, n, len(row), len(s.schema))
 		}
 		start := len(buf)
 		for i, v := range row {
 			ev, err := encodeValue(s.schema[i].Type, v)
 			if err != nil {
-				return loaded, &ValueError{Table: s.table, Row: n, Column: s.schema[i].Name, Err: err}
+				ve := &ValueError{Table: s.table, Row: n, Column: s.schema[i].Name, Value: clipValue(v), Err: err}
+				if pos, ok := track.Locate(n); ok {
+					ve.Source, ve.Line = pos.Source, pos.Line
+				}
+				return loaded, ve
 			}
 			buf = append(buf, ev)
 		}
@@ -173,7 +180,7 @@ func (s *stream) insertRows(ctx context.Context, t *tx, qualified string, in etl
 		}
 		if vet != nil {
 			if err := vet(n, buf[start:]); err != nil {
-				return loaded, err
+				return loaded, fmt.Errorf("%s%w", where(track, n), err)
 			}
 		}
 		if len(buf) == per*width {
@@ -195,11 +202,16 @@ func (s *stream) insertRows(ctx context.Context, t *tx, qualified string, in etl
 type DuplicateKeyError struct {
 	// Table is the target table.
 	Table string
-	// Key names the key columns; Value holds the row's key values.
+	// Key names the key columns: the sink's Key, or else the columns of the constraint
+	// SQLite names. Value holds the row's key values.
 	Key   []string
 	Value []any
 	// Row is the 1-based position of the row in the stream.
 	Row int64
+	// Source and Line say where the row came from, when the stream says so (see
+	// [etl.Stream.Position]).
+	Source string
+	Line   int64
 	// Err is SQLite's constraint error.
 	Err error
 }
@@ -210,7 +222,44 @@ func (e *DuplicateKeyError) Error() string {
 	for i, k := range e.Key {
 		parts[i] = fmt.Sprintf("%s=%v", k, e.Value[i])
 	}
-	return fmt.Sprintf("table %s: row %d: duplicate key %s: %v", e.Table, e.Row, strings.Join(parts, ", "), e.Err)
+	loc := ""
+	if e.Source != "" {
+		loc = fmt.Sprintf("%s: line %d: ", e.Source, e.Line)
+	}
+	return fmt.Sprintf("%stable %s: row %d: duplicate key %s: %v", loc, e.Table, e.Row, strings.Join(parts, ", "), e.Err)
+}
+
+// where returns "source: line N: " for row n, or "" when its position is unknown.
+func where(track *origin.Tracker, n int64) string {
+	if pos, ok := track.Locate(n); ok {
+		return pos.String() + ": "
+	}
+	return ""
+}
+
+// constraintColumns returns the columns SQLite names in a UNIQUE or PRIMARY KEY
+// constraint error ("UNIQUE constraint failed: t.a, t.b"), when each is a column of the
+// stream.
+func (s *stream) constraintColumns(err error) []string {
+	msg := err.Error()
+	const mark = "constraint failed: " // the driver may say it twice; the columns follow the last
+	i := strings.LastIndex(msg, mark)
+	if i < 0 {
+		return nil
+	}
+	rest := msg[i+len(mark):]
+	if j := strings.Index(rest, " ("); j >= 0 { // the driver appends " (1555)"
+		rest = rest[:j]
+	}
+	var cols []string
+	for _, part := range strings.Split(rest, ", ") {
+		_, col, ok := strings.Cut(part, ".")
+		if !ok || s.schema.Index(col) < 0 {
+			return nil
+		}
+		cols = append(cols, col)
+	}
+	return cols
 }
 
 // Unwrap returns SQLite's error.
@@ -229,18 +278,27 @@ func isUniqueViolation(err error) bool {
 // and its key, by looking for the first row of the batch whose key is already in the
 // table or earlier in the batch. SQLite undid the failed statement only, so the table
 // holds exactly the earlier batches.
-func (s *stream) explain(ctx context.Context, t *tx, qualified string, err error, buf []any, width int, first int64) error {
-	if !isUniqueViolation(err) || len(s.key) == 0 {
+//
+// Without a Key on the sink, the key is the constraint's, as SQLite's error names it, so
+// that a table's own PRIMARY KEY is reported as PostgreSQL's is.
+func (s *stream) explain(ctx context.Context, t *tx, qualified string, err error, buf []any, width int, first int64, track *origin.Tracker) error {
+	if !isUniqueViolation(err) {
 		return err
 	}
-	idx := make([]int, len(s.key))
-	for i, k := range s.key {
+	keyCols := s.key
+	if len(keyCols) == 0 {
+		if keyCols = s.constraintColumns(err); len(keyCols) == 0 {
+			return err
+		}
+	}
+	idx := make([]int, len(keyCols))
+	for i, k := range keyCols {
 		if idx[i] = s.schema.Index(k); idx[i] < 0 {
 			return err
 		}
 	}
-	conds := make([]string, len(s.key))
-	for i, k := range s.key {
+	conds := make([]string, len(keyCols))
+	for i, k := range keyCols {
 		conds[i] = quoteIdent(k) + " = ?"
 	}
 	q := "SELECT 1 FROM " + qualified + " WHERE " + strings.Join(conds, " AND ") + " LIMIT 1"
@@ -261,7 +319,11 @@ func (s *stream) explain(ctx context.Context, t *tx, qualified string, err error
 			dup = len(rows) > 0
 		}
 		if dup {
-			return &DuplicateKeyError{Table: s.table, Key: s.key, Value: key, Row: first + int64(r) + 1, Err: err}
+			de := &DuplicateKeyError{Table: s.table, Key: keyCols, Value: key, Row: first + int64(r) + 1, Err: err}
+			if pos, ok := track.Locate(de.Row); ok {
+				de.Source, de.Line = pos.Source, pos.Line
+			}
+			return de
 		}
 		seen[sig] = true
 	}

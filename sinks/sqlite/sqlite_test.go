@@ -485,7 +485,7 @@ func TestBadValueNamesTableRowAndColumn(t *testing.T) {
 	var ve *sqlite.ValueError
 	require.ErrorAs(t, err, &ve)
 	require.ErrorIs(t, err, sqlite.ErrValue)
-	require.Equal(t, sqlite.ValueError{Table: "money", Row: 2, Column: "amount", Err: ve.Err}, *ve)
+	require.Equal(t, sqlite.ValueError{Table: "money", Row: 2, Column: "amount", Value: "1,5", Err: ve.Err}, *ve)
 	require.Equal(t, "stage", etl.Step(err))
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -33,15 +34,54 @@ type ValueError struct {
 	Table string
 	// Row is the 1-based position of the row in the stream.
 	Row int64
+	// Source and Line say where the row came from, when the stream says so (see
+	// [etl.Stream.Position]): the input's name and the line its record starts on.
+	Source string
+	Line   int64
 	// Column is the column's name.
 	Column string
+	// Value is the refused value as text, cut to at most 64 bytes.
+	Value string
 	// Err says what was wrong.
 	Err error
 }
 
 // Error implements the error interface.
 func (e *ValueError) Error() string {
-	return fmt.Sprintf("table %s: row %d: column %q: %v", e.Table, e.Row, e.Column, e.Err)
+	loc := ""
+	if e.Source != "" {
+		loc = fmt.Sprintf("%s: line %d: ", e.Source, e.Line)
+	}
+	msg := e.Err.Error()
+	if q := strconv.Quote(e.Value); e.Value != "" && !strings.Contains(msg, q) {
+		msg += " (value " + q + ")"
+	}
+	return fmt.Sprintf("%stable %s: row %d: column %q: %s", loc, e.Table, e.Row, e.Column, msg)
+}
+
+// clipValue formats v for an error, cut to 64 bytes on a character boundary.
+func clipValue(v any) string {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case []byte:
+		s = string(x)
+	case etl.Decimal:
+		s = string(x)
+	case time.Time:
+		s = x.Format(time.RFC3339Nano)
+	default:
+		s = fmt.Sprint(v)
+	}
+	if len(s) <= 64 {
+		return s
+	}
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // Unwrap returns the underlying error.

@@ -22,6 +22,9 @@ type decoder struct {
 	width    int  // fields a record must have
 	atLeast  bool // width is a minimum (no header, extra fields ignored)
 	lastLine int  // last line read, for errors that come between records
+	fill     bool // FillShortRows
+	decComma bool // DecimalComma
+	replaced bool // an Encoding is set: U+FFFD in text means an undecodable byte
 	tp       timeParser
 
 	strings  slab[string]
@@ -60,19 +63,23 @@ func (d *decoder) identity() {
 	d.atLeast = d.src.cfg.IgnoreExtra
 }
 
-// header reads the header and maps it to the schema. It returns false for an empty
-// input.
-func (d *decoder) header() (bool, error) {
+// header reads the header and maps it to the schema. An input with no header at all
+// (empty, or blank lines only) is an error: it is malformed, not empty.
+func (d *decoder) header() error {
 	rec, err := d.cr.Read()
 	if err == io.EOF {
-		return false, nil
+		return &ParseError{File: d.file, Line: 1, Err: ErrNoHeader}
 	}
 	if err != nil {
 		var pe *stdcsv.ParseError
 		if errors.As(err, &pe) {
-			return false, &ParseError{File: d.file, Line: pe.Line, Column: pe.Column, Err: fmt.Errorf("header: %w", pe.Err)}
+			return &ParseError{File: d.file, Line: pe.Line, Column: pe.Column, Err: fmt.Errorf("header: %w", pe.Err)}
 		}
-		return false, &ParseError{File: d.file, Line: 1, Err: fmt.Errorf("header: %w", err)}
+		return &ParseError{File: d.file, Line: 1, Err: fmt.Errorf("header: %w", err)}
+	}
+	if blank(rec) {
+		line, _ := d.cr.FieldPos(0)
+		return &ParseError{File: d.file, Line: line, Err: ErrNoHeader}
 	}
 	d.columns()
 	for i := range d.cols {
@@ -84,7 +91,10 @@ func (d *decoder) header() (bool, error) {
 		h = strings.TrimSpace(h)
 		_, col := d.cr.FieldPos(j)
 		if !utf8.ValidString(h) {
-			return false, &ParseError{File: d.file, Line: line, Column: col, Err: fmt.Errorf("header: %w", ErrInvalidUTF8)}
+			return &ParseError{File: d.file, Line: line, Column: col, Err: fmt.Errorf("header: %w", ErrInvalidUTF8)}
+		}
+		if d.replaced && strings.ContainsRune(h, utf8.RuneError) {
+			return &ParseError{File: d.file, Line: line, Column: col, Err: fmt.Errorf("header: %w", d.encodingError())}
 		}
 		matched := false
 		for i := range d.cols {
@@ -93,31 +103,74 @@ func (d *decoder) header() (bool, error) {
 				continue
 			}
 			if c.idx >= 0 {
-				return false, &ParseError{File: d.file, Line: line, Column: col, Field: h,
+				return &ParseError{File: d.file, Line: line, Column: col, Field: h,
 					Err: fmt.Errorf("%w (also field %d)", ErrDuplicateColumn, c.idx+1)}
 			}
 			c.idx, matched = j, true
 		}
 		if !matched && !cfg.IgnoreExtra {
-			return false, &ParseError{File: d.file, Line: line, Column: col, Field: h,
-				Err: fmt.Errorf("%w (set IgnoreExtra to skip it)", ErrExtraColumn)}
+			hint := "set IgnoreExtra to skip it"
+			if c := d.caseMatch(h); c != "" {
+				hint = fmt.Sprintf("it differs from the schema's %q only in case: set CaseInsensitive", c)
+			}
+			return &ParseError{File: d.file, Line: line, Column: col, Field: h,
+				Err: fmt.Errorf("%w (%s)", ErrExtraColumn, hint)}
 		}
 	}
 	for _, c := range d.cols {
 		if c.idx < 0 {
-			return false, &ParseError{File: d.file, Line: line, Field: c.name, Err: ErrMissingColumn}
+			err := ErrMissingColumn
+			if h := caseMatchIn(rec, c.name); h != "" && !cfg.CaseInsensitive {
+				err = fmt.Errorf("%w (the header has %q, which differs only in case: set CaseInsensitive)", ErrMissingColumn, h)
+			}
+			return &ParseError{File: d.file, Line: line, Field: c.name, Err: err}
 		}
 	}
 	d.width = len(rec)
 	d.lastLine, _ = d.cr.FieldPos(len(rec) - 1)
-	return true, nil
+	return nil
+}
+
+// blank reports whether a header record names no column at all: a line of spaces, or of
+// delimiters only.
+func blank(rec []string) bool {
+	for _, h := range rec {
+		if strings.TrimSpace(h) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// caseMatch returns the schema column that h names but for case, or "".
+func (d *decoder) caseMatch(h string) string {
+	for _, c := range d.cols {
+		if strings.EqualFold(c.name, h) {
+			return c.name
+		}
+	}
+	return ""
+}
+
+// caseMatchIn returns the header field that names name but for case, or "".
+func caseMatchIn(rec []string, name string) string {
+	for _, h := range rec {
+		if h = strings.TrimSpace(h); strings.EqualFold(h, name) {
+			return h
+		}
+	}
+	return ""
+}
+
+func (d *decoder) encodingError() error {
+	return fmt.Errorf("%w %v", ErrEncoding, d.src.cfg.Encoding)
 }
 
 // decode fills row from rec, or says what is wrong with rec.
 func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 	last := len(rec) - 1
 	d.lastLine, _ = d.cr.FieldPos(last)
-	if len(rec) != d.width && (!d.atLeast || len(rec) < d.width) {
+	if len(rec) != d.width && (!d.atLeast || len(rec) < d.width) && (!d.fill || len(rec) > d.width) {
 		at := last // too few: point at the last field there is
 		if len(rec) > d.width {
 			at = d.width // too many: point at the first extra one
@@ -133,6 +186,13 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 	null := d.src.cfg.NullString
 	for i := range d.cols {
 		c := &d.cols[i]
+		if c.idx >= len(rec) { // a short record, with FillShortRows
+			if c.notNull {
+				return d.fieldError(c, fmt.Errorf("%w (the record has %d fields and ends before it)", ErrNull, len(rec)))
+			}
+			row[i] = nil
+			continue
+		}
 		f := rec[c.idx]
 		if c.nullable && f == null {
 			if c.notNull {
@@ -148,6 +208,9 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 			if !utf8.ValidString(f) {
 				return d.fieldError(c, ErrInvalidUTF8)
 			}
+			if d.replaced && strings.ContainsRune(f, utf8.RuneError) {
+				return d.fieldError(c, d.encodingError())
+			}
 			row[i] = d.strings.box(f)
 		case etl.TypeInt64:
 			n, err := strconv.ParseInt(f, 10, 64)
@@ -156,12 +219,24 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 			}
 			row[i] = d.ints.box(n)
 		case etl.TypeFloat64:
-			x, err := strconv.ParseFloat(f, 64)
+			if d.decComma {
+				var ok bool
+				if f, ok = decimalComma(f); !ok {
+					return d.fieldError(c, invalid(c.typ, f))
+				}
+			}
+			x, err := parseFloat(f)
 			if err != nil {
-				return d.fieldError(c, invalid(c.typ, f))
+				return d.fieldError(c, err)
 			}
 			row[i] = d.floats.box(x)
 		case etl.TypeNumeric:
+			if d.decComma {
+				var ok bool
+				if f, ok = decimalComma(f); !ok {
+					return d.fieldError(c, invalid(c.typ, f))
+				}
+			}
 			n, ok := parseDecimal(f)
 			if !ok {
 				return d.fieldError(c, invalid(c.typ, f))
@@ -180,6 +255,9 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 			}
 			row[i] = b // the runtime boxes booleans without allocating
 		default:
+			if d.replaced && c.typ == etl.TypeJSON && strings.ContainsRune(f, utf8.RuneError) {
+				return d.fieldError(c, d.encodingError())
+			}
 			v, err := d.tp.value(c.typ, f, d.src.cfg.Location)
 			if err != nil {
 				return d.fieldError(c, err)

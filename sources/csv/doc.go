@@ -22,7 +22,23 @@
 // endpoint and path-style addressing, or supplies a client.
 //
 // Gzip is recognised by its magic bytes, not by the name, and inflated on the fly. A
-// UTF-8 byte order mark is skipped.
+// UTF-8 byte order mark is skipped. Another encoding is decoded with [Config.Encoding]
+// (golang.org/x/text: UTF-16, Latin-1, Windows-1252, ...); without it, an input that
+// starts with a UTF-16 byte order mark fails with [ErrUTF16], which says to set it.
+//
+// Credentials in an s3:// URL are refused ([ErrCredentials]): the AWS credential chain
+// is the way to give them. A presigned https:// URL is read as given, and its query is
+// never printed: errors, logs and lineage name the URL without it.
+//
+// # Format
+//
+// Records follow RFC 4180 as encoding/csv reads it, except that a line break inside a
+// quoted field is kept byte for byte (CR LF included, as PostgreSQL's CSV COPY keeps
+// it). [Config.Comma], [Config.Quote] and [Config.Escape] set the delimiter, the quote
+// and a backslash-style escape; [Config.DecimalComma] reads "1234,56";
+// [Config.FillShortRows] reads a short record's missing fields as NULL. An input with no
+// header line (zero bytes, or blank lines only) is malformed, not empty: it fails with
+// [ErrNoHeader] whether or not the run allows an empty load.
 //
 // # Columns and values
 //
@@ -34,16 +50,23 @@
 //
 // Each field becomes the Go value of its column's [etl.Type] (see [ParseValue]):
 //
-//	int64      strconv base 10
-//	float64    strconv, NaN and Inf included
+//	int64      [+-]digits, base 10
+//	float64    [+-]digits[.digits][e[+-]digits], NaN, [+-]Infinity or inf; no
+//	           hexadecimal floats or digit separators, and nothing beyond a double's
+//	           range (overflow, or a non-zero value that rounds to zero)
 //	numeric    [+-]digits[.digits], kept as text in an etl.Decimal
 //	bool       t/f, true/false, 1/0, yes/no, any case
 //	timestamp  RFC 3339, or "2006-01-02 15:04:05[.frac][zone]" with zone Z, +07, +0700
 //	           or +07:00; without a zone, in Config.Location (UTC by default)
-//	date       2006-01-02, as midnight UTC
-//	bytes      \x-prefixed hex (PostgreSQL's bytea output), else the field's bytes
+//	date       2006-01-02, as midnight UTC; year 0000 does not exist and is refused
+//	bytes      PostgreSQL's bytea text: \x-prefixed hex, or bytes with \\ for a
+//	           backslash and \ooo for an octal byte
 //	json       any valid JSON document, kept as text
 //	text       the field, which must be valid UTF-8
+//
+// These rules are PostgreSQL's own text input, checked against PostgreSQL in the tests,
+// and stricter in a few places (no surrounding spaces, no exponent in a numeric); what
+// they refuse is an error, never a value changed on the way in.
 //
 // A field equal to [Config.NullString] (empty by default) is NULL, except in text
 // columns, which keep it as a string unless [Config.NullText] is set. A NULL in a column
@@ -65,8 +88,9 @@
 //
 // # Performance
 //
-// Records are read by a scanner that gives exactly encoding/csv's results, with one
-// string allocation per record and a fast path for lines without quotes, and the stream
+// Records are read by a scanner that gives encoding/csv's results (line breaks inside
+// quotes aside), with one string allocation per record and a fast path for lines without
+// quotes, and the stream
 // reuses one [etl.Row] between iterations, as the etl contract allows. Numbers go
 // through strconv; decimals, booleans and timestamps are parsed by hand, without
 // reflection or time.Parse. Text, numbers and timestamps are boxed into the row from

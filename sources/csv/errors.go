@@ -40,6 +40,21 @@ var (
 	ErrRecordTooLong = errors.New("record too long")
 	// ErrNoObjects is returned when an s3:// prefix holds no objects.
 	ErrNoObjects = errors.New("no objects under the prefix")
+	// ErrNoHeader marks an input with no header line: a file of zero bytes or of blank
+	// lines only. Such a file is malformed, not empty, and fails the run whether or not
+	// the run allows an empty load; with [Config.NoHeader] it is read as no rows.
+	ErrNoHeader = errors.New("header missing: the input is empty or blank")
+	// ErrUTF16 marks an input that starts with a UTF-16 byte order mark while
+	// [Config.Encoding] is unset.
+	ErrUTF16 = errors.New("UTF-16: set Encoding (the input starts with a UTF-16 byte order mark), such as unicode.UTF16(unicode.LittleEndian, unicode.UseBOM) from golang.org/x/text/encoding/unicode")
+	// ErrEncoding marks a text field holding U+FFFD after decoding with [Config.Encoding]:
+	// bytes the encoding does not define.
+	ErrEncoding = errors.New("bytes not valid in the encoding (decoded as U+FFFD)")
+	// ErrSignedS3URL is returned by [New] for an s3:// URL that carries a presigned
+	// query (X-Amz-Signature and the like), which only an https:// URL can use.
+	ErrSignedS3URL = errors.New("an s3:// URL takes no signature: read the presigned https:// URL instead, or give credentials through the AWS credential chain")
+	// ErrCredentials is returned by [New] for an s3:// URL that carries credentials.
+	ErrCredentials = errors.New("credentials in an s3:// URL are refused: give them through the AWS credential chain (environment, shared profile, IAM role) or S3Config.Credentials")
 )
 
 // ParseError reports a problem at a place in an input: a malformed record, a value of

@@ -3,8 +3,12 @@ package csv_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/sources/csv"
@@ -29,11 +33,35 @@ func FuzzSource(f *testing.F) {
 	f.Add([]byte("ID,Name,AMOUNT,ts,ok,extra\n1,x,2,,t,z\n"), false, uint8(0), uint8(3))
 	f.Add([]byte("1,\xff,1,,t\n"), true, uint8(1), uint8(0))
 	f.Add(gzipped(f, "id,name,amount,ts,ok\n1,a,1,,t\n"), false, uint8(0), uint8(0))
+	f.Add([]byte("1,'a,''b''\r\nc',1.5,,t\n2,\"x\\\"y\"\n"), true, uint8(1), uint8(16|32|64))
+	f.Add([]byte("1;\"a\";1,5;;t\n"), true, uint8(0), uint8(128))
+	f.Add([]byte("1,Jos\xe9,1,,t\n2,\x81,1,,f\n"), true, uint8(1), uint8(128|64))
 	f.Fuzz(func(t *testing.T, data []byte, withHeader bool, maxBad, flags uint8) {
+		comma := rune(',')
+		if flags&128 != 0 {
+			comma = ';'
+		}
 		if withHeader {
-			data = append([]byte("id,name,amount,ts,ok\n"), data...)
+			data = append([]byte(strings.ReplaceAll("id,name,amount,ts,ok\n", ",", string(comma))), data...)
+		}
+		var quote, escape rune
+		if flags&16 != 0 {
+			quote = '\''
+		}
+		if flags&32 != 0 {
+			escape = '\\'
+		}
+		var enc encoding.Encoding
+		if flags&(128|64) == 128|64 {
+			enc = charmap.Windows1252
 		}
 		src, err := csv.New(csv.Config{
+			Comma:           comma,
+			Quote:           quote,
+			Escape:          escape,
+			DecimalComma:    flags&128 != 0,
+			FillShortRows:   flags&64 != 0,
+			Encoding:        enc,
 			Reader:          bytes.NewReader(data),
 			Name:            "fuzz.csv",
 			Schema:          fuzzSchema,

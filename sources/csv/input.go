@@ -19,6 +19,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/transform"
 )
 
 // S3API is the part of *s3.Client that the source uses, so that a caller can hand in a
@@ -60,11 +62,15 @@ const bufSize = 256 << 10
 var (
 	gzipMagic = []byte{0x1f, 0x8b}
 	utf8BOM   = []byte{0xef, 0xbb, 0xbf}
+	utf16LE   = []byte{0xff, 0xfe}
+	utf16BE   = []byte{0xfe, 0xff}
 )
 
 // decoded wraps an opened input: it inflates gzip, recognised by its magic bytes rather
-// than by a ".gz" suffix, and skips a UTF-8 byte order mark.
-func decoded(rc io.Reader) (*bufio.Reader, error) {
+// than by a ".gz" suffix, decodes enc to UTF-8 when enc is set, and skips a UTF-8 byte
+// order mark. Without enc, a UTF-16 byte order mark is an error: read as UTF-8, every
+// other byte of the file would be NUL.
+func decoded(rc io.Reader, enc encoding.Encoding) (*bufio.Reader, error) {
 	br := bufio.NewReaderSize(rc, bufSize)
 	if b, err := br.Peek(2); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
@@ -74,6 +80,13 @@ func decoded(rc io.Reader) (*bufio.Reader, error) {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
 		br = bufio.NewReaderSize(gz, bufSize)
+	}
+	if enc != nil {
+		br = bufio.NewReaderSize(transform.NewReader(br, enc.NewDecoder()), bufSize)
+	} else if b, err := br.Peek(2); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	} else if bytes.Equal(b, utf16LE) || bytes.Equal(b, utf16BE) {
+		return nil, ErrUTF16
 	}
 	if b, err := br.Peek(3); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err

@@ -9,20 +9,26 @@ import (
 	"strings"
 )
 
-// scanner reads CSV records exactly as encoding/csv does with FieldsPerRecord -1,
-// ReuseRecord, no comment character and strict quotes, and returns the same records,
-// field positions and errors (as *encoding/csv.ParseError). FuzzScanner holds it to
-// that.
+// scanner reads CSV records as encoding/csv does with FieldsPerRecord -1, ReuseRecord,
+// no comment character and strict quotes, and returns the same field positions and errors
+// (as *encoding/csv.ParseError), with three differences. A line break inside a quoted
+// field is kept byte for byte: encoding/csv turns CR LF there into LF, while PostgreSQL's
+// CSV COPY and Python's csv module keep it, and the file is what the table must hold. The
+// quote character need not be '"'. And an escape character other than the quote may
+// escape a quote or itself inside a quoted field, as in PostgreSQL's CSV ESCAPE option.
+// FuzzScanner holds it to encoding/csv and to a reference reader.
 //
 // It exists for speed. Most lines of a bulk export hold no quote at all; for those, one
 // IndexByte for the quote, one string conversion and one IndexByte per field make the
 // record, without the per-field copying and bookkeeping encoding/csv does. Lines with a
-// quote take the slow path, which is encoding/csv's own algorithm. The delimiter is a
-// single byte.
+// quote take the slow path, which is encoding/csv's own algorithm. The delimiter, the
+// quote and the escape are single bytes.
 type scanner struct {
-	r     *bufio.Reader
-	comma byte
-	max   int // bytes a record may take; <= 0 for no bound
+	r      *bufio.Reader
+	comma  byte
+	quote  byte
+	escape byte // == quote: a quote is escaped by doubling it
+	max    int  // bytes a record may take; <= 0 for no bound
 
 	numLine int
 	raw     []byte // a line longer than the bufio buffer
@@ -30,13 +36,13 @@ type scanner struct {
 	ends    []int  // where each field ends in buf
 	rec     []string
 	pos     []position
-	quote   position // where the last quoted field opened, for an unterminated one
+	opened  position // where the last quoted field opened, for an unterminated one
 }
 
 type position struct{ line, col int }
 
 func newScanner(r *bufio.Reader, comma byte) *scanner {
-	return &scanner{r: r, comma: comma}
+	return &scanner{r: r, comma: comma, quote: '"', escape: '"'}
 }
 
 // FieldPos returns the line and 1-based byte column where field i of the last record
@@ -70,18 +76,29 @@ func (s *scanner) readLine() ([]byte, error) {
 		}
 	}
 	s.numLine++
-	if n := len(line); n >= 2 && line[n-2] == '\r' && line[n-1] == '\n' {
-		line[n-2] = '\n'
-		line = line[:n-1]
-	}
 	return line, err
 }
 
+// lengthNL returns the length of the line break that ends b: 2 for CR LF, 1 for LF, 0
+// for none. The line break is kept in b, so that one inside a quoted field keeps its bytes.
 func lengthNL(b []byte) int {
-	if len(b) > 0 && b[len(b)-1] == '\n' {
-		return 1
+	n := len(b)
+	if n == 0 || b[n-1] != '\n' {
+		return 0
 	}
-	return 0
+	if n >= 2 && b[n-2] == '\r' {
+		return 2
+	}
+	return 1
+}
+
+// columns returns how many columns b takes as encoding/csv counts them, with a CR LF
+// line break counted as one.
+func columns(b []byte) int {
+	if lengthNL(b) == 2 {
+		return len(b) - 1
+	}
+	return len(b)
 }
 
 // tooLong is the error for a record past s.max bytes, inside a quoted field or not.
@@ -89,7 +106,7 @@ func lengthNL(b []byte) int {
 func (s *scanner) tooLong(inQuote bool) error {
 	if inQuote {
 		return fmt.Errorf("%w: over %d bytes since the quote at line %d, column %d (is it closed?)",
-			ErrRecordTooLong, s.max, s.quote.line, s.quote.col)
+			ErrRecordTooLong, s.max, s.opened.line, s.opened.col)
 	}
 	return fmt.Errorf("%w: over %d bytes", ErrRecordTooLong, s.max)
 }
@@ -113,7 +130,7 @@ func (s *scanner) Read() ([]string, error) {
 	recLine := s.numLine
 	s.rec, s.pos = s.rec[:0], s.pos[:0]
 
-	if errRead == nil && bytes.IndexByte(line, '"') < 0 {
+	if errRead == nil && bytes.IndexByte(line, s.quote) < 0 {
 		str := string(line[:len(line)-lengthNL(line)])
 		start := 0
 		for {
@@ -129,13 +146,13 @@ func (s *scanner) Read() ([]string, error) {
 	}
 
 	// The slow path: encoding/csv's readRecord, for a single-byte delimiter and strict
-	// quotes.
+	// quotes, with the line breaks inside quotes kept and the escape character added.
 	var err error
 	s.buf, s.ends = s.buf[:0], s.ends[:0]
 	pos := position{line: s.numLine, col: 1}
 parseField:
 	for {
-		if len(line) == 0 || line[0] != '"' {
+		if len(line) == 0 || line[0] != s.quote {
 			i := bytes.IndexByte(line, s.comma)
 			field := line
 			if i >= 0 {
@@ -143,7 +160,7 @@ parseField:
 			} else {
 				field = field[:len(field)-lengthNL(field)]
 			}
-			if j := bytes.IndexByte(field, '"'); j >= 0 {
+			if j := bytes.IndexByte(field, s.quote); j >= 0 {
 				err = &stdcsv.ParseError{StartLine: recLine, Line: s.numLine, Column: pos.col + j, Err: stdcsv.ErrBareQuote}
 				break parseField
 			}
@@ -158,19 +175,30 @@ parseField:
 			break parseField
 		}
 		fieldPos := pos
-		s.quote = pos
+		s.opened = pos
 		line = line[1:]
 		pos.col++
 		for {
-			i := bytes.IndexByte(line, '"')
+			i := s.indexQuote(line)
 			switch {
+			case i >= 0 && line[i] != s.quote: // the escape character
+				if i+1 < len(line) && (line[i+1] == s.quote || line[i+1] == s.escape) {
+					s.buf = append(s.buf, line[:i]...)
+					s.buf = append(s.buf, line[i+1])
+					line = line[i+2:]
+					pos.col += i + 2
+				} else { // escapes nothing: kept, as PostgreSQL keeps it
+					s.buf = append(s.buf, line[:i+1]...)
+					line = line[i+1:]
+					pos.col += i + 1
+				}
 			case i >= 0:
 				s.buf = append(s.buf, line[:i]...)
 				line = line[i+1:]
 				pos.col += i + 1
 				switch {
-				case len(line) > 0 && line[0] == '"': // `""` is a quote
-					s.buf = append(s.buf, '"')
+				case len(line) > 0 && line[0] == s.quote && s.escape == s.quote: // `""` is a quote
+					s.buf = append(s.buf, s.quote)
 					line = line[1:]
 					pos.col++
 				case len(line) > 0 && line[0] == s.comma: // `",` ends the field
@@ -195,7 +223,7 @@ parseField:
 				if s.max > 0 && len(s.buf) > s.max {
 					return nil, s.tooLong(true)
 				}
-				pos.col += len(line)
+				pos.col += columns(line)
 				line, errRead = s.readLine()
 				if len(line) > 0 {
 					pos.line++
@@ -225,4 +253,19 @@ parseField:
 		prev = end
 	}
 	return s.rec, err
+}
+
+// indexQuote returns the index of the first quote or escape character in b, or -1.
+func (s *scanner) indexQuote(b []byte) int {
+	i := bytes.IndexByte(b, s.quote)
+	if s.escape == s.quote {
+		return i
+	}
+	if i >= 0 {
+		b = b[:i]
+	}
+	if j := bytes.IndexByte(b, s.escape); j >= 0 {
+		return j
+	}
+	return i
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding"
+
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/lineage"
 	"github.com/sluice-etl/sluice/internal/redact"
@@ -53,6 +55,38 @@ type Config struct {
 	// Comma is the field delimiter, an ASCII character such as ';' or '\t'. Defaults to
 	// ','.
 	Comma rune
+	// Quote is the quote character, an ASCII character other than Comma, such as '\''.
+	// Inside a quoted field it is written twice to stand for itself (but see Escape).
+	// Defaults to '"'.
+	Quote rune
+	// Escape is the character that escapes the quote character, or itself, inside a
+	// quoted field, as PostgreSQL's CSV ESCAPE option and many exporters (MySQL, Spark)
+	// write it: with Escape '\\', "say \"hi\"" reads as say "hi". Before any other
+	// character it is kept ("C:\dir" reads as C:\dir), and outside quotes it means
+	// nothing. With an Escape of its own, a doubled quote inside a quoted field is an
+	// error, since readers disagree on what it means. Defaults to Quote: a quote is
+	// escaped by doubling it.
+	Escape rune
+	// Encoding decodes the input to UTF-8 before it is read: an encoding from
+	// golang.org/x/text/encoding, such as charmap.ISO8859_1 (Latin-1),
+	// charmap.Windows1252, or unicode.UTF16(unicode.LittleEndian, unicode.UseBOM) for
+	// UTF-16 with a byte order mark. A byte the encoding does not define, or a broken
+	// UTF-16 surrogate, is not silently replaced: a text field that decodes to U+FFFD is
+	// a bad value (so is a genuine U+FFFD in a file of such an encoding). Defaults to nil:
+	// the input is UTF-8, and an input that starts with a UTF-16 byte order mark fails
+	// with an error that says to set Encoding.
+	Encoding encoding.Encoding
+	// DecimalComma reads numeric and float fields written with a decimal comma, such as
+	// "1234,56", as many European exports write them. A point in such a field is an error,
+	// since it may be a thousands separator. Comma must then be another character, such
+	// as ';'. Defaults to false: the decimal separator is a point.
+	DecimalComma bool
+	// FillShortRows reads a record with fewer fields than the header (or, with NoHeader,
+	// the schema) as if the missing fields at its end were NULL, as some exporters write
+	// trailing empty columns by leaving them out. A missing field of a NotNull column is
+	// still a bad value. Defaults to false: a short record is a bad row
+	// ([ErrFieldCount]).
+	FillShortRows bool
 	// MaxRecordBytes bounds the size of one record, so that a quote left open does not
 	// read the rest of a large input into memory before it can fail; a longer record
 	// fails the run with [ErrRecordTooLong]. Defaults to 64 MiB; negative means no bound.
@@ -139,8 +173,23 @@ func New(cfg Config) (*Source, error) {
 	if s.cfg.Comma == 0 {
 		s.cfg.Comma = ','
 	}
-	if s.cfg.Comma >= utf8.RuneSelf || s.cfg.Comma == '"' || s.cfg.Comma == '\r' || s.cfg.Comma == '\n' {
-		return nil, fmt.Errorf("csv: invalid delimiter %q: it must be one ASCII character other than a quote or a line break", s.cfg.Comma)
+	if s.cfg.Quote == 0 {
+		s.cfg.Quote = '"'
+	}
+	if s.cfg.Escape == 0 {
+		s.cfg.Escape = s.cfg.Quote
+	}
+	if !asciiDelim(s.cfg.Comma) || s.cfg.Comma == s.cfg.Quote {
+		return nil, fmt.Errorf("csv: invalid delimiter %q: it must be one ASCII character other than the quote or a line break", s.cfg.Comma)
+	}
+	if !asciiDelim(s.cfg.Quote) {
+		return nil, fmt.Errorf("csv: invalid quote %q: it must be one ASCII character other than a line break", s.cfg.Quote)
+	}
+	if !asciiDelim(s.cfg.Escape) || s.cfg.Escape == s.cfg.Comma {
+		return nil, fmt.Errorf("csv: invalid escape %q: it must be one ASCII character other than the delimiter or a line break", s.cfg.Escape)
+	}
+	if s.cfg.DecimalComma && s.cfg.Comma == ',' {
+		return nil, errors.New("csv: DecimalComma needs a delimiter other than ',': set Comma, such as ';'")
 	}
 	if s.cfg.Location == nil {
 		s.cfg.Location = time.UTC
@@ -191,6 +240,12 @@ func New(cfg Config) (*Source, error) {
 	case hasScheme(cfg.Path, "s3://"):
 		rest := cfg.Path[len("s3://"):]
 		bucket, key, _ := strings.Cut(rest, "/")
+		if strings.Contains(bucket, "@") {
+			return nil, fmt.Errorf("csv: %s: %w", redact.URL(cfg.Path), ErrCredentials)
+		}
+		if signedS3Key(key) {
+			return nil, fmt.Errorf("csv: %s: %w", redact.URL(cfg.Path), ErrSignedS3URL)
+		}
 		if bucket == "" {
 			return nil, fmt.Errorf("csv: %q names no bucket", redact.URL(cfg.Path))
 		}
@@ -216,6 +271,22 @@ func New(cfg Config) (*Source, error) {
 		s.dataset.Name = strings.TrimPrefix(filepath.ToSlash(abs), "/")
 	}
 	return s, nil
+}
+
+// signedS3Key reports whether an s3:// URL's key ends in a presigned URL's query: S3
+// keys may hold "?", but not a signature that s3:// could never use.
+func signedS3Key(key string) bool {
+	_, q, ok := strings.Cut(key, "?")
+	if !ok {
+		return false
+	}
+	q = strings.ToLower(q)
+	return strings.Contains(q, "x-amz-signature=") || strings.Contains(q, "x-amz-credential=") ||
+		strings.Contains(q, "x-amz-security-token=")
+}
+
+func asciiDelim(r rune) bool {
+	return r > 0 && r < utf8.RuneSelf && r != '\r' && r != '\n'
 }
 
 func hasScheme(s, scheme string) bool {
@@ -249,13 +320,15 @@ func (s *Source) Extract(ctx context.Context, run *etl.Run) (etl.Stream, error) 
 			return etl.Stream{}, fmt.Errorf("csv: %w", err)
 		}
 	}
-	return etl.Stream{Schema: s.schema, Rows: s.rows(ctx, run)}, nil
+	pos := new(etl.Position)
+	return etl.Stream{Schema: s.schema, Rows: s.rows(ctx, run, pos), Position: func() etl.Position { return *pos }}, nil
 }
 
-// rows is the stream. One Row slice is reused for every record.
-func (s *Source) rows(ctx context.Context, run *etl.Run) iter.Seq2[etl.Row, error] {
+// rows is the stream. One Row slice is reused for every record. pos is set to each
+// row's position before the row is yielded.
+func (s *Source) rows(ctx context.Context, run *etl.Run, pos *etl.Position) iter.Seq2[etl.Row, error] {
 	return func(yield func(etl.Row, error) bool) {
-		st := &readState{row: make(etl.Row, len(s.schema)), run: run, log: s.cfg.Logger}
+		st := &readState{row: make(etl.Row, len(s.schema)), run: run, log: s.cfg.Logger, pos: pos}
 		if st.log == nil {
 			if run != nil {
 				st.log = run.Log()
@@ -286,6 +359,7 @@ type readState struct {
 	log     *slog.Logger
 	bad     int
 	records int
+	pos     *etl.Position // where the row last yielded came from
 }
 
 // ctxCheckEvery is how many records pass between checks of ctx: often enough to stop
@@ -300,21 +374,19 @@ func (s *Source) read(ctx context.Context, in input, st *readState, yield func(e
 		return false, err
 	}
 	defer rc.Close()
-	br, err := decoded(rc)
+	br, err := decoded(rc, s.cfg.Encoding)
 	if err != nil {
 		return false, &ParseError{File: in.name, Line: 1, Err: err}
 	}
 	cr := newScanner(br, byte(s.cfg.Comma))
+	cr.quote, cr.escape = byte(s.cfg.Quote), byte(s.cfg.Escape)
 	cr.max = s.cfg.MaxRecordBytes
 
-	d := &decoder{src: s, file: in.name, cr: cr}
+	d := &decoder{src: s, file: in.name, cr: cr, fill: s.cfg.FillShortRows, decComma: s.cfg.DecimalComma,
+		replaced: s.cfg.Encoding != nil}
 	if !s.cfg.NoHeader {
-		ok, err := d.header()
-		if err != nil {
+		if err := d.header(); err != nil {
 			return false, err
-		}
-		if !ok {
-			return true, nil // an empty input has no header and no rows
 		}
 	} else {
 		d.identity()
@@ -342,7 +414,7 @@ func (s *Source) read(ctx context.Context, in input, st *readState, yield func(e
 			if errors.Is(pe.Err, ErrQuote) && exhausted(br) {
 				// The quote ran to the end of the input, swallowing every record after
 				// it: no count of bad rows makes that a single bad row.
-				return false, &ParseError{File: in.name, Line: cr.quote.line, Column: cr.quote.col,
+				return false, &ParseError{File: in.name, Line: cr.opened.line, Column: cr.opened.col,
 					Err: fmt.Errorf("quoted field never closed: %w", ErrQuote)}
 			}
 			d.lastLine = pe.Line
@@ -355,6 +427,7 @@ func (s *Source) read(ctx context.Context, in input, st *readState, yield func(e
 			}
 			continue
 		}
+		st.pos.Source, st.pos.Line = in.name, int64(cr.pos[0].line)
 		if !yield(st.row, nil) {
 			return false, nil
 		}

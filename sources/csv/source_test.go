@@ -5,6 +5,9 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -135,7 +138,10 @@ func TestHeaderMapping(t *testing.T) {
 	}{
 		{name: "exact", text: "name,id\nx,1\n", want: []etl.Row{{int64(1), "x"}}},
 		{name: "spaces trimmed", text: " id , name \n1,x\n", want: []etl.Row{{int64(1), "x"}}},
-		{name: "case differs", text: "ID,Name\n1,x\n", wantErr: csv.ErrExtraColumn, msg: `in.csv: line 1, column 1 ("ID")`},
+		{name: "case differs", text: "ID,Name\n1,x\n", wantErr: csv.ErrExtraColumn,
+			msg: `in.csv: line 1, column 1 ("ID"): column not in the schema (it differs from the schema's "id" only in case: set CaseInsensitive)`},
+		{name: "case differs, extra ignored", cfg: csv.Config{IgnoreExtra: true}, text: "id,NAME\n1,x\n", wantErr: csv.ErrMissingColumn,
+			msg: `in.csv: line 1 ("name"): missing column (the header has "NAME", which differs only in case: set CaseInsensitive)`},
 		{name: "case insensitive", cfg: csv.Config{CaseInsensitive: true}, text: "ID,Name\n1,x\n", want: []etl.Row{{int64(1), "x"}}},
 		{name: "extra column", text: "id,name,age\n1,x,3\n", wantErr: csv.ErrExtraColumn, msg: `in.csv: line 1, column 9 ("age")`},
 		{name: "extra ignored", cfg: csv.Config{IgnoreExtra: true}, text: "id,age,name\n1,3,x\n", want: []etl.Row{{int64(1), "x"}}},
@@ -144,7 +150,12 @@ func TestHeaderMapping(t *testing.T) {
 		{name: "no header", cfg: csv.Config{NoHeader: true}, text: "1,x\n2,y\n", want: []etl.Row{{int64(1), "x"}, {int64(2), "y"}}},
 		{name: "no header extra ignored", cfg: csv.Config{NoHeader: true, IgnoreExtra: true}, text: "1,x,z\n", want: []etl.Row{{int64(1), "x"}}},
 		{name: "no header short", cfg: csv.Config{NoHeader: true, IgnoreExtra: true}, text: "1\n", wantErr: csv.ErrFieldCount, msg: "in.csv: line 1, column 1: wrong number of fields: 1 fields, the schema has 2"},
-		{name: "empty input", text: "", want: nil},
+		// A file without a header is malformed, not empty: it fails whatever the run allows.
+		{name: "empty input", text: "", wantErr: csv.ErrNoHeader, msg: "in.csv: line 1: header missing"},
+		{name: "blank lines only", text: "\r\n\n\n", wantErr: csv.ErrNoHeader, msg: "in.csv: line 1: header missing"},
+		{name: "blank header", text: " , \n1,x\n", wantErr: csv.ErrNoHeader, msg: "in.csv: line 1: header missing"},
+		{name: "bom only", text: "\ufeff", wantErr: csv.ErrNoHeader, msg: "in.csv: line 1: header missing"},
+		{name: "no header, empty", cfg: csv.Config{NoHeader: true}, text: "", want: nil},
 		{name: "header only", text: "id,name\r\n", want: nil},
 	}
 	for _, tc := range cases {
@@ -544,4 +555,46 @@ func TestMaxRecordBytes(t *testing.T) {
 	}
 	_, _, err := readString(t, "name,gender\n\""+long+"\",F\n", textSchema, csv.Config{MaxRecordBytes: 1 << 20})
 	require.ErrorIs(t, err, csv.ErrRecordTooLong)
+}
+
+// Credentials in an s3:// URL are refused, the AWS chain being the way to give them, and
+// a presigned query is never printed: not in errors, logs or lineage.
+func TestURLSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	schema := etl.Schema{{Name: "a"}}
+	for path, want := range map[string]error{
+		"s3://AKIAEXAMPLE:s3cret@bucket/key.csv":                                 csv.ErrCredentials,
+		"s3://AKIAEXAMPLE@bucket/key.csv":                                        csv.ErrCredentials,
+		"s3://bucket/key.csv?X-Amz-Signature=t0ken&X-Amz-Credential=AKIAEXAMPLE": csv.ErrSignedS3URL,
+		"S3://bucket/key.csv?x-amz-security-token=t0ken":                         csv.ErrSignedS3URL,
+	} {
+		_, err := csv.New(csv.Config{Schema: schema, Path: path})
+		require.ErrorIs(t, err, want, path)
+		for _, secret := range []string{"s3cret", "t0ken", "AKIAEXAMPLE"} {
+			require.NotContains(t, err.Error(), secret, path)
+		}
+	}
+	// An S3 key may hold "?" of its own.
+	src, err := csv.New(csv.Config{Schema: schema, Path: "s3://bucket/odd?name.csv"})
+	require.NoError(t, err)
+	require.Equal(t, "s3://bucket/odd?name.csv", src.Datasets()[0].String())
+
+	// A presigned https URL: the signature reaches the server, and nothing printed.
+	var logs bytes.Buffer
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("X-Amz-Signature") != "t0ken" {
+			t.Errorf("the signature did not reach the server: %s", r.URL)
+		}
+		http.Error(w, "denied", http.StatusForbidden)
+	}))
+	defer srv.Close()
+	u := srv.URL + "/bucket/k.csv?X-Amz-Credential=AKIAEXAMPLE%2F20260101&X-Amz-Security-Token=t0ken&X-Amz-Signature=t0ken"
+	src, err = csv.New(csv.Config{Schema: schema, Path: u, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	require.NoError(t, err)
+	_, _, err = read(t, csv.Config{Schema: schema, Path: u, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	require.ErrorContains(t, err, "403")
+	for _, text := range []string{err.Error(), logs.String(), src.Datasets()[0].String()} {
+		require.NotContains(t, text, "t0ken")
+		require.NotContains(t, text, "AKIAEXAMPLE")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -42,9 +43,9 @@ func (tp *timeParser) value(t etl.Type, s string, loc *time.Location) (any, erro
 		}
 		return n, nil
 	case etl.TypeFloat64:
-		f, err := strconv.ParseFloat(s, 64)
+		f, err := parseFloat(s)
 		if err != nil {
-			return nil, invalid(t, s)
+			return nil, err
 		}
 		return f, nil
 	case etl.TypeNumeric:
@@ -72,14 +73,11 @@ func (tp *timeParser) value(t etl.Type, s string, loc *time.Location) (any, erro
 		}
 		return d, nil
 	case etl.TypeBytes:
-		if len(s) >= 2 && s[0] == '\\' && (s[1] == 'x' || s[1] == 'X') {
-			b, err := hex.DecodeString(s[2:])
-			if err != nil {
-				return nil, invalid(t, s)
-			}
-			return b, nil
+		b, ok := parseBytea(s)
+		if !ok {
+			return nil, invalid(t, s)
 		}
-		return []byte(s), nil
+		return b, nil
 	case etl.TypeJSON:
 		if !utf8.ValidString(s) {
 			return nil, ErrInvalidUTF8
@@ -100,6 +98,140 @@ func invalid(t etl.Type, s string) error {
 	}
 	return fmt.Errorf("%w for %s: %q", ErrInvalidValue, t, s)
 }
+
+// parseFloat reads the forms of a double that PostgreSQL's float8 input documents:
+// [+-]digits[.digits][e[+-]digits] (or [+-].digits...), NaN, and [+-]Infinity or inf, in
+// any case. It refuses what strconv would take beyond that: hexadecimal floats (which
+// PostgreSQL reads only where the C library happens to) and digit separators ("1_000").
+// A value beyond a double's range is refused as PostgreSQL refuses it: a magnitude that
+// overflows, and a non-zero value so small that it would round to zero.
+func parseFloat(s string) (float64, error) {
+	if !floatSyntax(s) {
+		switch {
+		case strings.EqualFold(s, "nan"):
+			return math.NaN(), nil
+		case isInfinity(s):
+			if s[0] == '-' {
+				return math.Inf(-1), nil
+			}
+			return math.Inf(1), nil
+		}
+		return 0, invalid(etl.TypeFloat64, s)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || (f == 0 && nonZeroMantissa(s)) {
+		return 0, outOfRange(etl.TypeFloat64, s)
+	}
+	return f, nil
+}
+
+// floatSyntax reports whether s is [+-]digits[.digits][e[+-]digits] or
+// [+-][digits].digits[e[+-]digits].
+func floatSyntax(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		exp := 0
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			exp++
+		}
+		if exp == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// nonZeroMantissa reports whether the digits before any exponent of a float's text hold
+// one other than zero.
+func nonZeroMantissa(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == 'e' || c == 'E':
+			return false
+		case c >= '1' && c <= '9':
+			return true
+		}
+	}
+	return false
+}
+
+func isInfinity(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	return strings.EqualFold(s, "infinity") || strings.EqualFold(s, "inf")
+}
+
+// outOfRange builds the error for a number beyond its type's range.
+func outOfRange(t etl.Type, s string) error {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return fmt.Errorf("%w for %s: %q is out of range", ErrInvalidValue, t, s)
+}
+
+// decimalComma turns a number written with a decimal comma into one with a point. A
+// point in it is refused: it may be a thousands separator.
+func decimalComma(s string) (string, bool) {
+	if strings.IndexByte(s, '.') >= 0 {
+		return s, false
+	}
+	return strings.Replace(s, ",", ".", 1), true
+}
+
+// parseBytea reads PostgreSQL's bytea text input: "\x" followed by hex digits in pairs,
+// or the escape format, where "\\" is a backslash, "\ooo" an octal byte and every other
+// byte stands for itself. A backslash followed by anything else is refused, as
+// PostgreSQL refuses it, rather than stored as written.
+func parseBytea(s string) ([]byte, bool) {
+	if len(s) >= 2 && s[0] == '\\' && (s[1] == 'x' || s[1] == 'X') {
+		b, err := hex.DecodeString(s[2:])
+		return b, err == nil
+	}
+	if strings.IndexByte(s, '\\') < 0 {
+		return []byte(s), true
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		switch {
+		case i+1 < len(s) && s[i+1] == '\\':
+			out = append(out, '\\')
+			i++
+		case i+3 < len(s) && octal(s[i+1]) && s[i+1] <= '3' && octal(s[i+2]) && octal(s[i+3]):
+			out = append(out, (s[i+1]-'0')<<6|(s[i+2]-'0')<<3|(s[i+3]-'0'))
+			i += 3
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+func octal(c byte) bool { return c >= '0' && c <= '7' }
 
 // parseDecimal accepts [+-]digits[.digits], [+-].digits and [+-]digits., the forms that
 // every sink's numeric type reads. The text is kept as is, except for a leading '+'.
@@ -183,7 +315,8 @@ func parseYMD(s string) (y, m, d int, ok bool) {
 	y, ok1 := digits(s, 0, 4)
 	m, ok2 := digits(s, 5, 2)
 	d, ok3 := digits(s, 8, 2)
-	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(m, y) {
+	// Year 0 does not exist: PostgreSQL refuses it, where Go would read 1 BC.
+	if !ok1 || !ok2 || !ok3 || y == 0 || m < 1 || m > 12 || d < 1 || d > daysIn(m, y) {
 		return 0, 0, 0, false
 	}
 	return y, m, d, true
@@ -237,9 +370,12 @@ func (tp *timeParser) parseTimestamp(s string, loc *time.Location) (time.Time, b
 	if i < len(s) && (s[i] == '.' || s[i] == ',') {
 		i++
 		start := i
+		sticky := false // a non-zero digit past the ninth
 		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
 			if i-start < 9 {
 				nsec = nsec*10 + int(s[i]-'0')
+			} else if s[i] != '0' {
+				sticky = true
 			}
 		}
 		n := i - start
@@ -248,6 +384,11 @@ func (tp *timeParser) parseTimestamp(s string, loc *time.Location) (time.Time, b
 		}
 		for ; n < 9; n++ {
 			nsec *= 10
+		}
+		if sticky && nsec%1000 == 500 {
+			// Past the ninth digit the value is above a half microsecond, which a sink that
+			// rounds to microseconds must see, as PostgreSQL's input sees every digit.
+			nsec++
 		}
 	}
 	zone := s[i:]

@@ -30,6 +30,10 @@ func TestParseValue(t *testing.T) {
 		{etl.TypeInt64, "+17", int64(17)},
 		{etl.TypeFloat64, "1e3", 1000.0},
 		{etl.TypeFloat64, "-0.25", -0.25},
+		{etl.TypeFloat64, ".5", 0.5}, {etl.TypeFloat64, "5.", 5.0}, {etl.TypeFloat64, "+1E-2", 0.01},
+		{etl.TypeFloat64, "1e-310", 1e-310}, // subnormal, as PostgreSQL keeps it
+		{etl.TypeFloat64, "-Infinity", math.Inf(-1)}, {etl.TypeFloat64, "inf", math.Inf(1)},
+		{etl.TypeFloat64, "-0", math.Copysign(0, -1)}, {etl.TypeFloat64, "0e-999", 0.0},
 		{etl.TypeNumeric, "12.50", etl.Decimal("12.50")},
 		{etl.TypeNumeric, "-0.001", etl.Decimal("-0.001")},
 		{etl.TypeNumeric, "+3", etl.Decimal("3")},
@@ -52,6 +56,8 @@ func TestParseValue(t *testing.T) {
 		{etl.TypeDate, "2024-02-29", time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)},
 		{etl.TypeBytes, `\xDEADbeef`, []byte{0xde, 0xad, 0xbe, 0xef}},
 		{etl.TypeBytes, "raw", []byte("raw")},
+		{etl.TypeBytes, `a\\b\001\377`, []byte{'a', '\\', 'b', 1, 0xff}},
+		{etl.TypeDate, "0001-01-01", time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{etl.TypeJSON, `{"a":[1,2]}`, `{"a":[1,2]}`},
 		{etl.TypeJSON, `"s"`, `"s"`},
 		{etl.TypeText, "héllo", "héllo"},
@@ -76,6 +82,10 @@ func TestParseValue(t *testing.T) {
 	}{
 		{etl.TypeInt64, ""}, {etl.TypeInt64, "1.0"}, {etl.TypeInt64, "9223372036854775808"}, {etl.TypeInt64, " 1"},
 		{etl.TypeFloat64, "abc"}, {etl.TypeFloat64, ""},
+		// What strconv takes and PostgreSQL's documented input does not.
+		{etl.TypeFloat64, "0x1p-2"}, {etl.TypeFloat64, "1_000.5"}, {etl.TypeFloat64, "1e"}, {etl.TypeFloat64, "Infinityx"},
+		// Beyond a double's range: overflow, and a non-zero value that would round to zero.
+		{etl.TypeFloat64, "1e400"}, {etl.TypeFloat64, "-1e-400"}, {etl.TypeFloat64, "0.0000000001e-320"},
 		{etl.TypeNumeric, ""}, {etl.TypeNumeric, "-"}, {etl.TypeNumeric, "."}, {etl.TypeNumeric, "1.2.3"},
 		{etl.TypeNumeric, "1e5"}, {etl.TypeNumeric, "NaN"}, {etl.TypeNumeric, "1,5"}, {etl.TypeNumeric, "--1"},
 		{etl.TypeBool, "maybe"}, {etl.TypeBool, ""}, {etl.TypeBool, "2"}, {etl.TypeBool, "on"},
@@ -87,7 +97,9 @@ func TestParseValue(t *testing.T) {
 		{etl.TypeTimestamp, "2024-06-01 12:00:00 UTC"}, {etl.TypeTimestamp, "2024-06-01 12:00:00+16"},
 		{etl.TypeTimestamp, "June 1, 2024"},
 		{etl.TypeDate, "2024-6-1"}, {etl.TypeDate, "2024-06-31"}, {etl.TypeDate, "2024-06-01 00:00:00"},
-		{etl.TypeBytes, `\xabc`}, {etl.TypeBytes, `\xzz`},
+		// Year 0 does not exist; Go would read it as 1 BC.
+		{etl.TypeDate, "0000-01-01"}, {etl.TypeTimestamp, "0000-12-31 23:00:00-02"},
+		{etl.TypeBytes, `\xabc`}, {etl.TypeBytes, `\xzz`}, {etl.TypeBytes, `a\b`}, {etl.TypeBytes, `\400`}, {etl.TypeBytes, `x\`},
 		{etl.TypeJSON, "{"}, {etl.TypeJSON, ""}, {etl.TypeJSON, "\xff"},
 		{etl.TypeText, "a\xffb"},
 	}

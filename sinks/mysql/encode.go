@@ -1,0 +1,412 @@
+package mysql
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sluice-etl/sluice/etl"
+)
+
+// The text format of the bulk path: LOAD DATA ... CHARACTER SET utf8mb4 FIELDS
+// TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n', with no ENCLOSED BY.
+// Within a field, a backslash, tab, newline, carriage return and NUL byte are written
+// as \\, \t, \n, \r and \0, and a NULL as \N, so every value reads back byte for byte.
+// Binary columns travel as hexadecimal and are decoded by UNHEX in the statement's SET
+// clause, so no character set conversion can touch them.
+
+// colKind is how a column's values travel.
+type colKind uint8
+
+const (
+	kindText   colKind = iota // escaped text
+	kindBinary                // hexadecimal, SET col = UNHEX(@var)
+	kindBit                   // a decimal integer, SET col = CAST(@var AS UNSIGNED)
+)
+
+// colPlan is how one stream column is written for its target column.
+type colPlan struct {
+	name   string // the target column's name
+	stream etl.Column
+	col    column
+	kind   colKind
+}
+
+// loadPlan maps a stream's columns to the target's and encodes its rows.
+type loadPlan struct {
+	table string // for errors
+	cols  []colPlan
+}
+
+// ErrUnsupportedType is wrapped by the error of a load into a column whose type the bulk
+// path cannot write (spatial types).
+var ErrUnsupportedType = errors.New("column type not supported by the MySQL sink")
+
+func planLoad(p *prepared, schema etl.Schema) (*loadPlan, error) {
+	plan := &loadPlan{table: p.name()}
+	seen := map[string]string{}
+	for _, sc := range schema {
+		c, ok := p.column(sc.Name)
+		if !ok {
+			return nil, fmt.Errorf("table %s has no column %q for the stream's column of that name", p.name(), sc.Name)
+		}
+		if other, dup := seen[c.Name]; dup {
+			return nil, fmt.Errorf("table %s: the stream's columns %q and %q both name column %q (MySQL column names ignore case)",
+				p.name(), other, sc.Name, c.Name)
+		}
+		seen[c.Name] = sc.Name
+		if c.Generated {
+			return nil, fmt.Errorf("table %s: column %q is generated and cannot be loaded; leave it out of the stream", p.name(), c.Name)
+		}
+		cp := colPlan{name: c.Name, stream: sc, col: c}
+		switch c.DataType {
+		case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+			cp.kind = kindBinary
+		case "bit":
+			cp.kind = kindBit
+		case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+			"geometrycollection", "geomcollection":
+			return nil, fmt.Errorf("table %s, column %q (%s): %w", p.name(), c.Name, c.Type, ErrUnsupportedType)
+		}
+		plan.cols = append(plan.cols, cp)
+	}
+	return plan, nil
+}
+
+// columnsClause returns the LOAD DATA column list and SET clause for the plan.
+func (lp *loadPlan) columnsClause() string {
+	list := make([]string, len(lp.cols))
+	var set []string
+	for i, c := range lp.cols {
+		switch c.kind {
+		case kindText:
+			list[i] = quoteIdent(c.name)
+		case kindBinary, kindBit:
+			v := "@sluice_" + strconv.Itoa(i+1)
+			list[i] = v
+			expr := "UNHEX(" + v + ")"
+			if c.kind == kindBit {
+				expr = "CAST(" + v + " AS UNSIGNED)"
+			}
+			set = append(set, quoteIdent(c.name)+" = "+expr)
+		}
+	}
+	s := "(" + joinComma(list) + ")"
+	if len(set) > 0 {
+		s += " SET " + joinComma(set)
+	}
+	return s
+}
+
+func joinComma(parts []string) string {
+	n := 0
+	for _, p := range parts {
+		n += len(p) + 2
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, p...)
+	}
+	return string(b)
+}
+
+// ValueError is a value the bulk path cannot write into its column without changing it.
+// It names the table, the row (1-based, in stream order), the column and the value.
+type ValueError struct {
+	// Table is the table being loaded, as database.table.
+	Table string
+	// Row is the row's number in the stream, from 1.
+	Row int64
+	// Column is the target column.
+	Column string
+	// Value is the offending value as text, cut to a readable length.
+	Value string
+	// Err says why it cannot be written.
+	Err error
+}
+
+// Error implements the error interface.
+func (e *ValueError) Error() string {
+	return fmt.Sprintf("table %s, row %d, column %q: value %s: %v", e.Table, e.Row, e.Column, e.Value, e.Err)
+}
+
+// Unwrap returns the reason.
+func (e *ValueError) Unwrap() error { return e.Err }
+
+// maxShown bounds the text of a value in an error.
+const maxShown = 80
+
+func shown(v any) string {
+	var s string
+	switch x := v.(type) {
+	case []byte:
+		if len(x) > maxShown/2 {
+			return "0x" + hex.EncodeToString(x[:maxShown/2]) + "..."
+		}
+		return "0x" + hex.EncodeToString(x)
+	case time.Time:
+		s = x.Format(time.RFC3339Nano)
+	default:
+		s = fmt.Sprint(v)
+	}
+	if len(s) > maxShown {
+		cut := maxShown
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// appendRow appends row n (1-based) as one line.
+func (lp *loadPlan) appendRow(b []byte, row etl.Row, n int64) ([]byte, error) {
+	if len(row) != len(lp.cols) {
+		return b, fmt.Errorf("table %s, row %d: %d values for %d columns", lp.table, n, len(row), len(lp.cols))
+	}
+	for i := range lp.cols {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		var err error
+		if b, err = lp.cols[i].appendValue(b, row[i]); err != nil {
+			return b, &ValueError{Table: lp.table, Row: n, Column: lp.cols[i].name, Value: shown(row[i]), Err: err}
+		}
+	}
+	return append(b, '\n'), nil
+}
+
+func (c *colPlan) appendValue(b []byte, v any) ([]byte, error) {
+	if v == nil {
+		return append(b, `\N`...), nil
+	}
+	switch c.kind {
+	case kindBinary:
+		switch x := v.(type) {
+		case []byte:
+			return hex.AppendEncode(b, x), nil
+		case string:
+			return hex.AppendEncode(b, []byte(x)), nil
+		}
+		return b, fmt.Errorf("a %T cannot be loaded into binary column type %s", v, c.col.Type)
+	case kindBit:
+		switch x := v.(type) {
+		case bool:
+			if x {
+				return append(b, '1'), nil
+			}
+			return append(b, '0'), nil
+		case int64:
+			if x < 0 {
+				return b, fmt.Errorf("a negative number cannot be loaded into %s", c.col.Type)
+			}
+			return strconv.AppendInt(b, x, 10), nil
+		case uint64:
+			return strconv.AppendUint(b, x, 10), nil
+		case int:
+			if x < 0 {
+				return b, fmt.Errorf("a negative number cannot be loaded into %s", c.col.Type)
+			}
+			return strconv.AppendInt(b, int64(x), 10), nil
+		}
+		return b, fmt.Errorf("a %T cannot be loaded into bit column type %s", v, c.col.Type)
+	}
+	switch x := v.(type) {
+	case string:
+		if c.col.DataType == "decimal" {
+			if err := fitsScale(x, c.col.Scale); err != nil {
+				return b, err
+			}
+		}
+		return appendEscaped(b, x), nil
+	case etl.Decimal:
+		if c.col.DataType == "decimal" {
+			if err := fitsScale(string(x), c.col.Scale); err != nil {
+				return b, err
+			}
+		}
+		return appendEscaped(b, string(x)), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
+	case float64:
+		return c.appendFloat(b, x, 64)
+	case float32:
+		return c.appendFloat(b, float64(x), 32)
+	case bool:
+		if x {
+			return append(b, '1'), nil
+		}
+		return append(b, '0'), nil
+	case time.Time:
+		return c.appendTime(b, x)
+	case []byte:
+		return appendEscaped(b, x), nil
+	}
+	return b, fmt.Errorf("values of type %T are not supported", v)
+}
+
+func (c *colPlan) appendFloat(b []byte, f float64, bits int) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return b, errors.New("MySQL stores no NaN or infinity")
+	}
+	// The shortest text that reads back as the same float, as the driver binds it.
+	start := len(b)
+	b = strconv.AppendFloat(b, f, 'g', -1, bits)
+	if c.col.DataType == "decimal" {
+		if err := fitsScale(string(b[start:]), c.col.Scale); err != nil {
+			return b[:start], err
+		}
+	}
+	return b, nil
+}
+
+// appendTime writes a time by the timestamp rule of package sinks: into DATETIME and
+// TIMESTAMP as its UTC wall-clock time (the session's time zone is UTC, so a TIMESTAMP
+// stores the instant), with exactly the column's fractional digits; a date value into a
+// DATE by its own year, month and day. A time the column cannot hold exactly (sub-second
+// digits beyond its precision, a time of day in a DATE) is refused rather than rounded.
+func (c *colPlan) appendTime(b []byte, t time.Time) ([]byte, error) {
+	switch c.col.DataType {
+	case "date":
+		if c.stream.Type != etl.TypeDate {
+			t = t.UTC()
+			if h, m, s := t.Clock(); h != 0 || m != 0 || s != 0 || t.Nanosecond() != 0 {
+				return b, errors.New("a timestamp with a time of day cannot be loaded into a DATE column without losing it")
+			}
+		}
+		y, mo, d := t.Date()
+		if y < 0 || y > 9999 {
+			return b, errors.New("year out of MySQL's range")
+		}
+		return appendDate(b, y, int(mo), d), nil
+	case "datetime", "timestamp":
+		t = t.UTC()
+		fsp := max(c.col.Precision, 0)
+		unit := 1
+		for range 9 - fsp {
+			unit *= 10
+		}
+		ns := t.Nanosecond()
+		if ns%unit != 0 {
+			return b, fmt.Errorf("the column %s keeps %d fractional digits of a second; the value has more", c.col.Type, fsp)
+		}
+		y, mo, d := t.Date()
+		if y < 0 || y > 9999 {
+			return b, errors.New("year out of MySQL's range")
+		}
+		b = appendDate(b, y, int(mo), d)
+		h, mi, s := t.Clock()
+		b = append(b, ' ', byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+			byte('0'+s/10), byte('0'+s%10))
+		if fsp > 0 {
+			b = append(b, '.')
+			frac := ns / unit
+			digits := make([]byte, fsp)
+			for i := fsp - 1; i >= 0; i-- {
+				digits[i] = byte('0' + frac%10)
+				frac /= 10
+			}
+			b = append(b, digits...)
+		}
+		return b, nil
+	case "time", "year":
+		return b, fmt.Errorf("a timestamp cannot be loaded into a %s column", strings.ToUpper(c.col.DataType))
+	}
+	// Into a text column, the text the driver would bind for the same time in UTC.
+	t = t.UTC()
+	y := t.Year()
+	if y < 1 || y > 9999 {
+		return b, errors.New("year out of MySQL's range")
+	}
+	h, mi, s := t.Clock()
+	ns := t.Nanosecond()
+	b = appendDate(b, y, int(t.Month()), t.Day())
+	if h == 0 && mi == 0 && s == 0 && ns == 0 {
+		return b, nil
+	}
+	b = append(b, ' ', byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+s/10), byte('0'+s%10))
+	if ns == 0 {
+		return b, nil
+	}
+	frac := []byte(fmt.Sprintf(".%09d", ns))
+	for frac[len(frac)-1] == '0' {
+		frac = frac[:len(frac)-1]
+	}
+	return append(b, frac...), nil
+}
+
+func appendDate(b []byte, y, m, d int) []byte {
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10))
+}
+
+// fitsScale refuses a decimal text with more digits after the point than scale: MySQL
+// would round it to the column's scale with only a note. Other malformations are left to
+// the server, which refuses them.
+func fitsScale(s string, scale int) error {
+	if scale < 0 {
+		return nil
+	}
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	frac := 0
+	if i < len(s) && s[i] == '.' {
+		i++
+		start := i
+		last := i // one past the last nonzero digit
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			if s[i] != '0' {
+				last = i + 1
+			}
+			i++
+		}
+		frac = last - start
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		exp, err := strconv.Atoi(s[i+1:])
+		if err != nil {
+			return nil
+		}
+		frac -= exp
+	}
+	if frac > scale {
+		return fmt.Errorf("%d digits after the point do not fit the column's scale of %d; MySQL would round it", frac, scale)
+	}
+	return nil
+}
+
+// escapes maps each byte LOAD DATA reads specially to its escape letter.
+var escapes = [256]byte{'\\': '\\', '\t': 't', '\n': 'n', '\r': 'r', 0: '0'}
+
+// appendEscaped appends s with LOAD DATA's escapes.
+func appendEscaped[T string | []byte](b []byte, s T) []byte {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if e := escapes[s[i]]; e != 0 {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', e)
+			start = i + 1
+		}
+	}
+	return append(b, s[start:]...)
+}
