@@ -13,7 +13,7 @@ import (
 // records see one record per attempt); its logs carry the DAG run's ID as dag_run_id. The
 // rows p wrote are the task's rows, and its check results go into the run report. Sources
 // inside p can reach the task's [Run], and so the values of upstream tasks, with
-// [FromContext].
+// [FromContext]. The pipeline run names the DAG run as its parent, for lineage.
 func Pipeline(p *etl.Pipeline) TaskFunc {
 	return func(ctx context.Context, r *Run) error {
 		run := etl.NewRun(p.Name, r.Window)
@@ -23,6 +23,7 @@ func Pipeline(p *etl.Pipeline) TaskFunc {
 			base = r.Log()
 		}
 		run.Logger = base.With(slog.String("dag", r.DAG), slog.String("task", r.Task), slog.String("dag_run_id", r.ID))
+		run.Parent = &etl.ParentRun{RunID: r.ID, Job: r.DAG}
 		res, err := p.RunWith(ctx, run)
 		r.AddRows(res.Stats.RowsWritten)
 		r.AddChecks(res.Checks...)

@@ -361,7 +361,10 @@ func TestRunWithFillsTheRun(t *testing.T) {
 	require.NotNil(t, run.Logger)
 	require.False(t, run.Started.IsZero())
 	require.Equal(t, "ops", run.Meta.Owner)
-	require.Equal(t, []etl.Dataset{declared, {Namespace: "file://", Name: "people.csv"}}, run.Meta.Inputs)
+	require.Len(t, run.Meta.Inputs, 2)
+	require.Equal(t, declared, run.Meta.Inputs[0], "declared datasets are left as declared")
+	require.Equal(t, "file:///people.csv", run.Meta.Inputs[1].String())
+	require.Equal(t, []string{"id", "name"}, run.Meta.Inputs[1].Schema.Names(), "the source's dataset takes the stream's columns")
 
 	in, out := (&etl.Pipeline{Source: namedSource{memSource()}, Sink: namedSink{&memSink{}}}).Lineage()
 	require.Equal(t, "file:///people.csv", in[0].String())

@@ -1,5 +1,7 @@
 package etl
 
+import "strings"
+
 // Meta documents a pipeline: who asked for it, what it is, and what it reads and writes.
 type Meta struct {
 	// Owner is the business owner: who asked for this data and answers for it.
@@ -26,10 +28,15 @@ type Dataset struct {
 	Schema Schema `json:"-"`
 }
 
-// String returns namespace and name joined by "/", such as "postgres://h:5432/db.s.t".
+// String returns the dataset as OpenLineage's URI form: namespace and name joined by
+// "/", such as "postgres://h:5432/db.s.t", and a namespace without an authority ("file")
+// as a URI with an empty one, such as "file:///data/in.csv".
 func (d Dataset) String() string {
-	if d.Namespace == "" {
+	switch {
+	case d.Namespace == "":
 		return d.Name
+	case !strings.Contains(d.Namespace, ":"):
+		return d.Namespace + "://" + d.Name
 	}
 	return d.Namespace + "/" + d.Name
 }

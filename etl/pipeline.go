@@ -161,9 +161,14 @@ func (p *Pipeline) RunWith(ctx context.Context, run *Run) (res Result, err error
 		run.CleanupTimeout = p.CleanupTimeout
 	}
 	run.AllowEmpty = run.AllowEmpty || p.AllowEmpty
+	// The datasets the source and the sink report, which take their columns from the
+	// streams once these are known, for lineage's schema facets.
+	var fromSource, fromSink []Dataset
 	if run.Meta.Owner == "" && run.Meta.Description == "" && len(run.Meta.Inputs) == 0 && len(run.Meta.Outputs) == 0 {
 		run.Meta = p.Meta
 		run.Meta.Inputs, run.Meta.Outputs = p.Lineage()
+		fromSource = run.Meta.Inputs[len(p.Meta.Inputs):]
+		fromSink = run.Meta.Outputs[len(p.Meta.Outputs):]
 	}
 
 	res = Result{RunID: run.ID, Window: run.Window}
@@ -200,6 +205,7 @@ func (p *Pipeline) RunWith(ctx context.Context, run *Run) (res Result, err error
 	if err != nil {
 		return fail("extract", err)
 	}
+	noteSchema(fromSource, in.Schema)
 	in = countRead(run, in)
 	for i, t := range p.Transforms {
 		out, err := t.Transform(ctx, run, in)
@@ -210,6 +216,7 @@ func (p *Pipeline) RunWith(ctx context.Context, run *Run) (res Result, err error
 		// dropping it would turn the source's soft deletes into upserted rows.
 		in = out.declare(in)
 	}
+	noteSchema(fromSink, in.Schema)
 	lr, err := p.Sink.Load(ctx, run, in)
 	res.Stats = run.Stats()
 	res.Stats.RowsWritten, res.Stats.RowsDeleted = lr.RowsWritten, lr.RowsDeleted
@@ -238,6 +245,15 @@ func cancelled(ctx context.Context, err error) error {
 // out does not make the run look timed out.
 func notRecorded(runErr, recordErr error) error {
 	return fmt.Errorf("%w (%w: %v)", runErr, ErrNotRecorded, recordErr)
+}
+
+// noteSchema gives datasets that do not know their columns those of the stream.
+func noteSchema(ds []Dataset, schema Schema) {
+	for i := range ds {
+		if len(ds[i].Schema) == 0 {
+			ds[i].Schema = schema
+		}
+	}
 }
 
 // countRead counts the rows a stream yields as read, and marks its errors as the extract

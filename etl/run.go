@@ -51,6 +51,8 @@ type Run struct {
 	// (see [Run.CleanupContext]), so that a process told to stop does stop even when its
 	// database no longer answers. Defaults to [DefaultCleanupTimeout].
 	CleanupTimeout time.Duration
+	// Parent is the run that started this one, such as a DAG run, or nil.
+	Parent *ParentRun
 
 	read, rejected, filtered atomic.Int64
 

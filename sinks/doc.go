@@ -79,7 +79,7 @@
 //     replace; an advisory lock per pipeline.
 //   - sinks/redshift: gzip CSV parts staged in S3 and loaded with COPY; DELETE-based full
 //     refresh (TRUNCATE would commit); LOCK on the target instead of advisory locks;
-//     retries of serializable isolation failures.
+//     retries of serializable and snapshot isolation conflicts.
 //   - sinks/sqlite: the embedded default, for examples and local runs.
 //   - sinks/mysql: MySQL 8 and MariaDB 10.6+, for publishing results to a service's
 //     database: LOAD DATA LOCAL INFILE streamed from the rows, refused on any warning;

@@ -28,8 +28,8 @@ import (
 
 	"github.com/sluice-etl/sluice/bench/internal/dataset"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 	"github.com/sluice-etl/sluice/internal/redshifttest"
-	"github.com/sluice-etl/sluice/sinks/redshift"
 )
 
 // sizeOnly stores objects without their bytes, so the server's memory does not count
@@ -56,8 +56,8 @@ func peakRSS() float64 {
 
 func main() {
 	rows := flag.Int("rows", 2_000_000, "rows to stage")
-	partSize := flag.Int64("part-size", redshift.DefaultPartSize, "part size in bytes before compression")
-	concurrency := flag.Int("concurrency", redshift.DefaultConcurrency, "parts compressed and uploaded at once")
+	partSize := flag.Int64("part-size", redshiftcopy.DefaultPartSize, "part size in bytes before compression")
+	concurrency := flag.Int("concurrency", redshiftcopy.DefaultConcurrency, "parts compressed and uploaded at once")
 	slices := flag.Int("slices", 4, "slice count; parts come in rounds of this many")
 	encodeOnly := flag.Bool("encode-only", false, "skip staging; time the encoder alone")
 	flag.Parse()
@@ -81,8 +81,8 @@ func run(rows int, partSize int64, concurrency, slices int, encodeOnly bool) err
 	fmt.Printf("row generation alone: %d rows in %.2fs: %.0f rows/s\n", generated, el.Seconds(), float64(generated)/el.Seconds())
 
 	start = time.Now()
-	zw, _ := gzip.NewWriterLevel(io.Discard, redshift.GzipLevel)
-	n, raw, err := redshift.WriteCSV(zw, dataset.Schema, dataset.Rows(int64(rows), dataset.DefaultSeed))
+	zw, _ := gzip.NewWriterLevel(io.Discard, redshiftcopy.GzipLevel)
+	n, raw, err := redshiftcopy.WriteCSV(zw, dataset.Schema, dataset.Rows(int64(rows), dataset.DefaultSeed))
 	if err == nil {
 		err = zw.Close()
 	}
@@ -103,7 +103,7 @@ func run(rows int, partSize int64, concurrency, slices int, encodeOnly bool) err
 	}
 	srv := httptest.NewServer(gofakes3.New(backend).Server())
 	defer srv.Close()
-	st, err := redshift.NewStager(ctx, redshift.StageConfig{
+	st, err := redshiftcopy.NewStager(ctx, redshiftcopy.Config{
 		Bucket: "bench", Client: redshifttest.NewS3Client(srv.URL),
 		PartSize: partSize, Concurrency: concurrency, Slices: slices,
 	})

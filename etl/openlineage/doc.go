@@ -5,9 +5,24 @@
 //
 // An [Emitter] is an [etl.Observer]. It turns a run's START, COMPLETE and FAIL events into
 // RunEvent JSON documents: eventType, eventTime, run.runId, the job's namespace and name,
-// the inputs and outputs with a schema facet where the columns are known, and the producer
-// and schemaURL fields. A FAIL event carries the error in an errorMessage run facet.
-// Progress and check events are not lineage and are ignored.
+// the inputs and outputs, and the producer and schemaURL fields, with these facets:
+//
+//   - schema, on a dataset whose columns are known (a source or sink's dataset takes the
+//     columns of the stream it reads or writes);
+//   - outputStatistics (rowCount, the rows written), on each output of a COMPLETE event;
+//   - dataQualityAssertions, on each output of a COMPLETE or FAIL event: every check the
+//     run made and whether it passed;
+//   - parent, on the run of a pipeline started by another run (etl.Run.Parent, which
+//     package dag sets to the DAG run);
+//   - errorMessage, on the run of a FAIL event;
+//   - documentation and ownership, on the job, from the pipeline's Meta.
+//
+// Datasets are named by their sources and sinks after OpenLineage's naming spec:
+// "postgres://{host}:{port}" with "{database}.{schema}.{table}",
+// "redshift://{cluster}.{region}:{port}" with "{database}.{schema}.{table}", "file" with
+// an absolute path, "s3://{bucket}" with a key. Each facet names the published schema it
+// follows; the tests validate every event against copies of those schemas. Progress
+// events are not lineage and are ignored.
 //
 // # Transports
 //

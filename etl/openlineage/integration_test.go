@@ -89,8 +89,8 @@ func TestFullRefreshEmitsLineageNamingItsFileAndTable(t *testing.T) {
 		require.Equal(t, src.Datasets()[0].Namespace, ns)
 		require.Contains(t, name, "name_gender.csv", "the input is the real file")
 		ns, name = dataset(t, ev, "outputs")
-		require.Equal(t, db.Namespace(), ns)
-		require.Contains(t, name, "name_gender", "the output is the real table")
+		require.Equal(t, "file", ns)
+		require.Equal(t, filepath.ToSlash(db.Path())+"/name_gender", name, "the output is the real table")
 	}
 }
 
@@ -128,8 +128,8 @@ func TestIncrementalSyncEmitsLineageAndAFailedCheckEmitsFail(t *testing.T) {
 		require.Equal(t, src.Datasets()[0].Namespace, ns)
 		require.Contains(t, name, pg.Schema+".orders", "the input is the real source table")
 		ns, name = dataset(t, ev, "outputs")
-		require.Equal(t, db.Namespace(), ns)
-		require.Contains(t, name, "orders")
+		require.Equal(t, "file", ns)
+		require.Equal(t, filepath.ToSlash(db.Path())+"/orders", name)
 	}
 	require.Equal(t, []string{"START", "COMPLETE", "START", "FAIL"}, kinds)
 	msg := evs[3]["run"].(map[string]any)["facets"].(map[string]any)["errorMessage"].(map[string]any)["message"]

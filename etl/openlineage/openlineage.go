@@ -14,12 +14,19 @@ import (
 	"github.com/sluice-etl/sluice/etl"
 )
 
-// The URLs the spec asks every event and facet to carry.
+// The URLs the spec asks every event and facet to carry. Each facet names the published
+// schema it follows; testdata/schemas holds copies, and the tests validate every event
+// against them.
 const (
 	Producer          = "https://github.com/sluice-etl/sluice"
 	RunEventSchemaURL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
-	schemaFacetURL    = "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
-	errorFacetURL     = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
+	schemaFacetURL    = "https://openlineage.io/spec/facets/1-0-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
+	errorFacetURL     = "https://openlineage.io/spec/facets/1-0-0/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
+	docFacetURL       = "https://openlineage.io/spec/facets/1-0-0/DocumentationJobFacet.json#/$defs/DocumentationJobFacet"
+	ownerFacetURL     = "https://openlineage.io/spec/facets/1-0-0/OwnershipJobFacet.json#/$defs/OwnershipJobFacet"
+	parentFacetURL    = "https://openlineage.io/spec/1-0-1/ParentRunFacet.json#/$defs/ParentRunFacet"
+	statsFacetURL     = "https://openlineage.io/spec/1-0-1/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet"
+	qualityFacetURL   = "https://openlineage.io/spec/1-0-1/DataQualityAssertionsDatasetFacet.json#/$defs/DataQualityAssertionsDatasetFacet"
 )
 
 // RunEvent is an OpenLineage RunEvent.
@@ -52,6 +59,51 @@ type Dataset struct {
 	Namespace string         `json:"namespace"`
 	Name      string         `json:"name"`
 	Facets    map[string]any `json:"facets,omitempty"`
+	// OutputFacets are an output's facets about this run's writing, such as
+	// outputStatistics.
+	OutputFacets map[string]any `json:"outputFacets,omitempty"`
+}
+
+// ParentFacet is the run facet that links a run to the run that started it, such as a
+// DAG task's pipeline run to its DAG run.
+type ParentFacet struct {
+	Producer  string    `json:"_producer"`
+	SchemaURL string    `json:"_schemaURL"`
+	Run       ParentRef `json:"run"`
+	Job       ParentJob `json:"job"`
+}
+
+// ParentRef names the parent run.
+type ParentRef struct {
+	RunID string `json:"runId"`
+}
+
+// ParentJob names the parent job.
+type ParentJob struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// OutputStatisticsFacet is the output facet that says how many rows a run wrote.
+type OutputStatisticsFacet struct {
+	Producer  string `json:"_producer"`
+	SchemaURL string `json:"_schemaURL"`
+	RowCount  int64  `json:"rowCount"`
+}
+
+// DataQualityAssertionsFacet is the dataset facet that lists the checks a run made of
+// the dataset and whether each passed.
+type DataQualityAssertionsFacet struct {
+	Producer   string      `json:"_producer"`
+	SchemaURL  string      `json:"_schemaURL"`
+	Assertions []Assertion `json:"assertions"`
+}
+
+// Assertion is one check of a DataQualityAssertionsFacet.
+type Assertion struct {
+	// Assertion is the check's name, such as "unique_key(id)".
+	Assertion string `json:"assertion"`
+	Success   bool   `json:"success"`
 }
 
 // SchemaFacet is the dataset schema facet.
@@ -98,6 +150,9 @@ type Emitter struct {
 	once  sync.Once
 
 	mu sync.Mutex // serialises writes to a Writer
+
+	checksMu sync.Mutex
+	checks   map[string][]etl.CheckResult // by run ID, until the run ends
 }
 
 func newEmitter(cfg Config) *Emitter {
@@ -187,9 +242,26 @@ func (e *Emitter) Close(ctx context.Context) error {
 	}
 }
 
-// Observe turns START, COMPLETE and FAIL into RunEvents and sends them.
+// Observe turns START, COMPLETE and FAIL into RunEvents and sends them. It keeps the
+// results of the run's checks until the run ends, for the COMPLETE or FAIL event.
 func (e *Emitter) Observe(ctx context.Context, ev etl.Event) {
-	ev2, ok := e.Event(ev)
+	if ev.Kind == etl.EventCheck && ev.Check != nil && ev.Run != nil {
+		e.checksMu.Lock()
+		if e.checks == nil {
+			e.checks = map[string][]etl.CheckResult{}
+		}
+		e.checks[ev.Run.ID] = append(e.checks[ev.Run.ID], *ev.Check)
+		e.checksMu.Unlock()
+		return
+	}
+	var results []etl.CheckResult
+	if (ev.Kind == etl.EventComplete || ev.Kind == etl.EventFail) && ev.Run != nil {
+		e.checksMu.Lock()
+		results = e.checks[ev.Run.ID]
+		delete(e.checks, ev.Run.ID)
+		e.checksMu.Unlock()
+	}
+	ev2, ok := e.event(ev, results)
 	if !ok {
 		return
 	}
@@ -204,7 +276,11 @@ func (e *Emitter) Observe(ctx context.Context, ev etl.Event) {
 }
 
 // Event builds the RunEvent for ev, and reports false for events that are not lineage.
-func (e *Emitter) Event(ev etl.Event) (RunEvent, bool) {
+// Check results are attached by [Emitter.Observe], which sees the run's check events; an
+// event built here carries none.
+func (e *Emitter) Event(ev etl.Event) (RunEvent, bool) { return e.event(ev, nil) }
+
+func (e *Emitter) event(ev etl.Event, results []etl.CheckResult) (RunEvent, bool) {
 	var kind string
 	switch ev.Kind {
 	case etl.EventStart:
@@ -227,23 +303,52 @@ func (e *Emitter) Event(ev etl.Event) (RunEvent, bool) {
 		Producer:  Producer,
 		SchemaURL: RunEventSchemaURL,
 	}
+	runFacets := map[string]any{}
 	if ev.Kind == etl.EventFail && ev.Err != nil {
-		out.Run.Facets = map[string]any{"errorMessage": ErrorMessageFacet{
+		runFacets["errorMessage"] = ErrorMessageFacet{
 			Producer: Producer, SchemaURL: errorFacetURL,
 			Message: ev.Err.Error(), ProgrammingLanguage: "go",
-		}}
+		}
+	}
+	if p := r.Parent; p != nil && p.RunID != "" && p.Job != "" {
+		ns := p.Namespace
+		if ns == "" {
+			ns = e.cfg.Namespace
+		}
+		runFacets["parent"] = ParentFacet{Producer: Producer, SchemaURL: parentFacetURL,
+			Run: ParentRef{RunID: p.RunID}, Job: ParentJob{Namespace: ns, Name: p.Job}}
+	}
+	if len(runFacets) > 0 {
+		out.Run.Facets = runFacets
+	}
+	for i := range out.Outputs {
+		if ev.Kind == etl.EventComplete {
+			out.Outputs[i].OutputFacets = map[string]any{"outputStatistics": OutputStatisticsFacet{
+				Producer: Producer, SchemaURL: statsFacetURL, RowCount: ev.Stats.RowsWritten,
+			}}
+		}
+		if len(results) > 0 {
+			f := DataQualityAssertionsFacet{Producer: Producer, SchemaURL: qualityFacetURL}
+			for _, c := range results {
+				f.Assertions = append(f.Assertions, Assertion{Assertion: c.Name, Success: c.Passed})
+			}
+			if out.Outputs[i].Facets == nil {
+				out.Outputs[i].Facets = map[string]any{}
+			}
+			out.Outputs[i].Facets["dataQualityAssertions"] = f
+		}
 	}
 	if r.Meta.Description != "" || r.Meta.Owner != "" {
 		out.Job.Facets = map[string]any{}
 		if r.Meta.Description != "" {
 			out.Job.Facets["documentation"] = map[string]any{
-				"_producer": Producer, "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DocumentationJobFacet.json#/$defs/DocumentationJobFacet",
+				"_producer": Producer, "_schemaURL": docFacetURL,
 				"description": r.Meta.Description,
 			}
 		}
 		if r.Meta.Owner != "" {
 			out.Job.Facets["ownership"] = map[string]any{
-				"_producer": Producer, "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/OwnershipJobFacet.json#/$defs/OwnershipJobFacet",
+				"_producer": Producer, "_schemaURL": ownerFacetURL,
 				"owners": []map[string]string{{"name": r.Meta.Owner}},
 			}
 		}

@@ -34,6 +34,9 @@ type CopyCommand struct {
 	EmptyAsNull bool
 	// TimeFormat and DateFormat are the TIMEFORMAT and DATEFORMAT strings, or "".
 	TimeFormat, DateFormat string
+	// RoundDec is set by ROUNDEC: decimals with more fractional digits than the column's
+	// scale are rounded rather than truncated.
+	RoundDec bool
 }
 
 type tokKind int
@@ -185,9 +188,8 @@ func (p *parser) ident() (string, error) {
 	case !ok:
 		return "", fmt.Errorf("expected an identifier at the end")
 	case t.kind == tokIdent:
-		// Redshift folds quoted names to lower case too (unless
-		// enable_case_sensitive_identifier is on), but every other statement runs on
-		// PostgreSQL, which keeps their case, so COPY must agree with PostgreSQL.
+		// Kept as written: the harness folds quoted names as the session's
+		// enable_case_sensitive_identifier says, after parsing.
 		return t.text, nil
 	case t.kind == tokWord:
 		return strings.ToLower(t.text), nil
@@ -333,6 +335,8 @@ func parseCopy(p *parser) (*CopyCommand, error) {
 			c.HasNull = true
 		case "EMPTYASNULL":
 			c.EmptyAsNull = true
+		case "ROUNDEC":
+			c.RoundDec = true
 		case "TIMEFORMAT":
 			if c.TimeFormat, err = p.str(opt); err == nil && !strings.EqualFold(c.TimeFormat, "auto") {
 				err = fmt.Errorf("TIMEFORMAT %q is not supported (only 'auto')", c.TimeFormat)

@@ -114,3 +114,48 @@ func FuzzReadCSV(f *testing.F) {
 		}, got)
 	})
 }
+
+// FuzzFoldIdentifiers checks that folding lowers exactly the letters of quoted
+// identifiers: string literals and everything outside quotes stay as they were, folding
+// twice changes nothing, and a statement the tokenizer reads keeps its shape.
+func FuzzFoldIdentifiers(f *testing.F) {
+	f.Add(`SELECT "Name" FROM "Users" WHERE x = 'Say "HI"'`)
+	f.Add(`COPY "A""B".t ("C") FROM 's3://b/K''s\'' IAM_ROLE default CSV`)
+	f.Add(`INSERT INTO t VALUES ('it''s', "X") -- "Comment"`)
+	f.Add(`"unterminated`)
+	f.Add(`'\\' "Q"`)
+	f.Fuzz(func(t *testing.T, sql string) {
+		got := foldIdentifiers(sql)
+		if len(got) != len(sql) {
+			t.Fatalf("length changed: %q -> %q", sql, got)
+		}
+		if again := foldIdentifiers(got); again != got {
+			t.Fatalf("not idempotent: %q -> %q -> %q", sql, got, again)
+		}
+		for i := 0; i < len(sql); i++ {
+			if got[i] != sql[i] && !(sql[i] >= 'A' && sql[i] <= 'Z' && got[i] == sql[i]+'a'-'A') {
+				t.Fatalf("byte %d changed from %q to %q", i, sql[i], got[i])
+			}
+		}
+		toks, err := tokenize(sql)
+		if err != nil {
+			return
+		}
+		folded, err := tokenize(got)
+		if err != nil || len(folded) != len(toks) {
+			t.Fatalf("tokens changed: %v / %v (%v)", toks, folded, err)
+		}
+		for i, tk := range toks {
+			switch tk.kind {
+			case tokString, tokWord, tokNumber, tokPunct:
+				if folded[i] != tk {
+					t.Fatalf("token %d changed: %v -> %v", i, tk, folded[i])
+				}
+			case tokIdent:
+				if folded[i].text != foldName(tk.text) {
+					t.Fatalf("identifier %q folded to %q", tk.text, folded[i].text)
+				}
+			}
+		}
+	})
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 	"github.com/sluice-etl/sluice/internal/redshifttest"
 	"github.com/sluice-etl/sluice/sinks/redshift"
 )
@@ -55,17 +56,17 @@ func allTypesRows() []etl.Row {
 
 func seq(rows []etl.Row) iter.Seq2[etl.Row, error] { return etl.SliceStream(nil, rows).Rows }
 
-func newStager(t *testing.T, h *redshifttest.Harness, cfg redshift.StageConfig) *redshift.Stager {
+func newStager(t *testing.T, h *redshifttest.Harness, cfg redshiftcopy.Config) *redshiftcopy.Stager {
 	t.Helper()
 	cfg.Bucket = h.Bucket
 	cfg.Client = h.S3.Client
-	s, err := redshift.NewStager(context.Background(), cfg)
+	s, err := redshiftcopy.NewStager(context.Background(), cfg)
 	require.NoError(t, err)
 	return s
 }
 
-func copySQL(st *redshift.Staged, cols []string) string {
-	return redshift.Copy{Table: redshift.Table{Name: "t"}, Columns: cols, ManifestURL: st.ManifestURL,
+func copySQL(st *redshiftcopy.Staged, cols []string) string {
+	return redshiftcopy.Copy{Table: redshiftcopy.Table{Name: "t"}, Columns: cols, ManifestURL: st.ManifestURL,
 		IAMRole: "arn:aws:iam::123456789012:role/load"}.SQL()
 }
 
@@ -121,7 +122,7 @@ func TestRoundTripEveryType(t *testing.T) {
 	require.NoError(t, err)
 
 	want := allTypesRows()
-	s := newStager(t, h, redshift.StageConfig{PartSize: 256, Slices: 3, Concurrency: 2})
+	s := newStager(t, h, redshiftcopy.Config{PartSize: 256, Slices: 3, Concurrency: 2})
 	st, err := s.Stage(ctx, "roundtrip", "run1", allTypes, seq(want))
 	require.NoError(t, err)
 	require.Equal(t, int64(len(want)), st.Rows)
@@ -149,7 +150,7 @@ func TestCopyRejectsUnknownOption(t *testing.T) {
 	h := redshifttest.New(t)
 	_, err := h.Exec(ctx, allTypesDDL)
 	require.NoError(t, err)
-	s := newStager(t, h, redshift.StageConfig{})
+	s := newStager(t, h, redshiftcopy.Config{})
 	st, err := s.Stage(ctx, "p", "r", allTypes, seq(allTypesRows()))
 	require.NoError(t, err)
 	base := copySQL(st, allTypes.Names())
@@ -290,7 +291,7 @@ func TestCopyFailureAndStatements(t *testing.T) {
 	h := redshifttest.New(t)
 	_, err := h.Exec(ctx, allTypesDDL)
 	require.NoError(t, err)
-	s := newStager(t, h, redshift.StageConfig{})
+	s := newStager(t, h, redshiftcopy.Config{})
 	st, err := s.Stage(ctx, "p", "r", allTypes, seq(allTypesRows()))
 	require.NoError(t, err)
 

@@ -3,6 +3,7 @@ package redshifttest
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,31 +22,80 @@ type S3Server struct {
 	Bucket string
 	// Endpoint is the server's base URL, for clients built elsewhere.
 	Endpoint string
+	// Region is the bucket's region, which a COPY from another region must name.
+	Region string
 
 	srv *httptest.Server
 }
 
-// Region is the region the test clients use.
+// Region is the region of the buckets the harness serves, and the region the test
+// clients use.
 const Region = "us-east-1"
+
+// S3Options configures [StartS3With].
+type S3Options struct {
+	// Clock stamps objects' LastModified, for tests of age-based cleanup. Defaults to the
+	// real clock.
+	Clock gofakes3.TimeSource
+	// RequireSSE makes the bucket refuse a PUT whose x-amz-server-side-encryption header
+	// is not this value ("AES256" or "aws:kms"), the way a bucket policy that denies
+	// unencrypted uploads does (Amazon S3 User Guide, "Requiring server-side encryption").
+	// Defaults to "": any upload is accepted.
+	RequireSSE string
+	// RequireKMSKey makes the bucket refuse an SSE-KMS PUT that does not name this key in
+	// x-amz-server-side-encryption-aws-kms-key-id. Defaults to "": any key.
+	RequireKMSKey string
+}
 
 // StartS3 starts an S3 server with bucket created. Close it when done.
 func StartS3(bucket string) (*S3Server, error) {
-	return StartS3Clock(bucket, nil)
+	return StartS3With(bucket, S3Options{})
 }
 
 // StartS3Clock is StartS3 with the clock that stamps objects' LastModified, for tests of
 // age-based cleanup. A nil clock is the real one.
 func StartS3Clock(bucket string, clock gofakes3.TimeSource) (*S3Server, error) {
-	var opts []s3mem.Option
-	if clock != nil {
-		opts = append(opts, s3mem.WithTimeSource(clock))
+	return StartS3With(bucket, S3Options{Clock: clock})
+}
+
+// StartS3With starts an S3 server with bucket created and the policies of opts. Close it
+// when done.
+func StartS3With(bucket string, opts S3Options) (*S3Server, error) {
+	var mem []s3mem.Option
+	if opts.Clock != nil {
+		mem = append(mem, s3mem.WithTimeSource(opts.Clock))
 	}
-	backend := s3mem.New(opts...)
+	backend := s3mem.New(mem...)
 	if err := backend.CreateBucket(bucket); err != nil {
 		return nil, fmt.Errorf("redshifttest: create bucket: %w", err)
 	}
-	srv := httptest.NewServer(gofakes3.New(backend).Server())
-	return &S3Server{Client: NewS3Client(srv.URL), Bucket: bucket, Endpoint: srv.URL, srv: srv}, nil
+	var handler http.Handler = gofakes3.New(backend).Server()
+	if opts.RequireSSE != "" {
+		handler = requireSSE(handler, opts.RequireSSE, opts.RequireKMSKey)
+	}
+	srv := httptest.NewServer(handler)
+	return &S3Server{Client: NewS3Client(srv.URL), Bucket: bucket, Endpoint: srv.URL, Region: Region, srv: srv}, nil
+}
+
+// requireSSE refuses uploads without the required server-side encryption headers with
+// S3's AccessDenied, as a bucket policy with a Deny on s3:PutObject for a missing or other
+// x-amz-server-side-encryption does.
+func requireSSE(next http.Handler, sse, key string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			ok := r.Header.Get("x-amz-server-side-encryption") == sse
+			if ok && key != "" {
+				ok = r.Header.Get("x-amz-server-side-encryption-aws-kms-key-id") == key
+			}
+			if !ok {
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // NewS3Client returns a path-style client for an S3 server at endpoint.

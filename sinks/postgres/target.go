@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/lineage"
 	"github.com/sluice-etl/sluice/internal/load"
 )
 
@@ -89,18 +90,20 @@ func (t *Target) loadSpec(ctx context.Context, full bool, in etl.Stream) (load.S
 	return spec, nil
 }
 
-// Datasets names the target table for lineage, as "postgres://host:port" and
-// "database.schema.table".
+// Datasets names the target table for lineage, following OpenLineage's naming for
+// PostgreSQL: namespace "postgres://{host}:{port}" and name "{database}.{schema}.{table}".
+// The schema is Schema, else the first schema of the pool's search_path, else "public".
+// Names are kept as written: the sink quotes them, so PostgreSQL keeps their case.
 func (t *Target) Datasets() []etl.Dataset {
 	if t.Pool == nil {
 		return nil
 	}
 	cc := t.Pool.Config().ConnConfig
-	name := t.Table
-	if t.Schema != "" {
-		name = t.Schema + "." + name
+	schema := t.Schema
+	if schema == "" {
+		schema = lineage.FirstSchema(cc.RuntimeParams["search_path"])
 	}
-	return []etl.Dataset{{Namespace: fmt.Sprintf("postgres://%s:%d", cc.Host, cc.Port), Name: cc.Database + "." + name}}
+	return []etl.Dataset{{Namespace: lineage.Postgres(cc.Host, cc.Port), Name: cc.Database + "." + schema + "." + t.Table}}
 }
 
 // recordFailure writes the failed-run record of a run that never reached Load.

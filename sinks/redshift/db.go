@@ -26,7 +26,7 @@ var _ DB = (*pgx.Conn)(nil)
 // the exec query mode (no named prepared statements, no statement or description cache)
 // and no type loading. The password in dsn never appears in a returned error.
 func Connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
-	cfg, err := ConnConfig(dsn)
+	cfg, err := connConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -37,9 +37,8 @@ func Connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// ConnConfig parses dsn into a pgx configuration with the settings [Connect] uses, for
-// callers that build their own connection or pool.
-func ConnConfig(dsn string) (*pgx.ConnConfig, error) {
+// connConfig parses dsn into a pgx configuration with the settings [Connect] uses.
+func connConfig(dsn string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, redactError(err, dsn, "")
@@ -49,12 +48,6 @@ func ConnConfig(dsn string) (*pgx.ConnConfig, error) {
 	cfg.DescriptionCacheCapacity = 0
 	return cfg, nil
 }
-
-// RedactDSN returns dsn with its password replaced by "xxxxx", in URL or keyword/value
-// form, for logs and errors. It does not trust dsn to parse: a quoted keyword password
-// with spaces, or a URL password that url.Parse rejects, is still hidden. It is the same
-// redaction as [dag.RedactDSN].
-func RedactDSN(dsn string) string { return redact.DSN(dsn) }
 
 // redactedError hides a password inside a wrapped error's text.
 type redactedError struct {
@@ -75,7 +68,7 @@ func redactError(err error, dsn, password string) error {
 	}
 	msg := err.Error()
 	if dsn != "" {
-		msg = strings.ReplaceAll(msg, dsn, RedactDSN(dsn))
+		msg = strings.ReplaceAll(msg, dsn, redact.DSN(dsn))
 	}
 	for _, pw := range append(redact.Secrets(dsn), password) {
 		if pw != "" {
@@ -85,9 +78,14 @@ func redactError(err error, dsn, password string) error {
 	return &redactedError{msg: msg, err: err}
 }
 
-// IsRetryable reports whether err is a serialization failure that a retry of the whole
-// transaction may get past: Redshift's "ERROR: 1023 DETAIL: Serializable isolation
-// violation on table" (SQLSTATE XX000, message "1023"), or SQLSTATE 40001.
+// IsRetryable reports whether err is an isolation conflict that a retry of the whole
+// transaction may get past:
+//   - Redshift's "ERROR: 1023 DETAIL: Serializable isolation violation on table"
+//     (SQLSTATE XX000, message "1023"), under SERIALIZABLE isolation;
+//   - "could not complete because of conflict with concurrent transaction", the error of
+//     SNAPSHOT isolation, the default of new clusters and Serverless workgroups, matched
+//     by its message (its SQLSTATE is not documented);
+//   - SQLSTATE 40001.
 func IsRetryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
@@ -96,9 +94,9 @@ func IsRetryable(err error) bool {
 	switch pgErr.Code {
 	case "40001":
 		return true
-	case "XX000":
-		return strings.HasPrefix(strings.TrimSpace(pgErr.Message), "1023") ||
-			strings.Contains(pgErr.Detail, "Serializable isolation violation")
 	}
-	return false
+	msg := strings.TrimSpace(pgErr.Message)
+	return pgErr.Code == "XX000" && strings.HasPrefix(msg, "1023") ||
+		strings.Contains(pgErr.Detail, "Serializable isolation violation") ||
+		strings.Contains(msg, "conflict with concurrent transaction")
 }

@@ -85,7 +85,7 @@ func FuzzConnConfig(f *testing.F) {
 		quoted := "host=127.0.0.1 port=1 user=etl password='" +
 			strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(pw) + "' sslmode=bogus"
 		for _, dsn := range []string{u, quoted} {
-			if _, err := redshift.ConnConfig(dsn); err != nil {
+			if _, err := redshift.Connect(context.Background(), dsn); err != nil {
 				require.NotContains(t, err.Error(), pw)
 			}
 		}

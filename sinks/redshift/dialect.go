@@ -9,11 +9,16 @@ import (
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
 	"github.com/sluice-etl/sluice/internal/pgxrows"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 )
 
 // dialect is Redshift's side of the load protocol in internal/load.
 type dialect struct {
 	connect func(ctx context.Context) (DB, error)
+	// onSession, when set, is given the connection of each session, so that a mode can
+	// run statements outside the protocol's transactions (reading the load error log
+	// after a failed COPY, creating the table before the upload).
+	onSession func(DB)
 }
 
 var (
@@ -27,11 +32,13 @@ func (dialect) LocksInTransaction() bool { return true }
 
 func (dialect) Name() string { return "redshift" }
 
-func (dialect) QuoteIdent(name string) string { return QuoteIdentifier(name) }
+func (dialect) QuoteIdent(name string) string { return redshiftcopy.QuoteIdentifier(name) }
 
 func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
 
-func (dialect) Qualify(schema, name string) string { return Table{Schema: schema, Name: name}.String() }
+func (dialect) Qualify(schema, name string) string {
+	return redshiftcopy.Table{Schema: schema, Name: name}.String()
+}
 
 // ColumnType maps a logical type to the Redshift type of the tables sluice creates. TEXT
 // is VARCHAR(256) on Redshift, too short for error messages, so text is VARCHAR(65535).
@@ -55,7 +62,7 @@ func sqlType(t etl.Type) string {
 	return "VARCHAR(65535)"
 }
 
-// Retryable reports Redshift's serializable isolation violation (1023), which the
+// Retryable reports Redshift's isolation conflicts (see [IsRetryable]), which the
 // protocol answers by running the whole transaction again from the staged files.
 func (dialect) Retryable(err error) bool { return IsRetryable(err) }
 
@@ -63,6 +70,9 @@ func (d dialect) Session(ctx context.Context) (load.Session, error) {
 	db, err := d.connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("redshift: connect: %w", err)
+	}
+	if d.onSession != nil {
+		d.onSession(db)
 	}
 	return &session{db: db}, nil
 }

@@ -1,66 +1,78 @@
-// Package redshift loads streams into Amazon Redshift through S3 staging: rows are
-// written as gzip CSV parts to S3, listed in a manifest, and loaded with COPY.
+// Package redshift loads streams into Amazon Redshift, provisioned or Serverless, through
+// S3 staging: rows are written as gzip CSV parts to S3, listed in a manifest, and loaded
+// with COPY.
 //
 // # Loaders
 //
-// [FullRefresh], [Merge] and [WindowReplace] follow sluice's one load protocol
-// (internal/load) with the same checks and the same sluice_runs and sluice_state tables
-// as the PostgreSQL sink. Each load runs one transaction:
+// [FullRefresh], [Merge] and [WindowReplace] embed a [Target] and follow sluice's one
+// load protocol (internal/load) with the same checks and the same sluice_runs and
+// sluice_state tables as the other sinks. Each load runs:
 //
-//	full refresh, window replace:
-//	  read the watermark -> stage the stream to S3 ->
-//	  BEGIN -> LOCK target -> COPY the manifest into a temporary stage ->
-//	  compare pg_last_copy_count() with the rows staged -> apply -> checks ->
-//	  watermark and run record -> COMMIT
-//	merge:
-//	  BEGIN -> LOCK target -> read the watermark -> stage the stream to S3 -> COPY -> ...
+//	make sure the table exists (Target.Create makes it) -> read the watermark ->
+//	stage the stream to S3 ->
+//	BEGIN -> LOCK target, sluice_lock -> COPY the manifest into a temporary stage ->
+//	compare pg_last_copy_count() with the rows staged -> apply -> checks ->
+//	watermark and run record -> COMMIT
 //
 // Full refresh is DELETE plus INSERT from the stage, never TRUNCATE, which commits
 // implicitly on Redshift. Merge is AWS's "delete using the stage, then insert the latest
 // non-deleted row per key", with no MERGE. Window replace deletes the run's window and
-// inserts the stage. A serializable isolation violation (error 1023) runs the whole
-// transaction again, with backoff, from the same staged files; the files are deleted
-// after the commit or the final failure unless [StageConfig.KeepStaged] is set.
+// inserts the stage. An isolation conflict (error 1023 under SERIALIZABLE, "could not
+// complete because of conflict with concurrent transaction" under SNAPSHOT) runs the
+// whole transaction again, with backoff, from the same staged files.
 //
-// Redshift's LOCK is exclusive: readers of the target wait while it is held. A full
-// refresh and a window replace upload to S3 before the transaction, so the lock covers
-// only the COPY and the apply. A merge uploads inside it, because its source reads the
-// watermark and the watermark must be read under the lock; size
-// [StageConfig.Concurrency] for the wait readers can bear. A watermark that moves between
-// a prestaged run's read and its commit fails that run rather than storing rows that may
-// be stale. A second load of the same table waits
-// for the first to commit; [Target.LockWait] bounds that wait with a statement_timeout
-// around the LOCK, after which the load fails with etl.ErrLocked. Redshift does not
-// enforce keys, so add checks.UniqueKey to catch duplicates.
+// Every load uploads before its transaction, so Redshift's LOCK, which also blocks
+// readers, covers only the COPY and the apply. A watermark that moves between the read
+// and the commit fails the run rather than storing rows that may be stale. The LOCK also
+// takes sluice_lock, an empty table in the meta schema, so that loads sharing the meta
+// schema write sluice_state and sluice_runs one transaction at a time: on a SERIALIZABLE
+// cluster they would otherwise abort one another. Their uploads still run in parallel;
+// give groups of pipelines their own MetaSchema to let their transactions overlap.
+// [Target.LockWait] bounds the wait for the LOCK with a statement_timeout, after which the
+// load fails with etl.ErrLocked; a cancelled context is reported as such. Redshift does
+// not enforce keys, so add checks.UniqueKey to catch duplicates.
+//
+// # Values
+//
+// Values are staged so that COPY stores what INSERT would: NULL is \N, text is always
+// quoted, timestamps are written in UTC (stored as that instant in TIMESTAMPTZ and as the
+// UTC wall clock in TIMESTAMP), dates from their own year, month and day, and COPY runs
+// with ROUNDEC, so a decimal with more digits than its column's scale is rounded as
+// INSERT rounds it rather than truncated. What COPY cannot load exactly is refused before
+// anything is staged with a [*ValueError]: the text \N, NUL bytes, invalid UTF-8, NaN and
+// infinities, bytes, years outside 1-9999. Every name (table, schema, columns, key) is
+// folded to lower case, as a default cluster folds even quoted names, and a stream whose
+// columns differ only in case is refused.
+//
+// # When COPY fails
+//
+// A COPY Redshift refuses (a string longer than its VARCHAR's byte length, say) fails
+// with a [*LoadError] read from SYS_LOAD_ERROR_DETAIL, or STL_LOAD_ERRORS where the SYS
+// view is missing: the staged file and line, the column and its type, the value (from
+// STL_LOAD_ERRORS, which Serverless lacks) and Redshift's reason. The same text goes into
+// sluice_runs. The staged files are kept for [StageConfig.KeepFailed] behind a
+// failed.json marker, and [Sweep] deletes them afterwards.
 //
 // # Staging
 //
-// A [Stager] writes a stream under a unique run prefix,
-// "<prefix>/<pipeline>/<run ID>/part-00000.csv.gz", in rounds of one part per slice
-// ([StageConfig.Slices]): rows are dealt round-robin to the parts of a round and
-// compressed as they come, and when the round holds Slices*PartSize bytes of CSV its parts
-// are uploaded by at most Concurrency goroutines while the next round fills. The part
-// count is therefore always a multiple of the slice count, every slice gets an equal
-// share, and memory stays flat whatever the row count. The returned [Staged] holds the manifest URL, the parts and the
-// row count to compare with pg_last_copy_count(); [Staged.Delete] removes the run prefix.
+// [StageConfig] says where parts go, how big they are, how many upload at once, with
+// which server-side encryption (SSE-S3 or SSE-KMS), and which role COPY assumes. COPY
+// always names the bucket's region as the S3 client resolved it.
 //
-// The CSV is written so that Redshift reads every value back exactly (see [Copy.SQL] for
-// the matching options): NULL is the unquoted field \N, text is always quoted so an empty
-// string stays an empty string, timestamps are UTC with microseconds, booleans are t and
-// f. Values that COPY cannot load exactly are refused with a [*ValueError]: the text \N,
-// NUL bytes, invalid UTF-8, NaN and infinities, bytes, and years outside 1-9999.
+// # State and history
 //
-// # SQL
+// [State] reads a pipeline's watermark, sets or resets it (waiting for a running load,
+// up to LockWait), and lists its run records.
 //
-// [Copy] builds the COPY statement; every identifier goes through [QuoteIdentifier] and
-// every string through [QuoteLiteral], which uses Redshift's literal rules.
+// # What has not been checked on a cluster
 //
-// # The database seam
-//
-// The sink sends every statement through [DB], which a *pgx.Conn satisfies;
-// internal/redshifttest provides a stand-in that runs on PostgreSQL and the in-process S3
-// server. [Connect] opens a connection with the settings Redshift needs (the exec query
-// mode, no statement cache, no type loading) and never shows the password in its errors.
-// [IsRetryable] recognises Redshift's serializable isolation error 1023, which a caller
-// retries by re-running the whole transaction.
+// The package is tested against internal/redshifttest, a PostgreSQL-backed stand-in that
+// models the behaviour above from the AWS Redshift Database Developer Guide, and by an
+// env-gated smoke suite against a real cluster (SLUICE_TEST_REDSHIFT_URL) that has not
+// been run here. Assumptions that only a cluster can confirm: that
+// SYS_LOAD_ERROR_DETAIL.query_id and STL_LOAD_ERRORS.query equal pg_last_copy_id(); the
+// SQLSTATE of the snapshot conflict (matched by message) and of a statement_timeout
+// (57014, matched by message too); that TIMEFORMAT 'auto' reads "...+00" into a TIMESTAMP
+// column as the UTC wall clock; the line numbers Redshift logs for records spanning
+// lines; that locking sluice_lock first keeps SERIALIZABLE conflicts among loads away.
 package redshift

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 )
 
 // FullRefresh replaces a table's rows with the stream's in one transaction: LOCK, COPY
@@ -21,15 +22,18 @@ type FullRefresh struct {
 // Merge applies a stream of changed rows to a table by key, with deletes, in one
 // transaction, the way AWS documents for Redshift (no MERGE): COPY into a stage, keep the
 // latest row per key (by Cursor, then arrival), delete the target rows whose key is
-// staged, insert the staged rows that are not deleted.
+// staged, insert the staged rows that are not deleted. The Redshift sink has neither
+// KeepDeleted nor Reconcile.
 type Merge struct {
 	Target
 	// Cursor names the column that orders versions of one key: the highest wins, NULL
-	// lowest. Defaults to none: the last to arrive wins.
+	// lowest. Defaults to the cursor the stream declares (etl.Stream.Cursor), else none:
+	// the last to arrive wins.
 	Cursor string
 	// Deleted names the soft-delete column: a boolean that is true, or any other type that
-	// is not NULL, marks a row deleted at the source. Defaults to none: every row is an
-	// upsert.
+	// is not NULL, marks a row deleted at the source. Defaults to the column the stream
+	// declares (etl.Stream.Deleted), else none: every row is an upsert. A declared column
+	// the stream no longer has fails the load.
 	Deleted string
 }
 
@@ -77,18 +81,34 @@ func (f *FullRefresh) RecordFailure(ctx context.Context, run *etl.Run, stats etl
 
 // Load merges in into the table.
 func (mg *Merge) Load(ctx context.Context, run *etl.Run, in etl.Stream) (etl.LoadResult, error) {
+	var cursor, deleted string
 	check := func(s etl.Schema) error {
 		if len(mg.Key) == 0 {
 			return ErrNoKey
 		}
-		for _, c := range append(append([]string(nil), mg.Key...), mg.Cursor, mg.Deleted) {
-			if c != "" && s.Index(c) < 0 {
-				return fmt.Errorf("the stream has no column %q", c)
+		for _, c := range mg.Key {
+			if column(s, c) < 0 {
+				return fmt.Errorf("the stream has no key column %q", c)
 			}
 		}
-		return nil
+		// The names the merge gives match the stream's columns as the cluster matches
+		// them, whatever their case; the shared resolver then applies the stream's
+		// declarations.
+		named := func(c string) string {
+			if i := column(s, c); c != "" && i >= 0 {
+				return s[i].Name
+			}
+			return c
+		}
+		var err error
+		cursor, deleted, err = load.MergeColumns(mg.table().String(), etl.Stream{Schema: s, Cursor: in.Cursor, Deleted: in.Deleted},
+			named(mg.Cursor), named(mg.Deleted))
+		return err
 	}
-	return mg.load(ctx, "merge", false, run, in, mg.apply, check)
+	apply := func(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (load.Applied, error) {
+		return mg.apply(ctx, m, tx, cursor, deleted)
+	}
+	return mg.load(ctx, "merge", false, run, in, apply, check)
 }
 
 // RecordFailure writes the run record of a run that failed before its load began.
@@ -97,22 +117,26 @@ func (mg *Merge) RecordFailure(ctx context.Context, run *etl.Run, stats etl.Stat
 }
 
 // tombstone returns the SQL that is true for a deleted row of table, or "FALSE".
-func (mg *Merge) tombstone(table string, schema etl.Schema) string {
-	if mg.Deleted == "" {
+func tombstone(table string, schema etl.Schema, deleted string) string {
+	if deleted == "" {
 		return "FALSE"
 	}
-	col := table + "." + QuoteIdentifier(mg.Deleted)
-	if i := schema.Index(mg.Deleted); i >= 0 && schema[i].Type == etl.TypeBool {
+	col := table + "." + redshiftcopy.QuoteIdentifier(fold(deleted))
+	if i := column(schema, deleted); i >= 0 && schema[i].Type == etl.TypeBool {
 		return "(" + col + " IS TRUE)"
 	}
 	return "(" + col + " IS NOT NULL)"
 }
 
-func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (load.Applied, error) {
-	target, stage, key := m.t.table(), m.stage, mg.Key
+func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, cursor, deleted string) (load.Applied, error) {
+	target, stage := m.t.table(), m.stage
+	key := make([]string, len(mg.Key))
+	for i, k := range mg.Key {
+		key[i] = fold(k)
+	}
 	nulls := make([]string, len(key))
 	for i, k := range key {
-		nulls[i] = QuoteIdentifier(k) + " IS NULL"
+		nulls[i] = redshiftcopy.QuoteIdentifier(k) + " IS NULL"
 	}
 	n, err := count(tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+stage+" WHERE "+strings.Join(nulls, " OR ")))
 	if err != nil {
@@ -122,10 +146,10 @@ func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (
 		return load.Applied{}, fmt.Errorf("table %s: %d staged rows have a NULL in key (%s)", target, n, strings.Join(key, ", "))
 	}
 	order := ""
-	if mg.Cursor != "" {
-		order = QuoteIdentifier(mg.Cursor) + " DESC NULLS LAST, "
+	if cursor != "" {
+		order = redshiftcopy.QuoteIdentifier(fold(cursor)) + " DESC NULLS LAST, "
 	}
-	seq := QuoteIdentifier(seqColumn)
+	seq := redshiftcopy.QuoteIdentifier(seqColumn)
 	dedupe := "DELETE FROM " + stage + " WHERE " + seq + " IN (SELECT " + seq + " FROM (SELECT " + seq +
 		", ROW_NUMBER() OVER (PARTITION BY " + quoteList(key) + " ORDER BY " + order + seq + " DESC) AS rn FROM " +
 		stage + ") ranked WHERE rn > 1)"
@@ -135,17 +159,17 @@ func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (
 
 	// Columns of the target are qualified by its bare name: both PostgreSQL and Redshift
 	// accept that for a schema-qualified table, and Redshift's DELETE takes no alias.
-	bare := QuoteIdentifier(target.Name)
+	bare := redshiftcopy.QuoteIdentifier(target.Name)
 	match := make([]string, len(key))
 	for i, k := range key {
-		match[i] = bare + "." + QuoteIdentifier(k) + " = " + stage + "." + QuoteIdentifier(k)
+		match[i] = bare + "." + redshiftcopy.QuoteIdentifier(k) + " = " + stage + "." + redshiftcopy.QuoteIdentifier(k)
 	}
 	schema := m.schema
 	// Redshift's DELETE has no RETURNING, so count the deletions first.
 	gone := int64(0)
-	if mg.Deleted != "" {
+	if deleted != "" {
 		gone, err = count(tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+target.String()+" JOIN "+stage+" ON "+
-			strings.Join(match, " AND ")+" WHERE "+mg.tombstone(stage, schema)))
+			strings.Join(match, " AND ")+" WHERE "+tombstone(stage, schema, deleted)))
 		if err != nil {
 			return load.Applied{}, fmt.Errorf("count deleted rows of %s: %w", target, err)
 		}
@@ -153,7 +177,7 @@ func (mg *Merge) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (
 	if _, err := tx.Exec(ctx, "DELETE FROM "+target.String()+" USING "+stage+" WHERE "+strings.Join(match, " AND ")); err != nil {
 		return load.Applied{}, fmt.Errorf("delete changed rows of %s: %w", target, err)
 	}
-	n, err = m.insertFromStage(ctx, tx, "NOT "+mg.tombstone(stage, schema))
+	n, err = m.insertFromStage(ctx, tx, "NOT "+tombstone(stage, schema, deleted))
 	return load.Applied{Written: n, Deleted: gone}, err
 }
 
@@ -166,7 +190,7 @@ func (w *WindowReplace) Load(ctx context.Context, run *etl.Run, in etl.Stream) (
 		return etl.LoadResult{}, etl.WithStep("stage", fmt.Errorf("table %s: %w", w.table(), ErrNoWindow))
 	}
 	check := func(s etl.Schema) error {
-		if s.Index(w.TimeColumn) < 0 {
+		if column(s, w.TimeColumn) < 0 {
 			return fmt.Errorf("the stream has no time column %q", w.TimeColumn)
 		}
 		return nil
@@ -180,7 +204,7 @@ func (w *WindowReplace) RecordFailure(ctx context.Context, run *etl.Run, stats e
 }
 
 func (w *WindowReplace) apply(ctx context.Context, m *mode, tx load.Tx, run *etl.Run) (load.Applied, error) {
-	target, col := m.t.table(), QuoteIdentifier(w.TimeColumn)
+	target, col := m.t.table(), redshiftcopy.QuoteIdentifier(fold(w.TimeColumn))
 	start, end := run.Window.Start.UTC(), run.Window.End.UTC()
 	n, err := count(tx.QueryRows(ctx, "SELECT COUNT(*) FROM "+m.stage+" WHERE NOT ("+col+" >= $1 AND "+col+" < $2) OR "+col+" IS NULL", start, end))
 	if err != nil {

@@ -12,14 +12,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 	"github.com/sluice-etl/sluice/internal/sinktest"
+	"github.com/sluice-etl/sluice/sinks"
 	"github.com/sluice-etl/sluice/sinks/redshift"
 )
 
-// The smoke suite runs the conformance suite against a real cluster and bucket. It needs
-// SLUICE_TEST_REDSHIFT_URL (a DSN), SLUICE_TEST_S3_STAGING (s3://bucket/prefix), and
-// optionally SLUICE_TEST_REDSHIFT_IAM_ROLE (defaults to the cluster's default role) and
-// AWS_REGION; AWS credentials come from the default chain.
+// The smoke suite runs against a real cluster (or Serverless workgroup) and bucket: the
+// conformance suite, and the cluster behaviours the sink depends on (TestSmokeCluster).
+// It needs SLUICE_TEST_REDSHIFT_URL (a DSN), SLUICE_TEST_S3_STAGING (s3://bucket/prefix),
+// and optionally SLUICE_TEST_REDSHIFT_IAM_ROLE (defaults to the cluster's default role),
+// SLUICE_TEST_S3_SSE ("AES256" or "aws:kms") with SLUICE_TEST_S3_KMS_KEY, and AWS_REGION;
+// AWS credentials come from the default chain. The README's Redshift section says how to
+// run it and what it costs.
 func smokeConfig(t *testing.T) (dsn string, staging redshift.StageConfig) {
 	dsn, s3url := os.Getenv("SLUICE_TEST_REDSHIFT_URL"), os.Getenv("SLUICE_TEST_S3_STAGING")
 	if dsn == "" || s3url == "" {
@@ -33,6 +38,7 @@ func smokeConfig(t *testing.T) (dsn string, staging redshift.StageConfig) {
 	return dsn, redshift.StageConfig{
 		Bucket: bucket, Prefix: prefix, Region: os.Getenv("AWS_REGION"),
 		IAMRole: os.Getenv("SLUICE_TEST_REDSHIFT_IAM_ROLE"),
+		SSE:     os.Getenv("SLUICE_TEST_S3_SSE"), KMSKeyID: os.Getenv("SLUICE_TEST_S3_KMS_KEY"),
 	}
 }
 
@@ -46,18 +52,18 @@ func smokeHarness(t *testing.T) *sinktest.Harness {
 	conn, err := redshift.Connect(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+redshift.QuoteIdentifier(schema))
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+redshiftcopy.QuoteIdentifier(schema))
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		_, err := conn.Exec(context.Background(), "DROP SCHEMA "+redshift.QuoteIdentifier(schema)+" CASCADE")
+		_, err := conn.Exec(context.Background(), "DROP SCHEMA "+redshiftcopy.QuoteIdentifier(schema)+" CASCADE")
 		if err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	q := redshift.QuoteIdentifier
+	q := redshiftcopy.QuoteIdentifier
 	target := func(s sinktest.Spec) redshift.Target {
 		return redshift.Target{DSN: dsn, Staging: staging, Schema: schema, MetaSchema: schema,
-			Table: s.Table, Key: s.Key, Checks: s.Checks}
+			Table: s.Table, Key: s.Key, Checks: s.Checks, Create: s.Create}
 	}
 	return &sinktest.Harness{
 		CreateTable: func(ctx context.Context, table string, sch etl.Schema, key []string) error {
@@ -97,6 +103,10 @@ func smokeHarness(t *testing.T) *sinktest.Harness {
 		},
 		WindowReplace: func(s sinktest.Spec) etl.Loader {
 			return &redshift.WindowReplace{Target: target(s), TimeColumn: s.TimeColumn}
+		},
+		Vocabulary: true,
+		Runs: func(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error) {
+			return (&redshift.State{DSN: dsn, MetaSchema: schema}).Runs(ctx, pipeline, n)
 		},
 	}
 }

@@ -13,16 +13,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/sluice-etl/sluice/dag"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 )
 
-// Sweep deletes staged objects that a killed process left under the staging prefix. A
-// load deletes its own objects after commit and after failure; only a process that died
-// mid-load (SIGKILL, a lost machine) leaves them behind, and a periodic Sweep clears them.
+// Sweep deletes staged objects that loads left under the staging prefix: those a killed
+// process left behind (SIGKILL, a lost machine), and those a failed COPY kept for
+// inspection (see [StageConfig.KeepFailed]) once their time is up. A load deletes its own
+// objects otherwise, so a periodic Sweep is all the cleanup staging needs.
 //
-// It deletes only what looks like staging, "<Prefix>/<pipeline>/<run ID>/part-NNNNN.csv.gz"
-// and ".../manifest.json", last modified before the cutoff. Pick OlderThan larger than your
-// longest load, so a run still in progress is never swept.
+// It deletes only what looks like staging, "<Prefix>/<pipeline>/<run ID>/part-NNNNN.csv.gz",
+// ".../manifest.json" and ".../failed.json". Objects of a run with a failed.json marker
+// are deleted once the marker's keep_until has passed; others once they were last
+// modified before the cutoff. Pick OlderThan larger than your longest load, so a run
+// still in progress is never swept.
+//
+// A Sweep is a plain Run(ctx) (SweepResult, error), so a scheduler can run it as it is;
+// dag.Job adapts it into a task, counting the objects deleted as the task's rows.
 type Sweep struct {
 	// Stage says where staging lives: Bucket and Prefix, and how to reach S3. Prefix is
 	// required, so that a sweep never walks a whole bucket.
@@ -46,8 +52,12 @@ type SweepResult struct {
 	Kept int
 }
 
-// stagedKey matches the keys a Stager writes below its prefix.
-var stagedKey = regexp.MustCompile(`^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+/(part-[0-9]{5,}\.csv\.gz|manifest\.json)$`)
+// RowsAffected returns the objects deleted, which dag.Job counts as the task's rows.
+func (r SweepResult) RowsAffected() int64 { return int64(r.Deleted) }
+
+// stagedKey matches the keys a Stager writes below its prefix; its first group is the
+// run prefix, its second the object's name.
+var stagedKey = regexp.MustCompile(`^([A-Za-z0-9._-]+/[A-Za-z0-9._-]+/)(part-[0-9]{5,}\.csv\.gz|manifest\.json|failed\.json)$`)
 
 // Run lists the staging prefix and deletes the orphaned objects, a page at a time.
 func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
@@ -58,19 +68,26 @@ func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
 	if s.OlderThan <= 0 {
 		return SweepResult{}, errors.New("redshift: sweep needs OlderThan > 0")
 	}
-	st, err := NewStager(ctx, s.Stage)
+	st, err := redshiftcopy.NewStager(ctx, s.Stage.config())
 	if err != nil {
 		return SweepResult{}, err
+	}
+	log := s.Stage.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
 	}
 	res := SweepResult{Cutoff: now().Add(-s.OlderThan)}
-	bucket := st.cfg.Bucket
-	pages := s3.NewListObjectsV2Paginator(st.client, &s3.ListObjectsV2Input{
+	bucket := s.Stage.Bucket
+	pages := s3.NewListObjectsV2Paginator(st.Client(), &s3.ListObjectsV2Input{
 		Bucket: aws.String(bucket), Prefix: aws.String(prefix + "/"),
 	})
+	// Keys come in order, and a run's failed.json sorts before its manifest and parts,
+	// so the marker is read before the objects it keeps.
+	keep := map[string]time.Time{}
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -79,10 +96,22 @@ func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
 		var old []types.ObjectIdentifier
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
-			if !stagedKey.MatchString(strings.TrimPrefix(key, prefix+"/")) {
+			m := stagedKey.FindStringSubmatch(strings.TrimPrefix(key, prefix+"/"))
+			if m == nil {
 				continue
 			}
-			if o.LastModified == nil || !o.LastModified.Before(res.Cutoff) {
+			if m[2] == redshiftcopy.FailedMarker {
+				mk, err := redshiftcopy.ReadMarker(ctx, st.Client(), bucket, key)
+				if err != nil {
+					return res, fmt.Errorf("redshift: sweep: read s3://%s/%s: %w", bucket, key, err)
+				}
+				keep[m[1]] = mk.KeepUntil
+			}
+			expired := o.LastModified != nil && o.LastModified.Before(res.Cutoff)
+			if until, ok := keep[m[1]]; ok {
+				expired = now().After(until)
+			}
+			if !expired {
 				res.Kept++
 				continue
 			}
@@ -93,7 +122,7 @@ func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
 		if s.DryRun || len(old) == 0 {
 			continue
 		}
-		out, err := st.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+		out, err := st.Client().DeleteObjects(ctx, &s3.DeleteObjectsInput{
 			Bucket: aws.String(bucket), Delete: &types.Delete{Objects: old, Quiet: aws.Bool(true)},
 		})
 		if err != nil {
@@ -104,17 +133,8 @@ func (s Sweep) Run(ctx context.Context) (SweepResult, error) {
 			return res, fmt.Errorf("redshift: sweep: delete s3://%s/%s: %s", bucket, aws.ToString(e.Key), aws.ToString(e.Message))
 		}
 	}
-	st.log.Info("staging swept", slog.String("bucket", bucket), slog.String("prefix", prefix),
+	log.Info("staging swept", slog.String("bucket", bucket), slog.String("prefix", prefix),
 		slog.Time("cutoff", res.Cutoff), slog.Int("deleted", res.Deleted), slog.Int("kept", res.Kept),
 		slog.Bool("dry_run", s.DryRun))
 	return res, nil
-}
-
-// Task returns the sweep as a DAG task whose rows are the objects deleted.
-func (s Sweep) Task() dag.TaskFunc {
-	return func(ctx context.Context, r *dag.Run) error {
-		res, err := s.Run(ctx)
-		r.AddRows(int64(res.Deleted))
-		return err
-	}
 }

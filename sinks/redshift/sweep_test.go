@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 	"github.com/sluice-etl/sluice/internal/redshifttest"
 	"github.com/sluice-etl/sluice/sinks/redshift"
 )
@@ -26,7 +27,7 @@ func TestSweepDeletesOnlyOrphanedStagingOlderThanTheCutoff(t *testing.T) {
 	defer srv.Close()
 
 	cfg := redshift.StageConfig{Bucket: srv.Bucket, Prefix: "sluice/stage", Client: srv.Client, KeepStaged: true}
-	st, err := redshift.NewStager(ctx, cfg)
+	st, err := redshiftcopy.NewStager(ctx, redshiftcopy.Config{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Client: cfg.Client, KeepStaged: true})
 	require.NoError(t, err)
 	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}}
 	stage := func(runID string) {

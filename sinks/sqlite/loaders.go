@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/lineage"
 	"github.com/sluice-etl/sluice/internal/load"
 )
 
@@ -82,12 +83,16 @@ func (t *Target) recordFailure(ctx context.Context, run *etl.Run, stats etl.Stat
 	return load.RecordFailure(ctx, dialect{t.DB}, t.spec(nil, false), kind, run, stats, err)
 }
 
-// Datasets returns the table, in the namespace file:// plus the database's path.
+// Datasets returns the table for lineage: namespace "file" and the database file's
+// absolute path followed by "/" and the table.
 func (t *Target) Datasets() []etl.Dataset {
 	if t.DB == nil {
 		return nil
 	}
-	return []etl.Dataset{{Namespace: t.DB.Namespace(), Name: t.Table}}
+	// OpenLineage names local files with the namespace "file" and their path; a table is
+	// named below its file.
+	ns, path := lineage.File(t.DB.Path())
+	return []etl.Dataset{{Namespace: ns, Name: path + "/" + t.Table}}
 }
 
 // FullRefresh replaces a table's contents with the stream, atomically: the old rows are

@@ -567,9 +567,9 @@ func TestLineageNamesTheFileAndTable(t *testing.T) {
 	db := openDB(t)
 	ds := (&sqlite.Merge{Target: sqlite.Target{DB: db, Table: "items", Create: true}}).Datasets()
 	require.Len(t, ds, 1)
-	require.Equal(t, "file://"+filepath.ToSlash(db.Path()), ds[0].Namespace)
+	require.Equal(t, "file", ds[0].Namespace, "OpenLineage's namespace for local files")
 	require.True(t, filepath.IsAbs(db.Path()))
-	require.Equal(t, "items", ds[0].Name)
+	require.Equal(t, filepath.ToSlash(db.Path())+"/items", ds[0].Name)
 }
 
 func TestOpenRefusesInMemory(t *testing.T) {

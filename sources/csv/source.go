@@ -21,6 +21,7 @@ import (
 	"golang.org/x/text/encoding"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/lineage"
 	"github.com/sluice-etl/sluice/internal/redact"
 )
 
@@ -295,11 +296,19 @@ func hasScheme(s, scheme string) bool {
 // Schema returns the columns the stream's rows carry.
 func (s *Source) Schema() etl.Schema { return s.schema }
 
-// Datasets reports the input for lineage: "file:///abs/path", "https://host/path" (no
-// query), "s3://bucket/key" or "s3://bucket/prefix/", or the Reader's Name. It
-// implements [etl.Lineage].
+// Datasets reports the input for lineage, named as OpenLineage names it: a local file
+// as namespace "file" and its absolute path, "https://host" and the path (no query),
+// "s3://bucket" and the key or prefix, or the Reader's Name; with the configured columns.
+// It implements [etl.Lineage].
 func (s *Source) Datasets() []etl.Dataset {
-	return []etl.Dataset{s.dataset}
+	d := s.dataset
+	if s.kind == kindFile {
+		d.Namespace, d.Name = lineage.File(s.path)
+	}
+	if len(d.Schema) == 0 {
+		d.Schema = s.schema
+	}
+	return []etl.Dataset{d}
 }
 
 // Extract returns a stream over the input. A local file is checked here, so that a

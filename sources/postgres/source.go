@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/lineage"
 )
 
 // NullCursorPolicy says what an incremental stream does with rows whose cursor is NULL.
@@ -273,13 +274,14 @@ func andWhere(a, b string) string {
 	return "(" + a + ") AND (" + b + ")"
 }
 
-// Datasets reports the table (or query) read, for lineage: namespace
-// "postgres://host:port" and name "database.schema.table" (or "database.<QueryName>").
-// With no Schema set, the schema is the first of the pool's search_path, else "public".
-// It never includes the user or the password.
+// Datasets reports the table (or query) read, for lineage, following OpenLineage's
+// naming for PostgreSQL: namespace "postgres://host:port" and name
+// "database.schema.table" (or "database.<QueryName>"). With no Schema set, the schema is
+// the first of the pool's search_path, else "public". It never includes the user or the
+// password.
 func (s *Source) Datasets() []etl.Dataset {
 	cc := s.pool.Config().ConnConfig
-	ds := etl.Dataset{Namespace: "postgres://" + redactedAddr(cc.Host, cc.Port)}
+	ds := etl.Dataset{Namespace: lineage.Postgres(cc.Host, cc.Port)}
 	if s.cfg.Query != "" {
 		qn := s.cfg.QueryName
 		if qn == "" {
@@ -289,7 +291,7 @@ func (s *Source) Datasets() []etl.Dataset {
 	} else {
 		schema := s.cfg.Schema
 		if schema == "" {
-			schema = firstSearchPath(cc.RuntimeParams["search_path"])
+			schema = lineage.FirstSchema(cc.RuntimeParams["search_path"])
 		}
 		ds.Name = cc.Database + "." + schema + "." + s.cfg.Table
 	}

@@ -1,4 +1,4 @@
-package redshift_test
+package redshiftcopy_test
 
 import (
 	"bufio"
@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 	"github.com/sluice-etl/sluice/internal/redshifttest"
-	"github.com/sluice-etl/sluice/sinks/redshift"
 )
 
 var schema = etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "name", Type: etl.TypeText}}
@@ -47,11 +47,11 @@ func startS3(t *testing.T) *redshifttest.S3Server {
 	return srv
 }
 
-func stager(t *testing.T, srv *redshifttest.S3Server, cfg redshift.StageConfig) *redshift.Stager {
+func stager(t *testing.T, srv *redshifttest.S3Server, cfg redshiftcopy.Config) *redshiftcopy.Stager {
 	t.Helper()
 	cfg.Bucket = srv.Bucket
 	cfg.Client = srv.Client
-	s, err := redshift.NewStager(context.Background(), cfg)
+	s, err := redshiftcopy.NewStager(context.Background(), cfg)
 	require.NoError(t, err)
 	return s
 }
@@ -83,7 +83,7 @@ func TestStagePartsAndManifest(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := startS3(t)
-	s := stager(t, srv, redshift.StageConfig{Prefix: "etl/", PartSize: 1024, Slices: 4, Concurrency: 3})
+	s := stager(t, srv, redshiftcopy.Config{Prefix: "etl/", PartSize: 1024, Slices: 4, Concurrency: 3})
 	st, err := s.Stage(ctx, "users", "run-1", schema, rows(1000, nil))
 	require.NoError(t, err)
 
@@ -138,7 +138,7 @@ func TestStageFewerRowsThanSlices(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := startS3(t)
-	s := stager(t, srv, redshift.StageConfig{Slices: 4})
+	s := stager(t, srv, redshiftcopy.Config{Slices: 4})
 	for _, n := range []int{0, 2} {
 		st, err := s.Stage(ctx, "p", fmt.Sprint("run", n), schema, rows(n, nil))
 		require.NoError(t, err)
@@ -166,7 +166,7 @@ func TestStageFailureDeletesWhatItWrote(t *testing.T) {
 				}
 			}
 			yield(etl.Row{int64(1), `\N`}, nil)
-		}, redshift.ErrUnsupportedValue},
+		}, redshiftcopy.ErrUnsupportedValue},
 	}
 	for _, c := range cases {
 		for _, keep := range []bool{false, true} {
@@ -174,7 +174,7 @@ func TestStageFailureDeletesWhatItWrote(t *testing.T) {
 				t.Parallel()
 				ctx := context.Background()
 				srv := startS3(t)
-				s := stager(t, srv, redshift.StageConfig{PartSize: 4096, Slices: 2, KeepStaged: keep})
+				s := stager(t, srv, redshiftcopy.Config{PartSize: 4096, Slices: 2, KeepStaged: keep})
 				st, err := s.Stage(ctx, "p", "r", schema, c.rows)
 				require.ErrorIs(t, err, c.want)
 				require.Nil(t, st)
@@ -193,7 +193,7 @@ func TestStageFailureDeletesWhatItWrote(t *testing.T) {
 func TestStageCanceled(t *testing.T) {
 	t.Parallel()
 	srv := startS3(t)
-	s := stager(t, srv, redshift.StageConfig{PartSize: 4096})
+	s := stager(t, srv, redshiftcopy.Config{PartSize: 4096})
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
 	_, err := s.Stage(ctx, "p", "r", schema, func(yield func(etl.Row, error) bool) {
@@ -216,7 +216,7 @@ func TestStageCanceled(t *testing.T) {
 func TestStageUploadError(t *testing.T) {
 	t.Parallel()
 	srv := startS3(t)
-	s, err := redshift.NewStager(context.Background(), redshift.StageConfig{Bucket: "missing", Client: srv.Client})
+	s, err := redshiftcopy.NewStager(context.Background(), redshiftcopy.Config{Bucket: "missing", Client: srv.Client})
 	require.NoError(t, err)
 	_, err = s.Stage(context.Background(), "p", "r", schema, rows(10, nil))
 	require.ErrorContains(t, err, "s3://missing/p/r/part-00000.csv.gz")
@@ -224,7 +224,7 @@ func TestStageUploadError(t *testing.T) {
 	// A failed upload stops the reading of the stream: once Concurrency uploads are
 	// under way a new one starts only after one ended, and a failure cancels the
 	// staging before its slot frees, so at most Concurrency+1 rounds are read.
-	s, err = redshift.NewStager(context.Background(), redshift.StageConfig{
+	s, err = redshiftcopy.NewStager(context.Background(), redshiftcopy.Config{
 		Bucket: "missing", Client: srv.Client, PartSize: 4096, Concurrency: 2,
 	})
 	require.NoError(t, err)
@@ -243,13 +243,13 @@ func TestStageUploadError(t *testing.T) {
 
 func TestStagerConfig(t *testing.T) {
 	t.Parallel()
-	_, err := redshift.NewStager(context.Background(), redshift.StageConfig{})
-	require.ErrorIs(t, err, redshift.ErrNoBucket)
+	_, err := redshiftcopy.NewStager(context.Background(), redshiftcopy.Config{})
+	require.ErrorIs(t, err, redshiftcopy.ErrNoBucket)
 	srv := startS3(t)
-	s := stager(t, srv, redshift.StageConfig{})
+	s := stager(t, srv, redshiftcopy.Config{})
 	cfg := s.Config()
-	require.Equal(t, int64(redshift.DefaultPartSize), cfg.PartSize)
-	require.Equal(t, redshift.DefaultConcurrency, cfg.Concurrency)
+	require.Equal(t, int64(redshiftcopy.DefaultPartSize), cfg.PartSize)
+	require.Equal(t, redshiftcopy.DefaultConcurrency, cfg.Concurrency)
 	require.Equal(t, 1, cfg.Slices)
 	require.Equal(t, ".._x/a_b/", s.RunPrefix("../x", "a/b"), "names cannot climb out of the prefix")
 	require.Equal(t, "weird__pipe__/r-1_/", s.RunPrefix(`weird "pipe"%`, "r-1 "))

@@ -1,4 +1,4 @@
-package redshift
+package redshiftcopy
 
 import (
 	"errors"
@@ -50,7 +50,8 @@ func (e *ValueError) Unwrap() error { return ErrUnsupportedValue }
 //   - Numeric as its decimal text, checked to be plain decimal syntax.
 //   - Booleans as t and f.
 //   - Timestamps in UTC as 2006-01-02 15:04:05.999999+00 (TIMEFORMAT 'auto' reads it and
-//     keeps microseconds); dates as 2006-01-02. Years outside 1-9999 are refused.
+//     keeps microseconds); dates as 2006-01-02 from their own year, month and day, never
+//     after a zone conversion. Years outside 1-9999 are refused.
 //   - Bytes are refused: a VARBYTE column would need hex, and a text column would not.
 type encoder struct {
 	schema etl.Schema
@@ -147,12 +148,19 @@ func (e *encoder) appendValue(dst []byte, i int, v any) ([]byte, error) {
 		if !ok {
 			return dst, e.fail(i, "want time.Time, got %T", v)
 		}
+		if e.schema[i].Type == etl.TypeDate {
+			// A date is its own year, month and day: converting it to UTC first would
+			// move midnight east of Greenwich to the day before.
+			if y := t.Year(); y < 1 || y > 9999 {
+				return dst, e.fail(i, "year %d is outside 1-9999", y)
+			}
+			return t.AppendFormat(dst, time.DateOnly), nil
+		}
+		// A timestamp is an instant: written in UTC it loads as that instant into
+		// TIMESTAMPTZ and as its UTC wall clock into TIMESTAMP.
 		t = t.UTC()
 		if y := t.Year(); y < 1 || y > 9999 {
 			return dst, e.fail(i, "year %d is outside 1-9999", y)
-		}
-		if e.schema[i].Type == etl.TypeDate {
-			return t.AppendFormat(dst, time.DateOnly), nil
 		}
 		return t.AppendFormat(dst, "2006-01-02 15:04:05.999999+00"), nil
 	case etl.TypeBytes:

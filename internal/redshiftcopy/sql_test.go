@@ -1,4 +1,4 @@
-package redshift_test
+package redshiftcopy_test
 
 import (
 	"flag"
@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-etl/sluice/internal/redshiftcopy"
 	"github.com/sluice-etl/sluice/internal/redshifttest"
-	"github.com/sluice-etl/sluice/sinks/redshift"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -30,22 +30,22 @@ func TestCopySQLGolden(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name string
-		copy redshift.Copy
+		copy redshiftcopy.Copy
 	}{
-		{"copy_basic", redshift.Copy{
-			Table:       redshift.Table{Schema: "analytics", Name: "name_gender"},
+		{"copy_basic", redshiftcopy.Copy{
+			Table:       redshiftcopy.Table{Schema: "analytics", Name: "name_gender"},
 			Columns:     []string{"name", "gender"},
 			ManifestURL: "s3://sluice-staging/etl/name_gender/0123abcd/manifest.json",
 			IAMRole:     "arn:aws:iam::123456789012:role/redshift-load",
 		}},
-		{"copy_default_role_region", redshift.Copy{
-			Table:       redshift.Table{Name: "users"},
+		{"copy_default_role_region", redshiftcopy.Copy{
+			Table:       redshiftcopy.Table{Name: "users"},
 			Columns:     []string{"id", "email"},
 			ManifestURL: "s3://b/p/users/r1/manifest.json",
 			Region:      "eu-west-1",
 		}},
-		{"copy_hostile_names", redshift.Copy{
-			Table:       redshift.Table{Schema: `we"ird`, Name: `t'; DROP TABLE x; --`},
+		{"copy_hostile_names", redshiftcopy.Copy{
+			Table:       redshiftcopy.Table{Schema: `we"ird`, Name: `t'; DROP TABLE x; --`},
 			Columns:     []string{`a"b`, `c,d`, `e\f`},
 			ManifestURL: `s3://b/it's\here/manifest.json`,
 			IAMRole:     `arn:aws:iam::1:role/o'brien\`,
@@ -60,7 +60,7 @@ func TestCopySQLGolden(t *testing.T) {
 			require.NoError(t, err, "the harness accepts every COPY the sink builds")
 			require.Equal(t, c.copy.ManifestURL, parsed.From)
 			require.True(t, parsed.Manifest && parsed.CSV && parsed.GZIP && parsed.HasNull)
-			require.Equal(t, redshift.NullMarker, parsed.Null)
+			require.Equal(t, redshiftcopy.NullMarker, parsed.Null)
 		})
 	}
 }
@@ -75,7 +75,7 @@ func TestQuote(t *testing.T) {
 		"日本":     `"日本"`,
 		"a\x00b": "\"a\x00b\"",
 	} {
-		require.Equal(t, want, redshift.QuoteIdentifier(in), in)
+		require.Equal(t, want, redshiftcopy.QuoteIdentifier(in), in)
 	}
 	for in, want := range map[string]string{
 		"s3://b/k": `'s3://b/k'`,
@@ -84,7 +84,7 @@ func TestQuote(t *testing.T) {
 		`\'`:       `'\\'''`,
 		"":         `''`,
 	} {
-		require.Equal(t, want, redshift.QuoteLiteral(in), in)
+		require.Equal(t, want, redshiftcopy.QuoteLiteral(in), in)
 	}
 }
 
@@ -99,7 +99,7 @@ func FuzzQuote(f *testing.F) {
 		if table == "" || col == "" || role == "" || strings.ContainsRune(table+col, 0) {
 			t.Skip()
 		}
-		c := redshift.Copy{Table: redshift.Table{Schema: "s", Name: table}, Columns: []string{col, "z"},
+		c := redshiftcopy.Copy{Table: redshiftcopy.Table{Schema: "s", Name: table}, Columns: []string{col, "z"},
 			ManifestURL: "s3://b/" + key, IAMRole: role}
 		p, err := redshifttest.ParseCopy(c.SQL())
 		require.NoError(t, err, c.SQL())

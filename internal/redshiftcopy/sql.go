@@ -1,4 +1,4 @@
-package redshift
+package redshiftcopy
 
 import (
 	"fmt"
@@ -66,14 +66,18 @@ type Copy struct {
 	// IAMRole is the ARN of the role Redshift assumes to read the bucket. Defaults to
 	// the cluster's default role (IAM_ROLE default).
 	IAMRole string
-	// Region is the bucket's region, for a bucket outside the cluster's region. Defaults
-	// to the cluster's region (no REGION clause).
+	// Region is the bucket's region. The sink always sets it, to the region its S3 client
+	// resolved, since a COPY from a bucket in another region than the cluster's fails
+	// without it. Defaults to the cluster's region (no REGION clause).
 	Region string
 }
 
 // SQL returns the COPY statement. Every identifier is quoted and every string is an
 // escaped literal. The options match what [Stager] writes: gzip CSV, NULL as
-// [NullMarker], timestamps in ISO form with an offset. COMPUPDATE and STATUPDATE are off
+// [NullMarker], timestamps in ISO form with an offset. ROUNDEC makes a decimal with more
+// fractional digits than its column's scale round, as INSERT does, where COPY would
+// otherwise truncate it ("By default, COPY truncates values when necessary to fit the
+// scale of the column", Data conversion parameters). COMPUPDATE and STATUPDATE are off
 // because the target of a COPY is always a short-lived stage table.
 func (c Copy) SQL() string {
 	var b strings.Builder
@@ -101,6 +105,6 @@ func (c Copy) SQL() string {
 		b.WriteString(" REGION ")
 		b.WriteString(QuoteLiteral(c.Region))
 	}
-	fmt.Fprintf(&b, " MANIFEST CSV GZIP NULL AS %s TIMEFORMAT 'auto' COMPUPDATE OFF STATUPDATE OFF", QuoteLiteral(NullMarker))
+	fmt.Fprintf(&b, " MANIFEST CSV GZIP NULL AS %s TIMEFORMAT 'auto' ROUNDEC COMPUPDATE OFF STATUPDATE OFF", QuoteLiteral(NullMarker))
 	return b.String()
 }
