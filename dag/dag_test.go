@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -441,6 +442,28 @@ func TestPanicBecomesError(t *testing.T) {
 	rep, err := d.Run(context.Background(), etl.Window{})
 	require.ErrorIs(t, err, dag.ErrRunFailed)
 	require.Contains(t, rep.Tasks[0].Error, `task "p" panicked: oops`)
+}
+
+// TestReportHidesPasswords: a task whose error quotes a connection string leaves its
+// password out of the report, which the store keeps and every history and UI shows.
+func TestReportHidesPasswords(t *testing.T) {
+	t.Parallel()
+	d := dag.New("secret", dag.Config{Retries: 1, RetryDelay: time.Millisecond})
+	d.Task("open", fail("open postgres://etl:Hunter2Secret@db/wh: refused"))
+	rep, err := d.Run(context.Background(), etl.Window{})
+	require.ErrorIs(t, err, dag.ErrRunFailed)
+	saved, err := d.Store().LoadRun(context.Background(), rep.RunID)
+	require.NoError(t, err)
+	for _, r := range []*dag.Report{rep, saved} {
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		require.NotContains(t, string(b), "Hunter2Secret")
+		require.Contains(t, r.Task("open").Error, "postgres://etl:xxxxx@db/wh", "the rest of the error stays")
+		require.Len(t, r.Task("open").Retried, 1)
+		var detail strings.Builder
+		require.NoError(t, r.WriteDetail(&detail))
+		require.NotContains(t, detail.String(), "Hunter2Secret")
+	}
 }
 
 func TestOutputsPassDownstream(t *testing.T) {

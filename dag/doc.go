@@ -58,7 +58,8 @@
 // # Reports and graphs
 //
 // Every run yields a [Report]: each task's [Status], attempts, duration, rows, checks and
-// error. It prints as a table ([Report.WriteTable]), serialises as JSON, and renders as a
+// error, with the passwords of any connection string in an error hidden, since stores
+// keep the report and UIs show it. It prints as a table ([Report.WriteTable]), serialises as JSON, and renders as a
 // Mermaid graph coloured by status ([Report.Mermaid]). The DAG itself renders as Mermaid
 // ([DAG.Mermaid]) and DOT ([DAG.DOT]).
 //

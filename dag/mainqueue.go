@@ -136,7 +136,7 @@ func (m *mainEnv) queueCommand(cmd string, fs *flag.FlagSet) func(context.Contex
 		fs.DurationVar(&opts.Grace, "grace", 30*time.Second,
 			"after SIGTERM, how long running attempts may finish before they are cancelled and handed back")
 		return func(ctx context.Context) error {
-			opts.Command = m.runQueued
+			opts.Command, opts.Stdout = m.runQueued, m.stdout
 			m.log.Info("worker started", slog.String("dag", m.d.name))
 			err := m.queue.Work(ctx, m.d, opts)
 			m.log.Info("worker stopped", slog.String("dag", m.d.name))

@@ -39,8 +39,12 @@ func (q *fakeQueue) Work(ctx context.Context, d *dag.DAG, opts dag.WorkOptions) 
 	q.work = opts
 	q.mu.Unlock()
 	// Run what was queued, as a worker would, then stop.
+	out := opts.Stdout
+	if out == nil {
+		out = io.Discard
+	}
 	for _, args := range q.submitted {
-		if err := opts.Command(ctx, args, io.Discard); err != nil {
+		if err := opts.Command(ctx, args, out); err != nil {
 			return err
 		}
 	}
@@ -104,8 +108,12 @@ func TestMainQueueCommands(t *testing.T) {
 
 	// The worker runs what was queued.
 	q.executed = nil
-	code, _, errs := c.run("worker", "--concurrency", "3", "--grace", "5s")
+	code, out, errs := c.run("worker", "--concurrency", "3", "--grace", "5s")
 	require.Equal(t, dag.ExitOK, code, errs)
+	// The queued commands print to the worker's stdout: the run's JSON report, the
+	// backfill's windows.
+	require.Contains(t, out, `"status": "success"`)
+	require.Contains(t, out, "2 succeeded, 0 failed, 0 skipped")
 	require.Equal(t, 3, q.work.Concurrency)
 	require.Equal(t, 5*time.Second, q.work.Grace)
 	require.Equal(t, []string{"extract", "load", "extract", "load", "extract", "load"}, q.executed, "one run and a two-window backfill")

@@ -61,6 +61,10 @@ type WorkOptions struct {
 	// Command runs a command queued with [Queue.Submit], writing what it prints to
 	// stdout. Defaults to nil: such commands fail on this worker.
 	Command CommandFunc
+	// Stdout receives what the queued commands print, one command's output at a time.
+	// [MainArgs] sets it to its own stdout, which hides passwords. Defaults to
+	// os.Stdout.
+	Stdout io.Writer
 }
 
 // CommandFunc runs one command line of a DAG's program, such as a `run` that was queued

@@ -59,7 +59,9 @@ type Report struct {
 	Finished time.Time `json:"finished,omitzero"`
 	// Duration is the run's wall time.
 	Duration time.Duration `json:"duration_ns"`
-	// Error says why the run failed: its failed tasks, or its cancellation.
+	// Error says why the run failed: its failed tasks, or its cancellation. Passwords of
+	// connection strings and presigned URLs in it are hidden, as in every error text a
+	// report keeps.
 	Error string `json:"error,omitempty"`
 	// Tasks holds one entry per task, in topological order.
 	Tasks []TaskReport `json:"tasks"`
@@ -83,7 +85,7 @@ type TaskReport struct {
 	Rows int64 `json:"rows"`
 	// Step is the pipeline step that failed, from [etl.Step], when the task is a pipeline.
 	Step string `json:"step,omitempty"`
-	// Error is the last attempt's error, or why the task did not run.
+	// Error is the last attempt's error, passwords hidden, or why the task did not run.
 	Error string `json:"error,omitempty"`
 	// Checks holds the check results the last attempt recorded with [Run.AddChecks].
 	Checks []etl.CheckResult `json:"checks,omitempty"`
@@ -98,7 +100,7 @@ type AttemptFailure struct {
 	Attempt int `json:"attempt"`
 	// Worker names the process that ran the attempt, when a [Queue] ran it elsewhere.
 	Worker string `json:"worker,omitempty"`
-	// Error is the attempt's error.
+	// Error is the attempt's error, passwords hidden.
 	Error string `json:"error"`
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redact"
 )
 
 // ErrTimeout is wrapped by the error of a task attempt that ran past its timeout.
@@ -98,7 +99,9 @@ func (d *DAG) runLocked(ctx context.Context, g *graph, store Store, w etl.Window
 	rep.Finished = rep.Started.Add(rep.Duration)
 	if runErr != nil {
 		rep.Status = StatusFailed
-		rep.Error = runErr.Error()
+		// The report is history that stores keep and UIs show, as sluice_runs is: a
+		// task's error that quotes a connection string loses its password here.
+		rep.Error = redact.DSN(runErr.Error())
 	} else {
 		rep.Status = StatusSuccess
 	}
@@ -324,7 +327,7 @@ func (d *DAG) runTask(ctx context.Context, t *Task, rep *Report, shared *sharedS
 			break
 		}
 		tr.Status = StatusFailed
-		tr.Error = err.Error()
+		tr.Error = redact.DSN(err.Error())
 		tr.Step = etl.Step(err)
 		if attempt > retries || ctx.Err() != nil {
 			tlog.Error("task failed", slog.Int("attempt", attempt), slog.Any("error", err))

@@ -143,6 +143,18 @@ func TestLoggerAndLogObserverLogEachLineOnce(t *testing.T) {
 		require.Equal(t, 3, count(mine.String(), "progress"))
 		require.Equal(t, 3, strings.Count(theirs.String(), `"msg":"progress"`), "each destination gets its lines")
 	})
+	t.Run("handlers that are values holding what == cannot compare", func(t *testing.T) {
+		t.Parallel()
+		var a, b bytes.Buffer
+		mine := slog.New(wrapped{fanout{hs: []slog.Handler{slog.NewTextHandler(&a, nil)}}})
+		theirs := slog.New(wrapped{fanout{hs: []slog.Handler{slog.NewTextHandler(&b, nil)}}})
+		p := &etl.Pipeline{Name: "p", Source: memSource(rows...), Sink: &progressSink{}, Logger: mine,
+			Observer: etl.LogObserver(theirs)}
+		_, err := p.Run(t.Context(), etl.Window{})
+		require.NoError(t, err)
+		require.Equal(t, 3, count(a.String(), "progress"))
+		require.Equal(t, 3, count(b.String(), "progress"))
+	})
 	t.Run("neither", func(t *testing.T) {
 		t.Parallel()
 		sink := &progressSink{}
@@ -151,3 +163,23 @@ func TestLoggerAndLogObserverLogEachLineOnce(t *testing.T) {
 		require.Zero(t, sink.events, "an unobserved run counts nothing")
 	})
 }
+
+// wrapped is a handler that is a comparable value holding another handler, which may
+// not be comparable: Go's == panics on two wrapped fanouts.
+type wrapped struct{ slog.Handler }
+
+// fanout is a slog.Handler written as a value that holds a slice, as some handler
+// libraries' are.
+type fanout struct{ hs []slog.Handler }
+
+func (f fanout) Enabled(ctx context.Context, l slog.Level) bool { return f.hs[0].Enabled(ctx, l) }
+func (f fanout) Handle(ctx context.Context, r slog.Record) error {
+	for _, h := range f.hs {
+		if err := h.Handle(ctx, r.Clone()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (f fanout) WithAttrs(as []slog.Attr) slog.Handler { return f }
+func (f fanout) WithGroup(string) slog.Handler         { return f }

@@ -71,7 +71,7 @@ func logsTo(o Observer, l *slog.Logger) bool {
 
 // sameLogger reports whether a and b write through one handler. A handler that cannot be
 // compared is taken to differ: the worst case is a line logged twice.
-func sameLogger(a, b *slog.Logger) bool {
+func sameLogger(a, b *slog.Logger) (same bool) {
 	if a == nil || b == nil {
 		return false
 	}
@@ -82,5 +82,12 @@ func sameLogger(a, b *slog.Logger) bool {
 	if reflect.TypeOf(ha) != reflect.TypeOf(hb) || !reflect.TypeOf(ha).Comparable() {
 		return false
 	}
+	// A comparable type can still hold one that is not (a struct with a Handler field
+	// holding a handler that is a struct with a slice), and == then panics.
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
 	return ha == hb
 }

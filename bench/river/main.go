@@ -12,7 +12,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -30,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluice-etl/sluice/bench/internal/harness"
 	"github.com/sluice-etl/sluice/dag"
 	"github.com/sluice-etl/sluice/dag/pgstore"
 	"github.com/sluice-etl/sluice/dag/riverexec"
@@ -50,7 +50,7 @@ type options struct {
 func main() {
 	var o options
 	var workers string
-	flag.StringVar(&o.dsn, "dsn", cmp.Or(os.Getenv("SLUICE_TEST_DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/test"), "PostgreSQL connection string")
+	flag.StringVar(&o.dsn, "dsn", harness.DSNFromEnv(), "PostgreSQL connection string (defaults to $SLUICE_TEST_DATABASE_URL)")
 	flag.StringVar(&o.schema, "schema", "sluice_bench_river", "scratch schema, dropped and recreated")
 	flag.IntVar(&o.tasks, "tasks", 1000, "tasks per DAG")
 	flag.IntVar(&o.runs, "runs", 3, "runs of each case; the report gives medians")
@@ -59,6 +59,7 @@ func main() {
 	flag.DurationVar(&o.sleep, "sleep", 20*time.Millisecond, "what each task of the throughput cases does: sleep this long")
 	flag.DurationVar(&o.cooldown, "fetch-cooldown", 0, "riverexec.Config.FetchCooldown (default: the executor's)")
 	flag.StringVar(&o.child, "child", "", "internal: run as a worker for this DAG (chain or wide)")
+	flag.Usage = harness.Usage("river", "child") // the -dsn default, password hidden
 	flag.Parse()
 	for _, w := range strings.Split(workers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(w))

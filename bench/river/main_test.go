@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // says, once, when database tests skipped and how to run them
 }
 
 // TestSmoke runs the benchmark once on a few tasks: every case completes and the report
@@ -34,4 +35,17 @@ func TestSmoke(t *testing.T) {
 	for _, want := range []string{"| chain, in process |", "| chain, river, 1 worker |", "Added latency per task:", "| 1 worker(s) |", "| 2 worker(s) |"} {
 		require.Contains(t, out.String(), want)
 	}
+}
+
+// TestUsageHidesThePassword: the -dsn flag's default comes from SLUICE_TEST_DATABASE_URL,
+// and the usage text that a mistyped flag prints shows it without its password.
+func TestUsageHidesThePassword(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-bogus")
+	cmd.Env = append(os.Environ(), childEnv+"=1", "SLUICE_TEST_DATABASE_URL=postgres://etl:Hunter2Secret@db.internal/wh")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "a mistyped flag fails")
+	require.Contains(t, string(out), "-dsn")
+	require.Contains(t, string(out), "postgres://etl:xxxxx@db.internal/wh")
+	require.NotContains(t, string(out), "Hunter2Secret")
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -145,23 +144,35 @@ func TestKillWorkerDuringLoad(t *testing.T) {
 }
 
 // TestTwoRunsOfOneWindow starts two `run` commands for the same DAG and window at
-// once, in two processes: the window runs once, and the other exits 75.
+// once, in two processes: the window runs once, and the other exits 75. The load that
+// runs waits on a lock the test holds until the other command has ended, so that a
+// process that starts late under load cannot find the window's run already over.
 func TestTwoRunsOfOneWindow(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, "kill")
-	c.startWorker("twice-w0", slowEnv+"=20ms")
-	c.startWorker("twice-w1", slowEnv+"=20ms")
+	ctx := context.Background()
+	key := fmt.Sprint(time.Now().UnixNano()) // advisory locks are the database's, not the schema's
+	c.startWorker("twice-w0", slowEnv+"=20ms", holdEnv+"="+key)
+	c.startWorker("twice-w1", slowEnv+"=20ms", holdEnv+"="+key)
+	gate, err := c.db.Pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer gate.Release()
 	for round := range 3 {
-		codes := make(chan int, 2)
+		_, err := gate.Exec(ctx, `SELECT pg_advisory_lock($1::bigint)`, key)
+		require.NoError(t, err)
+		codes := make(chan result, 2)
 		for range 2 {
-			go func() { codes <- c.run(nil, "run", "--logical-date", "2026-01-02").code }()
+			go func() { codes <- c.run(nil, "run", "--logical-date", "2026-01-02") }()
 		}
-		got := []int{<-codes, <-codes}
-		slices.Sort(got)
-		require.Equal(t, []int{0, dag.ExitLocked}, got, "round %d", round)
+		first := <-codes
+		require.Equal(t, dag.ExitLocked, first.code, "round %d: the run that lost the lock\n%s", round, first.stderr)
+		_, err = gate.Exec(ctx, `SELECT pg_advisory_unlock($1::bigint)`, key)
+		require.NoError(t, err)
+		second := <-codes
+		require.Equal(t, 0, second.code, "round %d: the run that held the lock\n%s", round, second.stderr)
 	}
 	var runs, attempts int
-	require.NoError(t, c.db.Pool.QueryRow(context.Background(), `SELECT
+	require.NoError(t, c.db.Pool.QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM dag_runs WHERE window_start = '2026-01-02T00:00:00Z'),
 		(SELECT count(*) FROM dag_attempts WHERE task = 'extract')`).Scan(&runs, &attempts))
 	require.Equal(t, 3, runs, "one run per round")

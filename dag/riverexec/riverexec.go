@@ -157,6 +157,9 @@ func New(store *pgstore.Store, cfg Config) (*Executor, error) {
 	client, err := river.NewClient(riverpgxv5.New(e.pool), &river.Config{Schema: e.schema, Logger: e.log,
 		FetchCooldown: cfg.FetchCooldown, FetchPollInterval: cfg.FetchPollInterval})
 	if err != nil {
+		if e.ownPool != nil {
+			e.ownPool.Close()
+		}
 		return nil, fmt.Errorf("riverexec: %w", err)
 	}
 	e.client = client

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +258,65 @@ func TestCancelStopsRemoteAttempts(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, "saw the cancellation", rep.Task("wait").Error)
 	require.Equal(t, dag.StatusUpstreamFailed, rep.Task("next").Status)
+}
+
+// TestAttemptErrorsHidePasswords: a task whose error quotes a connection string leaves
+// its password out of everything the queue keeps and shows: the attempts table, river's
+// job errors (which river's UI lists), the report and the operator page.
+func TestAttemptErrorsHidePasswords(t *testing.T) {
+	t.Parallel()
+	const secret = "Hunter2Secret"
+	e := newEnv(t)
+	x := e.executor("secret-w0")
+	d := dag.New("secrets", dag.Config{Executor: x, Store: e.store})
+	d.Task("open", func(context.Context, *dag.Run) error {
+		return errors.New("open postgres://etl:" + secret + "@db/wh: refused")
+	})
+	e.work(x, d, dag.WorkOptions{})
+	rep, err := d.Run(context.Background(), etl.Window{})
+	require.ErrorIs(t, err, dag.ErrRunFailed)
+	require.Contains(t, rep.Task("open").Error, "postgres://etl:xxxxx@db/wh")
+
+	ctx := context.Background()
+	var attemptErr string
+	require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT error FROM dag_attempts WHERE run_id = $1`, rep.RunID).Scan(&attemptErr))
+	require.Contains(t, attemptErr, "postgres://etl:xxxxx@db/wh: refused")
+	// River records the job's end after the worker reported the attempt.
+	var jobErrors string
+	require.Eventually(t, func() bool {
+		require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT coalesce(string_agg(errors::text, ' '), '') FROM river_job
+			WHERE state = 'discarded'`).Scan(&jobErrors))
+		return jobErrors != ""
+	}, time.Minute, 20*time.Millisecond, "river never discarded the failed job")
+	require.Contains(t, jobErrors, "refused", "river keeps the attempt's error")
+	require.NotContains(t, jobErrors, secret)
+
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	h, err := x.Handler(hctx, d)
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/runs/"+rep.RunID, nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Contains(t, rec.Body.String(), "postgres://etl:xxxxx@db/wh")
+	require.NotContains(t, rec.Body.String(), secret)
+}
+
+// TestQueuedCommandPrintsToStdout: what a command queued with Submit prints reaches the
+// worker's WorkOptions.Stdout, which MainArgs sets to its own (password-hiding) stdout.
+func TestQueuedCommandPrintsToStdout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	x := e.executor("stdout-w0")
+	d := dag.New("printing", dag.Config{Executor: x, Store: e.store})
+	d.Task("a", func(context.Context, *dag.Run) error { return nil })
+	var out lockedBuffer
+	e.work(x, d, dag.WorkOptions{Stdout: &out, Command: func(_ context.Context, args []string, stdout io.Writer) error {
+		_, err := fmt.Fprintf(stdout, "ran %s\n", strings.Join(args, " "))
+		return err
+	}})
+	_, err := x.Submit(context.Background(), d, []string{"run", "--logical-date=2026-01-05"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return out.String() == "ran run --logical-date=2026-01-05\n" },
+		time.Minute, 10*time.Millisecond, "the command's output never reached Stdout: %q", out.String())
 }

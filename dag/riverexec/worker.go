@@ -22,6 +22,7 @@ import (
 
 	"github.com/sluice-etl/sluice/dag"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/redact"
 )
 
 // Work runs attempts of d's tasks, and commands queued with [Executor.Submit], until
@@ -44,7 +45,10 @@ func (e *Executor) Work(ctx context.Context, d *dag.DAG, opts dag.WorkOptions) e
 	if conc <= 0 {
 		conc = e.cfg.Concurrency
 	}
-	w := &worker{e: e, d: d, opts: opts, out: os.Stdout}
+	w := &worker{e: e, d: d, opts: opts, out: opts.Stdout}
+	if w.out == nil {
+		w.out = os.Stdout
+	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &attemptWorker{w: w}); err != nil {
 		return fmt.Errorf("riverexec: %w", err)
@@ -202,10 +206,24 @@ func (aw *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) 
 	unlocked, err = e.record(context.WithoutCancel(ctx), conn, a, r, runErr, lockName)
 	if err != nil {
 		e.log.Error("riverexec: record attempt", slog.String("task", a.Task), slog.Int("attempt", a.Attempt), slog.Any("error", err))
-		return errors.Join(runErr, err)
+		return hidePasswords(errors.Join(runErr, err))
 	}
-	return runErr
+	return hidePasswords(runErr)
 }
+
+// hidePasswords returns err with the passwords of the connection strings its text
+// quotes hidden: river keeps a failed job's error text, and river's UI shows it.
+func hidePasswords(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &redactedError{err}
+}
+
+type redactedError struct{ err error }
+
+func (e *redactedError) Error() string { return redact.DSN(e.err.Error()) }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // watchSession pings the lock's session while the attempt runs, until done is closed,
 // and cancels the attempt when the session is gone. A ping is never cancelled halfway:
@@ -240,7 +258,8 @@ func (e *Executor) record(ctx context.Context, conn *pgxpool.Conn, a attemptArgs
 	status, msg, step := "success", (*string)(nil), (*string)(nil)
 	if runErr != nil {
 		status = "failed"
-		s := runErr.Error()
+		// The attempts table is history that the scheduler's report and the UI show.
+		s := redact.DSN(runErr.Error())
 		msg = &s
 		if st := etl.Step(runErr); st != "" {
 			step = &st

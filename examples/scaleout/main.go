@@ -25,6 +25,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluice-etl/sluice/dag"
@@ -95,7 +96,8 @@ func build(pool *pgxpool.Pool, schema string) *dag.DAG {
 		}
 		return s
 	}
-	orders := fmt.Sprintf("%q.orders", schema)
+	table := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() } // quoted as SQL quotes names
+	orders := table("orders")
 
 	d.Pipeline(&etl.Pipeline{
 		Name:   "extract",
@@ -123,8 +125,9 @@ func build(pool *pgxpool.Pool, schema string) *dag.DAG {
 		Name: "daily_report",
 		Meta: etl.Meta{Description: "One line a day: orders, large orders and the total."},
 		Source: read("daily_report", fmt.Sprintf(`SELECT t.placed, t.orders, coalesce(l.large, 0) AS large_orders, t.total_cents
-			FROM (SELECT placed, sum(orders)::bigint AS orders, sum(total_cents)::bigint AS total_cents FROM %[1]q.region_totals GROUP BY 1) t
-			LEFT JOIN (SELECT date_trunc('day', placed) AS placed, count(*) AS large FROM %[1]q.large_orders GROUP BY 1) l USING (placed)`, schema)),
+			FROM (SELECT placed, sum(orders)::bigint AS orders, sum(total_cents)::bigint AS total_cents FROM %s GROUP BY 1) t
+			LEFT JOIN (SELECT date_trunc('day', placed) AS placed, count(*) AS large FROM %s GROUP BY 1) l USING (placed)`,
+			table("region_totals"), table("large_orders"))),
 		Sink: &postgres.WindowReplace{Target: target("daily_report", "placed"), TimeColumn: "placed"},
 	}).After("large_orders", "region_totals")
 	return d

@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-etl/sluice/dag"
+	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/pgtest"
 )
 
@@ -27,7 +30,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // says, once, when database tests skipped and how to run them
 }
 
 func command(t *testing.T, db *pgtest.DB, args ...string) *exec.Cmd {
@@ -135,4 +138,25 @@ func TestRiverWithTwoWorkers(t *testing.T) {
 		require.Equal(t, want, dump(t, db, table), table)
 	}
 	require.Len(t, dump(t, db, "daily_report"), 2)
+}
+
+// TestAnySchemaName runs the DAG in process in a schema whose name needs quoting: the
+// queries the example writes by hand quote it as SQL does, not as Go does.
+func TestAnySchemaName(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	schema := db.Schema + `_a"b\c`
+	quoted := pgx.Identifier{schema}.Sanitize()
+	_, err := db.Pool.Exec(ctx, "CREATE SCHEMA "+quoted)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = db.Pool.Exec(context.Background(), "DROP SCHEMA "+quoted+" CASCADE") })
+	d := build(db.Pool, schema)
+	day := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	rep, err := d.Run(ctx, etl.Window{Start: day, End: day.AddDate(0, 0, 1)})
+	require.NoError(t, err)
+	require.Equal(t, 4, rep.Count(dag.StatusSuccess))
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, "SELECT count(*) FROM "+quoted+".daily_report").Scan(&n))
+	require.Equal(t, 1, n)
 }

@@ -8,25 +8,23 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/sluice-etl/sluice/internal/pgtest"
 )
 
 // EnvVar names the environment variable that holds the test server's DSN, in the form
 // the go-sql-driver/mysql driver reads, such as root@tcp(127.0.0.1:3306)/test.
 const EnvVar = "SLUICE_TEST_MYSQL_URL"
 
-// DSN returns the test server's DSN, or skips the test when it is unset.
+// DSN returns the test server's DSN, or skips the test when it is unset, counting the
+// skip for the notice a package's TestMain prints through pgtest.Main.
 func DSN(tb testing.TB) string {
 	tb.Helper()
-	dsn := os.Getenv(EnvVar)
-	if dsn == "" {
-		tb.Skip("MySQL tests are off: set " + EnvVar + "='root@tcp(127.0.0.1:3306)/test' to run them")
-	}
-	return dsn
+	return pgtest.Require(tb, EnvVar, "root@tcp(127.0.0.1:3306)/test")
 }
 
 // DB is a database of the test server that belongs to one test.

@@ -51,8 +51,8 @@
 // with a *[WarningsError] quoting the server (row and column included), as does a stored
 // row count that differs from the rows sent; the transaction then rolls everything back.
 // Values are what a plain INSERT with a bound parameter would store, with two kinds of
-// exception, both refusals of a silent change, reported as a *[ValueError] naming the row,
-// column and value:
+// exception, both refusals of a silent change, reported as a *[ValueError] naming the row
+// (and its input's line, when the stream knows it), column and value:
 //
 //   - a decimal with more digits after the point than the column's scale, which INSERT
 //     rounds with a note, and a time with more sub-second digits than a DATETIME or
@@ -86,7 +86,8 @@
 //     the table object and would not follow, so Swap refuses tables that have them, or
 //     that others reference ([ErrSwapUnsafe]). The rename commits the load of the new
 //     table; the watermark and run record are written in a transaction after it, so a
-//     crash in between leaves the new, checked rows in place without a record of the run.
+//     crash in between leaves the new, checked rows in place, and the run's record
+//     "running" until the next run marks it "abandoned".
 //     A swap holds a lock named after the table ("sluice-swap:...") so that two pipelines
 //     never swap one table at once, and drops the new and old tables that a killed swap
 //     left behind before it starts.

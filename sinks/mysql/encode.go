@@ -119,12 +119,17 @@ func joinComma(parts []string) string {
 }
 
 // ValueError is a value the bulk path cannot write into its column without changing it.
-// It names the table, the row (1-based, in stream order), the column and the value.
+// It names the table, the row (1-based, in stream order), the line of the input it came
+// from when the stream knows it, the column and the value.
 type ValueError struct {
 	// Table is the table being loaded, as database.table.
 	Table string
 	// Row is the row's number in the stream, from 1.
 	Row int64
+	// Source and Line say where the row came from, when the stream says so (see
+	// [etl.Stream.Position]): the input's name and the line its record starts on.
+	Source string
+	Line   int64
 	// Column is the target column.
 	Column string
 	// Value is the offending value as text, cut to a readable length.
@@ -135,7 +140,11 @@ type ValueError struct {
 
 // Error implements the error interface.
 func (e *ValueError) Error() string {
-	return fmt.Sprintf("table %s, row %d, column %q: value %s: %v", e.Table, e.Row, e.Column, e.Value, e.Err)
+	loc := ""
+	if e.Source != "" {
+		loc = fmt.Sprintf("%s: line %d: ", e.Source, e.Line)
+	}
+	return fmt.Sprintf("%stable %s, row %d, column %q: value %s: %v", loc, e.Table, e.Row, e.Column, e.Value, e.Err)
 }
 
 // Unwrap returns the reason.
@@ -276,10 +285,17 @@ func (c *colPlan) appendFloat(b []byte, f float64, bits int) ([]byte, error) {
 
 // appendTime writes a time by the timestamp rule of package sinks: into DATETIME and
 // TIMESTAMP as its UTC wall-clock time (the session's time zone is UTC, so a TIMESTAMP
-// stores the instant), with exactly the column's fractional digits; a date value into a
-// DATE by its own year, month and day. A time the column cannot hold exactly (sub-second
+// stores the instant), with exactly the column's fractional digits; a date value
+// (etl.TypeDate), into any column, by its own year, month and day. A time the column cannot hold exactly (sub-second
 // digits beyond its precision, a time of day in a DATE) is refused rather than rounded.
 func (c *colPlan) appendTime(b []byte, t time.Time) ([]byte, error) {
+	if c.stream.Type == etl.TypeDate {
+		// A date value is its own calendar day wherever it goes, never shifted by a zone:
+		// its wall clock is read as UTC, which the conversions below leave as it is.
+		y, mo, d := t.Date()
+		h, mi, s := t.Clock()
+		t = time.Date(y, mo, d, h, mi, s, t.Nanosecond(), time.UTC)
+	}
 	switch c.col.DataType {
 	case "date":
 		if c.stream.Type != etl.TypeDate {

@@ -154,6 +154,8 @@ func TestValuesEncodeForTheirColumns(t *testing.T) {
 		{"datetime(6) too fine", col("datetime", -1, 6, etl.TypeTimestamp), time.Date(2026, 2, 28, 3, 0, 0, 1, time.UTC), "", "6 fractional digits"},
 		{"timestamp", col("timestamp", -1, 6, etl.TypeTimestamp), time.Date(1970, 1, 1, 0, 0, 1, 0, time.UTC), "1970-01-01 00:00:01.000000", ""},
 		{"date keeps its day", col("date", -1, -1, etl.TypeDate), time.Date(2026, 3, 1, 0, 0, 0, 0, time.FixedZone("+14", 14*3600)), "2026-03-01", ""},
+		{"date into datetime keeps its day", col("datetime", -1, 0, etl.TypeDate), time.Date(2026, 3, 1, 0, 0, 0, 0, time.FixedZone("+14", 14*3600)), "2026-03-01 00:00:00", ""},
+		{"date into text keeps its day", col("varchar", -1, -1, etl.TypeDate), time.Date(2026, 3, 1, 0, 0, 0, 0, time.FixedZone("+14", 14*3600)), "2026-03-01", ""},
 		{"timestamp into date at midnight", col("date", -1, -1, etl.TypeTimestamp), time.Date(2026, 3, 1, 9, 0, 0, 0, plus9), "2026-03-01", ""},
 		{"timestamp into date", col("date", -1, -1, etl.TypeTimestamp), time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC), "", "time of day"},
 		{"time into text", col("varchar", -1, -1, etl.TypeTimestamp), time.Date(2026, 3, 1, 1, 2, 3, 4e8, plus9), "2026-02-28 16:02:03.4", ""},

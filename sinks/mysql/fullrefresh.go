@@ -134,7 +134,7 @@ func (m *refreshMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in e
 		if _, err := t.Exec(ctx, "DELETE FROM "+target); err != nil {
 			return 0, fmt.Errorf("delete from %s: %w", m.p.name(), err)
 		}
-		m.loaded, err = loadData(ctx, t, target, m.p.plan, in.Rows)
+		m.loaded, err = loadData(ctx, t, target, m.p.plan, in)
 		return m.loaded, err
 	}
 
@@ -162,7 +162,7 @@ func (m *refreshMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in e
 		return 0, fmt.Errorf("create table %s for the swap: %w", newTable, err)
 	}
 	m.newTable = newTable
-	m.loaded, err = loadData(ctx, t, qualify(m.p.schema, newTable), m.p.plan, in.Rows)
+	m.loaded, err = loadData(ctx, t, qualify(m.p.schema, newTable), m.p.plan, in)
 	return m.loaded, err
 }
 
@@ -184,7 +184,8 @@ func (m *refreshMode) CheckTable() (string, string) {
 // old rows or the new ones. A failed rename changes nothing. The watermark and the run
 // record are written in a new transaction after it: a crash between the rename and their
 // commit leaves the new rows in place with the watermark of the run before, which a full
-// refresh does not depend on, and no record of the run.
+// refresh does not depend on, and the run's record "running", which the next run marks
+// "abandoned".
 func (m *refreshMode) Publish(ctx context.Context, ltx load.Tx, run *etl.Run) error {
 	if m.newTable == "" {
 		return nil

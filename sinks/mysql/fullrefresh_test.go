@@ -309,7 +309,13 @@ func TestPipelineLock(t *testing.T) {
 		_, err := runLoad(ctx, "locked", sink, itemSchema, item(1, "a", 1, t0, false))
 		done <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// Release the lock only once the run waits for it, so that the wait is what is tested.
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := db.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK%'",
+			db.Name).Scan(&waiting)
+		return err == nil && waiting == 1
+	}, time.Minute, 10*time.Millisecond, "the second run never waited for the lock")
 	require.NoError(t, holder.QueryRowContext(ctx, "SELECT RELEASE_LOCK(?)", mysql.LockName(db.Name, "locked")).Scan(&got))
 	require.NoError(t, <-done)
 	require.Equal(t, []string{"1|a|1"}, contents(t, db.DB, "items"))
@@ -349,4 +355,40 @@ func TestSwapDropsWhatAKilledSwapLeft(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"1|a|1"}, contents(t, db.DB, "items"))
 	requireNoStray(t, db.DB)
+}
+
+// A value the column cannot hold is named by the line of the input it came from, when
+// the stream says where its rows come from (etl.Stream.Position), as the other sinks
+// name it; merge stages go through the same path.
+func TestValueErrorsNameTheSourceLine(t *testing.T) {
+	t.Parallel()
+	db := mysqltest.New(t)
+	ctx := context.Background()
+	execSQL(t, db.DB, "CREATE TABLE amounts (id BIGINT PRIMARY KEY, amount DECIMAL(10,2))")
+	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "amount", Type: etl.TypeNumeric}}
+	rows := []etl.Row{{int64(1), etl.Decimal("1.50")}, {int64(2), etl.Decimal("2.25")}, {int64(3), etl.Decimal("3.125")}}
+	src := etl.ExtractFunc(func(context.Context, *etl.Run) (etl.Stream, error) {
+		line := int64(0)
+		return etl.Stream{Schema: schema, Position: func() etl.Position { return etl.Position{Source: "amounts.csv", Line: line} },
+			Rows: func(yield func(etl.Row, error) bool) {
+				for i, r := range rows {
+					line = int64(10 + 2*i) // records on every other line
+					if !yield(r, nil) {
+						return
+					}
+				}
+			}}, nil
+	})
+	for _, sink := range []etl.Loader{
+		&mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "amounts"}},
+		&mysql.Merge{Target: mysql.Target{DB: db.DB, Table: "amounts"}},
+	} {
+		_, err := (&etl.Pipeline{Name: "amounts", Source: src, Sink: sink}).Run(ctx, etl.Window{})
+		var ve *mysql.ValueError
+		require.ErrorAs(t, err, &ve)
+		require.Equal(t, "amounts.csv", ve.Source)
+		require.Equal(t, int64(14), ve.Line)
+		require.Equal(t, int64(3), ve.Row)
+		require.ErrorContains(t, err, `amounts.csv: line 14: table `+db.Name+`.amounts, row 3, column "amount": value "3.125"`)
+	}
 }

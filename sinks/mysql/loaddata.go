@@ -19,8 +19,8 @@ import (
 // chunk is how many encoded bytes the encoder hands to the driver at a time.
 const chunk = 64 << 10
 
-// loadData streams rows into table (quoted and qualified) with LOAD DATA LOCAL INFILE
-// inside tx, and returns how many rows the server stored.
+// loadData streams in's rows into table (quoted and qualified) with LOAD DATA LOCAL
+// INFILE inside tx, and returns how many rows the server stored.
 //
 // The rows are encoded on a goroutine of their own into a pipe that the driver reads
 // through a reader handler registered under a name unique to this load, so encoding
@@ -31,11 +31,11 @@ const chunk = 64 << 10
 // rounded, zeroed) and a duplicate key skips the row. So any warning, notes included,
 // fails the load, as does a stored row count that differs from the rows sent; the
 // caller's transaction then rolls everything back.
-func loadData(ctx context.Context, t *tx, table string, plan *loadPlan, rows iter.Seq2[etl.Row, error]) (int64, error) {
+func loadData(ctx context.Context, t *tx, table string, plan *loadPlan, in etl.Stream) (int64, error) {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	name := "sluice-" + hex.EncodeToString(id[:])
-	enc := &encoder{plan: plan, rows: rows}
+	enc := &encoder{plan: plan, rows: in.Rows, pos: in.Position}
 	mysqldriver.RegisterReaderHandler(name, enc.start)
 	defer mysqldriver.DeregisterReaderHandler(name)
 
@@ -74,6 +74,7 @@ func loadData(ctx context.Context, t *tx, table string, plan *loadPlan, rows ite
 type encoder struct {
 	plan *loadPlan
 	rows iter.Seq2[etl.Row, error]
+	pos  func() etl.Position // where the current row came from; nil when unknown
 
 	once    sync.Once
 	started bool
@@ -113,6 +114,11 @@ func (e *encoder) encode(pw *io.PipeWriter) {
 		}
 		e.n++
 		if buf, err = e.plan.appendRow(buf, row, e.n); err != nil {
+			var ve *ValueError
+			if e.pos != nil && errors.As(err, &ve) {
+				p := e.pos()
+				ve.Source, ve.Line = p.Source, p.Line
+			}
 			break
 		}
 		if len(buf) >= chunk {

@@ -204,7 +204,7 @@ func (mm *mergeMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in et
 	if err := createStage(ctx, t, p, mm.stage, mm.names, true); err != nil {
 		return 0, err
 	}
-	return loadData(ctx, t, mm.stage, p.plan, in.Rows)
+	return loadData(ctx, t, mm.stage, p.plan, in)
 }
 
 func containsFoldSchema(s etl.Schema, name string) bool { return containsFold(s.Names(), name) }
@@ -415,7 +415,7 @@ func (mm *mergeMode) reconcile(ctx context.Context, t *tx, run *etl.Run, r *Reco
 		quoteList(names)+" FROM "+p.sql()+" WHERE 1 = 0"); err != nil {
 		return 0, fmt.Errorf("reconcile %s: create the key stage: %w", p.name(), err)
 	}
-	n, err := loadData(ctx, t, mm.keys, plan, keys.Rows)
+	n, err := loadData(ctx, t, mm.keys, plan, keys)
 	if err != nil {
 		return 0, fmt.Errorf("reconcile %s: %w", p.name(), err)
 	}

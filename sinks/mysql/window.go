@@ -84,7 +84,7 @@ func (wm *windowMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in e
 		run.Window.Start, run.Window.End); err != nil {
 		return 0, fmt.Errorf("delete window %s of %s: %w", run.Window, wm.p.name(), err)
 	}
-	wm.loaded, err = loadData(ctx, t, wm.p.sql(), wm.p.plan, in.Rows)
+	wm.loaded, err = loadData(ctx, t, wm.p.sql(), wm.p.plan, in)
 	return wm.loaded, err
 }
 
