@@ -53,8 +53,9 @@ type Config struct {
 	Paths map[string]string
 
 	// Pagination says how to find the next page: [NextLink], [LinkHeader],
-	// [NextCursor], [PageNumber] or [Offset]. Every style stops at a page with no
-	// records. Defaults to nil: URL is the only page.
+	// [NextCursor], [PageNumber] or [Offset]. PageNumber and Offset stop at a page with
+	// no records; the others stop where the API gives no next link or cursor. Defaults
+	// to nil: URL is the only page.
 	Pagination Pagination
 	// MaxPages bounds the pages one run fetches, against an API that paginates forever;
 	// the empty page that ends a PageNumber or Offset walk counts. Defaults to 10,000; a

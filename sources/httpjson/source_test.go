@@ -966,3 +966,93 @@ func TestLargePageIsStreamed(t *testing.T) {
 	// Reading the page whole would hold it all; the source holds its read buffer.
 	require.Less(t, int64(peak)-int64(before), int64(1<<20))
 }
+
+// TestEmptyPagesWithALinkAreFollowed: an API that filters its pages after cutting them
+// serves an empty page that still has a next link or cursor; the run reads on past it,
+// and a link or cursor that comes back after empty pages still fails as a loop.
+func TestEmptyPagesWithALinkAreFollowed(t *testing.T) {
+	t.Parallel()
+	// Pages 2 and 3 are empty; page 4 holds the last records.
+	records := map[int]string{1: recordsJSON(1, 3), 2: "[]", 3: "null", 4: recordsJSON(4, 6)}
+	tests := []struct {
+		name string
+		cfg  httpjson.Config
+		body func(n int) (string, http.Header)
+	}{
+		{"next link", httpjson.Config{Records: "data", Pagination: httpjson.NextLink{Path: "next"}},
+			func(n int) (string, http.Header) {
+				next := "null"
+				if n < 4 {
+					next = fmt.Sprintf(`"/items?p=%d"`, n+1)
+				}
+				return fmt.Sprintf(`{"data":%s,"next":%s}`, records[n], next), nil
+			}},
+		{"Link header", httpjson.Config{Records: "data", Pagination: httpjson.LinkHeader{}},
+			func(n int) (string, http.Header) {
+				h := http.Header{}
+				if n < 4 {
+					h.Set("Link", fmt.Sprintf(`</items?p=%d>; rel="next"`, n+1))
+				}
+				return fmt.Sprintf(`{"data":%s}`, records[n]), h
+			}},
+		{"cursor", httpjson.Config{Records: "data", Pagination: httpjson.NextCursor{Path: "cursor", Param: "p"}},
+			func(n int) (string, http.Header) {
+				next := "null"
+				if n < 4 {
+					next = strconv.Itoa(n + 1)
+				}
+				return fmt.Sprintf(`{"data":%s,"cursor":%s}`, records[n], next), nil
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				n, _ := strconv.Atoi(r.URL.Query().Get("p"))
+				body, h := tt.body(max(n, 1))
+				for k, v := range h {
+					w.Header()[k] = v
+				}
+				fmt.Fprint(w, body)
+			}))
+			t.Cleanup(srv.Close)
+			cfg := tt.cfg
+			cfg.URL = srv.URL + "/items"
+			rows, err := collect(t, newSource(t, cfg), nil)
+			require.NoError(t, err)
+			require.Equal(t, append(wantRows(1, 3), wantRows(4, 6)...), rows)
+			require.Equal(t, int32(4), calls.Load())
+		})
+	}
+
+	t.Run("a loop through empty pages fails", func(t *testing.T) {
+		t.Parallel()
+		for _, tt := range []struct {
+			cfg    httpjson.Config
+			prefix string // what the body puts before the page number
+		}{
+			{httpjson.Config{Records: "data", Pagination: httpjson.NextLink{Path: "next"}}, "/items?p="},
+			{httpjson.Config{Records: "data", Pagination: httpjson.NextCursor{Path: "next", Param: "p"}}, ""},
+		} {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				// Empty pages whose links go 1 -> 2 -> 3 -> 2.
+				next := "3"
+				if p := r.URL.Query().Get("p"); p == "" || p == "3" {
+					next = "2"
+				}
+				fmt.Fprintf(w, `{"data":[],"next":%q}`, tt.prefix+next)
+			}))
+			cfg := tt.cfg
+			cfg.URL = srv.URL + "/items"
+			_, err := collect(t, newSource(t, cfg), nil)
+			srv.Close()
+			require.ErrorIs(t, err, httpjson.ErrRepeatedPage, "%T", cfg.Pagination)
+			require.Contains(t, err.Error(), "page 3 gives the")
+			require.Equal(t, int32(3), calls.Load())
+		}
+	})
+}
