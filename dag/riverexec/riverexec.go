@@ -646,7 +646,13 @@ func (e *Executor) listenOnce(ctx context.Context, listening func()) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		// WaitForNotification returns once ctx is done; closing must not then wait on
+		// a server that stopped answering.
+		c, cancel := cleanupContext(ctx)
+		defer cancel()
+		_ = conn.Close(c)
+	}()
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{e.channel()}.Sanitize()); err != nil {
 		return err
 	}

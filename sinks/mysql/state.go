@@ -66,7 +66,7 @@ func (s *State) with(ctx context.Context, pipeline string, lock bool, fn func(di
 		if err != nil {
 			return load.LockHint(err, s.LockWait)
 		}
-		defer release(context.WithoutCancel(ctx))
+		defer load.Release(ctx, release)
 	}
 	return fn(d, sess)
 }

@@ -81,7 +81,7 @@ func (s *State) locked(ctx context.Context, pipeline string, fn func(dialect, lo
 	if err != nil {
 		return load.LockHint(err, s.LockWait)
 	}
-	defer release(context.WithoutCancel(ctx))
+	defer load.Release(ctx, release)
 	return fn(d, sess)
 }
 
