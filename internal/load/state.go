@@ -153,7 +153,9 @@ func WriteRecord(ctx context.Context, d Dialect, tx Tx, schema string, rec Recor
 	}
 	rejects := make([]string, len(rec.Rejects), len(rec.Rejects)+1)
 	for i, r := range rec.Rejects {
-		rejects[i] = r.Error()
+		// A reject quotes its source, which may be a URL with a credential in it; the
+		// record is history anyone with the table can read.
+		rejects[i] = redact.DSN(r.Error())
 	}
 	if more := rec.Stats.RowsRejected - int64(len(rec.Rejects)); more > 0 && len(rec.Rejects) > 0 {
 		// The run keeps the first rejects only; say that the list was cut, and by how much.
