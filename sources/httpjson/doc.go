@@ -144,6 +144,11 @@
 // the rows. With no stored watermark the first run reads everything. The watermark never
 // moves back.
 //
+// A record whose cursor is null or missing is never skipped or loaded silently: by
+// default ([NullCursorError]) the run fails with an [*Error] that names the record and
+// the column and matches [ErrNullCursor], as sources/postgres fails on a NULL cursor. With
+// [NullCursorAlways] such records are yielded and leave the watermark alone.
+//
 // The Since parameter goes on the first page's URL, and on the pages built from it
 // (PageNumber, Offset, NextCursor). A next link or Link header is followed as the API
 // wrote it: the API carries its own filter there.

@@ -200,6 +200,9 @@ func (s *Source) incremental() error {
 	if cfg.LookBack < 0 {
 		return bad("LookBack %s is negative", cfg.LookBack)
 	}
+	if cfg.NullCursor > NullCursorAlways {
+		return bad("unknown NullCursor policy %d", cfg.NullCursor)
+	}
 	if cfg.Cursor == "" {
 		switch {
 		case cfg.Since != "":

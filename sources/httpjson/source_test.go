@@ -690,6 +690,53 @@ func TestIncremental(t *testing.T) {
 	require.True(t, next.(time.Time).Equal(time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC)), "%v", next)
 }
 
+// TestNullCursorFailsByDefaultNamingTheRecord: a record whose cursor is null or missing
+// fails the run with an error naming its page, its position and the column, as a NULL
+// cursor does in sources/postgres, however many bad records are allowed; with
+// NullCursorAlways it is yielded and leaves the watermark alone.
+func TestNullCursorFailsByDefaultNamingTheRecord(t *testing.T) {
+	t.Parallel()
+	sch := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "updated_at", Type: etl.TypeTimestamp}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("page") == "2" {
+			fmt.Fprint(w, `{"data":[{"id":3,"meta":{"updated":"2026-11-30T09:00:00Z"}},{"id":4,"meta":{"updated":null}},{"id":5,"meta":{}}]}`)
+			return
+		}
+		if r.URL.Query().Get("page") == "3" {
+			fmt.Fprint(w, `{"data":[]}`)
+			return
+		}
+		fmt.Fprint(w, `{"data":[{"id":1,"meta":{"updated":"2026-11-30T10:00:00Z"}},{"id":2,"meta":{"updated":"2026-11-30T08:00:00Z"}}]}`)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := httpjson.Config{URL: srv.URL + "/changes", Schema: sch, Records: "data", Paths: map[string]string{"updated_at": "meta.updated"},
+		Cursor: "updated_at", Since: "since", Pagination: httpjson.PageNumber{Param: "page"}, MaxBadRecords: 10}
+
+	run := etl.NewRun("p", etl.Window{})
+	run.SetWatermark(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	_, err := collect(t, newSource(t, cfg), run)
+	require.ErrorIs(t, err, httpjson.ErrNullCursor)
+	var e *httpjson.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, 2, e.Page)
+	require.Equal(t, 2, e.Record, "the record with the null")
+	require.Equal(t, "updated_at", e.Column)
+	require.Equal(t, "meta.updated", e.Field)
+	require.ErrorContains(t, err, `record 2: field "meta.updated" (column "updated_at")`)
+	require.Zero(t, run.Stats().RowsRejected, "not a bad record: nothing was skipped")
+	next, _ := run.NextWatermark()
+	require.True(t, next.(time.Time).Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)), "the watermark stays: %v", next)
+
+	cfg.NullCursor = httpjson.NullCursorAlways
+	run = etl.NewRun("p", etl.Window{})
+	rows, err := collect(t, newSource(t, cfg), run)
+	require.NoError(t, err)
+	require.Equal(t, []etl.Row{{int64(1), time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)}, {int64(2), time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)},
+		{int64(3), time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}, {int64(4), nil}, {int64(5), nil}}, rows)
+	next, _ = run.NextWatermark()
+	require.True(t, next.(time.Time).Equal(time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)), "null cursors never move the watermark: %v", next)
+}
+
 func TestIncrementalFormats(t *testing.T) {
 	t.Parallel()
 	var got atomic.Value
@@ -888,6 +935,7 @@ func TestConfigErrors(t *testing.T) {
 		{httpjson.Config{URL: "http://x", Schema: schema, Since: "s"}, "Since needs a Cursor"},
 		{httpjson.Config{URL: "http://x", Schema: schema, Cursor: "nope", Since: "s"}, `Cursor names "nope"`},
 		{httpjson.Config{URL: "http://x", Schema: schema, Deleted: "nope"}, `Deleted names "nope"`},
+		{httpjson.Config{URL: "http://x", Schema: schema, Cursor: "id", Since: "s", NullCursor: 9}, "unknown NullCursor"},
 		{httpjson.Config{URL: "http://x", Schema: schema, Pagination: &httpjson.NextCursor{Path: "c"}}, "NextCursor needs a Path and a Param"},
 	} {
 		_, err := httpjson.New(tt.cfg)

@@ -319,7 +319,13 @@ func (s *Source) body(ctx context.Context, st *streamState, resp *http.Response,
 			return s.reject(ctx, st, name, n, i, fe)
 		}
 		if s.cursor >= 0 {
-			if v := st.dec.row[s.cursor]; v != nil && (st.highest == nil || greater(v, st.highest)) {
+			v := st.dec.row[s.cursor]
+			if v == nil && s.cfg.NullCursor == NullCursorError {
+				c := s.cols[s.cursor]
+				return &Error{URL: name, Page: n, Record: i, Field: c.path, Column: c.name,
+					Err: fmt.Errorf("%w: fix the data at the source, or set NullCursor to NullCursorAlways", ErrNullCursor)}
+			}
+			if v != nil && (st.highest == nil || greater(v, st.highest)) {
 				st.highest = v
 			}
 		}
