@@ -148,7 +148,7 @@ func build(ctx context.Context, warehouseDSN, mysqlDSN string, seed bool) (*dag.
 		Name:   "publish_course_summary",
 		Meta:   etl.Meta{Owner: "learning-product", Description: "Copies course_summary to the product database."},
 		Source: src,
-		Sink:   publishSink(db, checks.RowCount{}, checks.UniqueKey("courseid"), checks.NotNull("students", "reviews")),
+		Sink:   publishSink(db, mysqlDSN, checks.RowCount{}, checks.UniqueKey("courseid"), checks.NotNull("students", "reviews")),
 	}).After("rollup")
 	return d, cleanup, nil
 }
@@ -160,6 +160,7 @@ const productDDL = `CREATE TABLE IF NOT EXISTS course_summary (
 // publishSink replaces the product's course_summary atomically with LOAD DATA: the old
 // rows are deleted and the new ones loaded in one transaction, the checks run inside it,
 // and the product's readers see the old summary until commit.
-func publishSink(db *sql.DB, cs ...checks.Check) etl.Loader {
-	return &mysql.FullRefresh{Target: mysql.Target{DB: db, Table: "course_summary", Checks: cs}}
+// dsn, which db was opened with, names the table for lineage.
+func publishSink(db *sql.DB, dsn string, cs ...checks.Check) etl.Loader {
+	return &mysql.FullRefresh{Target: mysql.Target{DB: db, DSN: dsn, Table: "course_summary", Checks: cs}}
 }

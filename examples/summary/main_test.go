@@ -84,7 +84,7 @@ func TestRollupThenPublishToMySQL(t *testing.T) {
 func TestFailedCheckKeepsTheProductionTable(t *testing.T) {
 	t.Parallel()
 	pg := pgtest.New(t)
-	_, my := mysqlDB(t)
+	dsn, my := mysqlDB(t)
 	ctx := context.Background()
 	d, cleanup, err := build(ctx, pg.URL, "", true)
 	require.NoError(t, err)
@@ -97,7 +97,7 @@ func TestFailedCheckKeepsTheProductionTable(t *testing.T) {
 	src, err := pgsource.New(pg.Pool, pgsource.Config{Table: "course_summary"})
 	require.NoError(t, err)
 	publish := func(cs ...checks.Check) error {
-		p := &etl.Pipeline{Name: "publish", Source: src, Sink: publishSink(my, cs...)}
+		p := &etl.Pipeline{Name: "publish", Source: src, Sink: publishSink(my, dsn, cs...)}
 		_, err := p.Run(ctx, etl.Window{})
 		return err
 	}
