@@ -22,9 +22,17 @@ func Release(ctx context.Context, release func(context.Context)) {
 	release(c)
 }
 
-// rollback ends tx under a bounded cleanup context.
-func rollback(ctx context.Context, tx Tx) {
+// Rollback ends tx under a bounded cleanup context, ignoring its error: for a deferred
+// rollback after a commit, or after a failure already reported.
+func Rollback(ctx context.Context, tx Tx) {
 	c, cancel := CleanupContext(ctx)
 	defer cancel()
 	_ = tx.Rollback(c)
+}
+
+// CloseSession closes sess under a bounded cleanup context.
+func CloseSession(ctx context.Context, sess Session) {
+	c, cancel := CleanupContext(ctx)
+	defer cancel()
+	sess.Close(c)
 }

@@ -113,7 +113,7 @@ func tablesExist(ctx context.Context, sess Session, tables ...string) bool {
 			return false
 		}
 		_, err = tx.QueryRows(ctx, "SELECT 1 FROM "+t+" WHERE 1 = 0")
-		rollback(ctx, tx)
+		Rollback(ctx, tx)
 		if err != nil {
 			return false
 		}
@@ -127,7 +127,7 @@ func execAlone(ctx context.Context, sess Session, sql string) error {
 		return err
 	}
 	if _, err := tx.Exec(ctx, sql); err != nil {
-		rollback(ctx, tx)
+		Rollback(ctx, tx)
 		return err
 	}
 	return tx.Commit(ctx)
@@ -334,7 +334,7 @@ func State(ctx context.Context, d Dialect, sess Session, schema, pipeline string
 	if err != nil {
 		return nil, err
 	}
-	defer rollback(ctx, tx)
+	defer Rollback(ctx, tx)
 	return ReadWatermark(ctx, d, tx, schema, pipeline)
 }
 
@@ -344,7 +344,7 @@ func execArgs(ctx context.Context, sess Session, sql string, args ...any) error 
 		return err
 	}
 	if _, err := tx.Exec(ctx, sql, args...); err != nil {
-		rollback(ctx, tx)
+		Rollback(ctx, tx)
 		return err
 	}
 	return tx.Commit(ctx)

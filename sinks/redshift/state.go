@@ -65,7 +65,7 @@ func (s *State) Watermark(ctx context.Context, pipeline string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer sess.Close(context.WithoutCancel(ctx))
+	defer load.CloseSession(ctx, sess)
 	return load.State(ctx, d, sess, s.meta(), pipeline)
 }
 
@@ -92,7 +92,7 @@ func (s *State) locked(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return err
 	}
-	defer sess.Close(context.WithoutCancel(ctx))
+	defer load.CloseSession(ctx, sess)
 	meta := s.meta()
 	if err := load.EnsureMeta(ctx, d, sess, meta); err != nil {
 		return err
@@ -105,7 +105,7 @@ func (s *State) locked(ctx context.Context, fn func(*tx) error) error {
 		return err
 	}
 	rt := t.(*tx)
-	defer func() { _ = rt.Rollback(context.WithoutCancel(ctx)) }()
+	defer load.Rollback(ctx, rt)
 	if s.LockWait > 0 {
 		if _, err := rt.Exec(ctx, fmt.Sprintf("SET statement_timeout TO %d", max(s.LockWait.Milliseconds(), 1))); err != nil {
 			return err
@@ -139,6 +139,6 @@ func (s *State) Runs(ctx context.Context, pipeline string, n int) ([]sinks.RunRe
 	if err != nil {
 		return nil, err
 	}
-	defer sess.Close(context.WithoutCancel(ctx))
+	defer load.CloseSession(ctx, sess)
 	return load.ReadRuns(ctx, d, sess, s.meta(), pipeline, n)
 }
