@@ -268,13 +268,13 @@ func queueName(dagName, suffix string) string {
 	return "sluice_" + clean + suffix
 }
 
-// attemptArgs is the river job of one attempt. The unique fields make river refuse a
-// second job for the same attempt; the attempts table's key refuses a second result.
+// attemptArgs is the river job of one attempt. The attempts table's key, not river's
+// uniqueness, refuses a second start or result of one attempt.
 type attemptArgs struct {
-	RunID       string        `json:"run_id" river:"unique"`
+	RunID       string        `json:"run_id"`
 	DAG         string        `json:"dag"`
-	Task        string        `json:"task" river:"unique"`
-	Attempt     int           `json:"attempt" river:"unique"`
+	Task        string        `json:"task"`
+	Attempt     int           `json:"attempt"`
 	WindowStart time.Time     `json:"window_start,omitzero"`
 	WindowEnd   time.Time     `json:"window_end,omitzero"`
 	Timeout     time.Duration `json:"timeout_ns,omitempty"`
@@ -378,17 +378,10 @@ func (e *Executor) Execute(ctx context.Context, a *dag.Attempt) error {
 	}
 	defer e.unregister(key)
 	e.awaitListener(ctx)
-	res, err := e.client.Insert(ctx, attemptArgs{
-		RunID: r.ID, DAG: r.DAG, Task: r.Task, Attempt: r.Attempt,
-		WindowStart: r.Window.Start, WindowEnd: r.Window.End, Timeout: a.Timeout,
-	}, &river.InsertOpts{Queue: queueName(r.DAG, ""), MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	jobID, err := e.insert(ctx, a)
 	if err != nil {
 		return fmt.Errorf("riverexec: queue task %q attempt %d: %w", r.Task, r.Attempt, err)
 	}
-	if res.UniqueSkippedAsDuplicate {
-		return fmt.Errorf("riverexec: task %q attempt %d of run %s is already queued as job %d", r.Task, r.Attempt, r.ID, res.Job.ID)
-	}
-	jobID := res.Job.ID
 	tick := time.NewTicker(e.cfg.CheckInterval)
 	defer tick.Stop()
 	for {
@@ -413,6 +406,38 @@ func (e *Executor) Execute(ctx context.Context, a *dag.Attempt) error {
 			return out.apply(a)
 		}
 	}
+}
+
+// insertBegin opens the transaction that queues an attempt. Its commit does not wait
+// for the WAL to reach the disk (synchronous_commit off): a worker starts the attempt
+// with a statement whose commit does wait, and so makes the job durable before the task
+// runs; a job lost with a crash of the server before that is not found by
+// [Executor.check], which fails the attempt as lost and so lets the task's retries run
+// it again. One round trip, as a plain BEGIN.
+const insertBegin = "BEGIN; SET LOCAL synchronous_commit = off"
+
+// insert queues attempt a as a river job and returns the job's ID. The job is not
+// unique in river's sense: the attempts table's key already refuses a second start or
+// result of one attempt, and river's uniqueness would cost a hash and an index entry
+// per job.
+func (e *Executor) insert(ctx context.Context, a *dag.Attempt) (int64, error) {
+	r := a.Run
+	tx, err := e.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: insertBegin})
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	res, err := e.client.InsertTx(ctx, tx, attemptArgs{
+		RunID: r.ID, DAG: r.DAG, Task: r.Task, Attempt: r.Attempt,
+		WindowStart: r.Window.Start, WindowEnd: r.Window.End, Timeout: a.Timeout,
+	}, &river.InsertOpts{Queue: queueName(r.DAG, ""), MaxAttempts: 1})
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return res.Job.ID, nil
 }
 
 // cancelled cancels the attempt's job and waits, up to CancelGrace, for the worker to

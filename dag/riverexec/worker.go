@@ -56,7 +56,12 @@ func (e *Executor) Work(ctx context.Context, d *dag.DAG, opts dag.WorkOptions) e
 	if err := river.AddWorkerSafely(workers, &commandWorker{w: w}); err != nil {
 		return fmt.Errorf("riverexec: %w", err)
 	}
-	client, err := river.NewClient(riverpgxv5.New(e.pool), &river.Config{
+	riverPool, err := e.asyncCommitPool(ctx)
+	if err != nil {
+		return err
+	}
+	defer riverPool.Close()
+	client, err := river.NewClient(riverpgxv5.New(riverPool), &river.Config{
 		ID:                   e.cfg.WorkerID,
 		Schema:               e.schema,
 		Logger:               e.log,
@@ -100,6 +105,28 @@ func (e *Executor) Work(ctx context.Context, d *dag.DAG, opts dag.WorkOptions) e
 		return fmt.Errorf("riverexec: stop worker %s: %w", e.cfg.WorkerID, err)
 	}
 	return nil
+}
+
+// asyncCommitPool opens the pool of a worker's river client, on the executor's
+// connection settings but with synchronous_commit off: river's fetches, completions
+// and upkeep then commit without waiting for the WAL to reach the disk, a flush off
+// each attempt's path. What a crash of the server can lose of them is harmless: an
+// attempt's start (its lock and its running row) commits on the executor's own pool and
+// waits for the disk, which flushes the fetch of its job with it, since the WAL is
+// flushed in order; so a job lost back to available never ran, and a completion lost
+// leaves a job marked running that river's rescuer discards (MaxAttempts is 1), while
+// the attempts table holds the result.
+func (e *Executor) asyncCommitPool(ctx context.Context) (*pgxpool.Pool, error) {
+	cfg := e.pool.Config().Copy()
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	// River's notifier, one fetch per queue, the completer and the leader's upkeep.
+	cfg.MaxConns = 10
+	cfg.MinConns, cfg.MinIdleConns = 0, 0
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("riverexec: %w", err)
+	}
+	return pool, nil
 }
 
 type worker struct {
@@ -258,6 +285,14 @@ func (e *Executor) watchSession(ctx context.Context, done <-chan struct{}, conn 
 // task's lock, in one statement. The unlock takes effect before the statement commits,
 // which is safe: the scheduling side marks an attempt lost only with an UPDATE that the
 // row lock of this one's makes wait, and then finds the attempt no longer running.
+//
+// Its commit does not wait for the WAL to reach the disk (synchronous_commit off, for
+// this transaction only), which is a disk flush off each task's path: the scheduler's
+// next durable commit (the next attempt's start, the run's report) flushes it. Only a
+// crash of the server in between loses it, and then only the attempts table's row,
+// left running without its lock: the scheduler has already taken the result from the
+// notification, and the task does not run again, since its river job is no longer
+// available.
 func (e *Executor) record(ctx context.Context, conn *pgxpool.Conn, a attemptArgs, r *dag.Run, runErr error, lockName string) (unlocked bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -281,9 +316,10 @@ func (e *Executor) record(ctx context.Context, conn *pgxpool.Conn, a attemptArgs
 			UPDATE `+e.table()+` SET status = $4, error = $5, step = $6, timed_out = $7, rows = $8, checks = $9, finished = now()
 			WHERE run_id = $1 AND task = $2 AND attempt = $3 AND status = 'running'
 			RETURNING 1)
-		SELECT pg_notify($10, $11), pg_advisory_unlock(hashtextextended($12, 0)) FROM done`,
+		SELECT pg_notify($10, $11), pg_advisory_unlock(hashtextextended($12, 0)),
+			set_config('synchronous_commit', 'off', true) FROM done`,
 		a.RunID, a.Task, a.Attempt, status, msg, step, errors.Is(runErr, dag.ErrTimeout), r.Rows(), checks,
-		e.channel(), attemptKey{a.RunID, a.Task, a.Attempt}.payload(status, r.Rows(), checks != nil), lockName).Scan(nil, &unlocked)
+		e.channel(), attemptKey{a.RunID, a.Task, a.Attempt}.payload(status, r.Rows(), checks != nil), lockName).Scan(nil, &unlocked, nil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("task %q attempt %d was no longer running when it ended (marked lost?)", a.Task, a.Attempt)
 	}
