@@ -155,10 +155,16 @@ func New(store *pgstore.Store, cfg Config) (*Executor, error) {
 		}
 		e.pool, e.ownPool = pool, pool
 	}
-	// The inserting client limits its insert notifications to one per FetchCooldown and
-	// queue: the same bound as the workers' fetches.
+	// River's client sends an insert notification only when its last one for the queue
+	// is older than its FetchCooldown: a job queued just after a worker's fetch would
+	// then wait for the worker's next poll (FetchPollInterval), which a chain of fast
+	// tasks hit often. [Executor.insert] notifies for every job itself, so the client's
+	// own notifications are held to one per FetchPollInterval.
 	client, err := river.NewClient(riverpgxv5.New(e.pool), &river.Config{Schema: e.schema, Logger: e.log,
-		FetchCooldown: cfg.FetchCooldown, FetchPollInterval: cfg.FetchPollInterval})
+		FetchCooldown: cfg.FetchPollInterval, FetchPollInterval: cfg.FetchPollInterval})
+	if err == nil {
+		err = checkFetchTimes(cfg) // what the workers' clients would refuse
+	}
 	if err != nil {
 		if e.ownPool != nil {
 			e.ownPool.Close()
@@ -167,6 +173,18 @@ func New(store *pgstore.Store, cfg Config) (*Executor, error) {
 	}
 	e.client = client
 	return e, nil
+}
+
+// checkFetchTimes refuses the fetch times that a worker's river client would refuse,
+// so that New fails rather than Work.
+func checkFetchTimes(cfg Config) error {
+	if cfg.FetchCooldown < river.FetchCooldownMin {
+		return fmt.Errorf("FetchCooldown must be at least %s", river.FetchCooldownMin)
+	}
+	if cfg.FetchPollInterval < cfg.FetchCooldown {
+		return fmt.Errorf("FetchPollInterval cannot be shorter than FetchCooldown (%s)", cfg.FetchCooldown)
+	}
+	return nil
 }
 
 // Open returns a [dag.OpenQueue] for [dag.Config.Queues]: it makes an Executor on the
@@ -378,10 +396,17 @@ func (e *Executor) Execute(ctx context.Context, a *dag.Attempt) error {
 	}
 	defer e.unregister(key)
 	e.awaitListener(ctx)
-	jobID, err := e.insert(ctx, a)
+	// The job is not unique in river's sense: the attempts table's key already refuses a
+	// second start or result of one attempt, and river's uniqueness would cost a hash
+	// and an index entry per job.
+	res, err := e.insert(ctx, attemptArgs{
+		RunID: r.ID, DAG: r.DAG, Task: r.Task, Attempt: r.Attempt,
+		WindowStart: r.Window.Start, WindowEnd: r.Window.End, Timeout: a.Timeout,
+	}, &river.InsertOpts{Queue: queueName(r.DAG, ""), MaxAttempts: 1}, false)
 	if err != nil {
 		return fmt.Errorf("riverexec: queue task %q attempt %d: %w", r.Task, r.Attempt, err)
 	}
+	jobID := res.Job.ID
 	tick := time.NewTicker(e.cfg.CheckInterval)
 	defer tick.Stop()
 	for {
@@ -408,36 +433,52 @@ func (e *Executor) Execute(ctx context.Context, a *dag.Attempt) error {
 	}
 }
 
-// insertBegin opens the transaction that queues an attempt. Its commit does not wait
-// for the WAL to reach the disk (synchronous_commit off): a worker starts the attempt
+// insert queues a river job in a transaction of its own, and notifies the job's queue
+// in it, as river documents for jobs it did not notify itself: workers wake for every
+// job, not only for those river's client chose to announce. The notification is queued
+// by the statement that begins the transaction, one round trip as a plain BEGIN, and
+// PostgreSQL delivers it at commit, after the job is visible.
+//
+// With durable false the commit does not wait for the WAL to reach the disk
+// (synchronous_commit off). An attempt's job needs no more: a worker starts the attempt
 // with a statement whose commit does wait, and so makes the job durable before the task
 // runs; a job lost with a crash of the server before that is not found by
-// [Executor.check], which fails the attempt as lost and so lets the task's retries run
-// it again. One round trip, as a plain BEGIN.
-const insertBegin = "BEGIN; SET LOCAL synchronous_commit = off"
-
-// insert queues attempt a as a river job and returns the job's ID. The job is not
-// unique in river's sense: the attempts table's key already refuses a second start or
-// result of one attempt, and river's uniqueness would cost a hash and an index entry
-// per job.
-func (e *Executor) insert(ctx context.Context, a *dag.Attempt) (int64, error) {
-	r := a.Run
-	tx, err := e.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: insertBegin})
+// [Executor.check], which fails the attempt as lost, and the task's retries run it again.
+func (e *Executor) insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts, durable bool) (*rivertype.JobInsertResult, error) {
+	channel := "current_schema() || '.river_insert'"
+	if e.schema != "" {
+		channel = quoteLiteral(e.schema + ".river_insert")
+	}
+	payload, err := json.Marshal(struct {
+		Queue string `json:"queue"`
+	}{opts.Queue})
 	if err != nil {
-		return 0, err
+		return nil, err
+	}
+	begin := "BEGIN; "
+	if !durable {
+		begin += "SET LOCAL synchronous_commit = off; "
+	}
+	begin += "SELECT pg_notify(" + channel + ", " + quoteLiteral(string(payload)) + ")"
+	tx, err := e.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
+	if err != nil {
+		return nil, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	res, err := e.client.InsertTx(ctx, tx, attemptArgs{
-		RunID: r.ID, DAG: r.DAG, Task: r.Task, Attempt: r.Attempt,
-		WindowStart: r.Window.Start, WindowEnd: r.Window.End, Timeout: a.Timeout,
-	}, &river.InsertOpts{Queue: queueName(r.DAG, ""), MaxAttempts: 1})
+	res, err := e.client.InsertTx(ctx, tx, args, opts)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return res.Job.ID, nil
+	return res, nil
+}
+
+// quoteLiteral quotes s as an SQL string literal, for the statement that begins an
+// insert's transaction: it runs on the simple protocol, which binds no parameters.
+func quoteLiteral(s string) string {
+	return "E'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(s) + "'"
 }
 
 // cancelled cancels the attempt's job and waits, up to CancelGrace, for the worker to

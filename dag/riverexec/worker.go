@@ -395,14 +395,14 @@ func (e *Executor) Submit(ctx context.Context, d *dag.DAG, args []string) (strin
 	if err := e.checkReady(ctx); err != nil {
 		return "", err
 	}
-	res, err := e.client.Insert(ctx, commandArgs{DAG: d.Name(), Args: args}, &river.InsertOpts{
+	res, err := e.insert(ctx, commandArgs{DAG: d.Name(), Args: args}, &river.InsertOpts{
 		Queue:       queueName(d.Name(), "_commands"),
 		MaxAttempts: 1,
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 			rivertype.JobStateRetryable, rivertype.JobStateScheduled,
 		}},
-	})
+	}, true)
 	if err != nil {
 		return "", fmt.Errorf("riverexec: queue %q: %w", strings.Join(args, " "), err)
 	}
