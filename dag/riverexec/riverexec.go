@@ -37,11 +37,13 @@ type Config struct {
 	// at once. Defaults to 2.
 	CommandConcurrency int
 	// FetchCooldown is the least time between two fetches of a worker, river's
-	// Config.FetchCooldown. New attempts wake workers through LISTEN/NOTIFY, so this
-	// bounds the latency an attempt adds. Defaults to 2ms.
+	// Config.FetchCooldown. Every new attempt wakes the workers through LISTEN/NOTIFY,
+	// and one that comes sooner than this after a fetch waits for the rest of it.
+	// Defaults to 2ms.
 	FetchCooldown time.Duration
 	// FetchPollInterval is how often a worker looks for attempts when no notification
-	// came, river's Config.FetchPollInterval. Defaults to 1s.
+	// came (one was lost with a connection, say), river's Config.FetchPollInterval.
+	// Defaults to 1s.
 	FetchPollInterval time.Duration
 	// CheckInterval is how often the scheduling side checks that the workers running
 	// its attempts are alive, and how often a worker checks that it still holds its

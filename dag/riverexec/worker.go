@@ -34,6 +34,16 @@ import (
 // on a session of its own, from before it starts until its result has committed: no
 // two attempts of one task over one window run at once, and the scheduling side knows
 // the worker died when the lock is gone while the attempt is marked running.
+//
+// Only the statement that starts an attempt waits for the disk when it commits; since
+// PostgreSQL flushes its WAL in order, that also makes the attempt's job and its fetch
+// durable. River's own statements (fetches, completions, upkeep) run on a pool of the
+// worker's own, of at most 10 connections, with synchronous_commit off, and so does
+// the statement that records a result. A crash of the server can therefore lose only
+// the fetch of an attempt not yet started (a worker fetches the job again), a
+// completion (river's rescuer discards the job, whose MaxAttempts is 1, and the
+// attempts table keeps the result), or a result the scheduler already had from its
+// notification (the attempt's row stays running).
 func (e *Executor) Work(ctx context.Context, d *dag.DAG, opts dag.WorkOptions) error {
 	if err := e.checkReady(ctx); err != nil {
 		return err
@@ -110,12 +120,8 @@ func (e *Executor) Work(ctx context.Context, d *dag.DAG, opts dag.WorkOptions) e
 // asyncCommitPool opens the pool of a worker's river client, on the executor's
 // connection settings but with synchronous_commit off: river's fetches, completions
 // and upkeep then commit without waiting for the WAL to reach the disk, a flush off
-// each attempt's path. What a crash of the server can lose of them is harmless: an
-// attempt's start (its lock and its running row) commits on the executor's own pool and
-// waits for the disk, which flushes the fetch of its job with it, since the WAL is
-// flushed in order; so a job lost back to available never ran, and a completion lost
-// leaves a job marked running that river's rescuer discards (MaxAttempts is 1), while
-// the attempts table holds the result.
+// each attempt's path. Why what a crash of the server can lose of them is harmless is
+// in [Executor.Work]'s doc.
 func (e *Executor) asyncCommitPool(ctx context.Context) (*pgxpool.Pool, error) {
 	cfg := e.pool.Config().Copy()
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
@@ -287,8 +293,8 @@ func (e *Executor) watchSession(ctx context.Context, done <-chan struct{}, conn 
 // row lock of this one's makes wait, and then finds the attempt no longer running.
 //
 // Its commit does not wait for the WAL to reach the disk (synchronous_commit off, for
-// this transaction only), which is a disk flush off each task's path: the scheduler's
-// next durable commit (the next attempt's start, the run's report) flushes it. Only a
+// this transaction only), which takes a disk flush off each task's path: the next
+// commit that waits (the next attempt's start, the run's report) flushes it too. Only a
 // crash of the server in between loses it, and then only the attempts table's row,
 // left running without its lock: the scheduler has already taken the result from the
 // notification, and the task does not run again, since its river job is no longer
