@@ -278,14 +278,7 @@ const (
 // a *ValueError naming the row and, when the stream tells where its rows came from, the
 // input and line.
 func (p *copyPlan) copyIn(ctx context.Context, conn *pgconn.PgConn, into tableRef, freeze bool, in etl.Stream) (int64, error) {
-	pr := &chunkReader{
-		full: make(chan []byte, chunkBuffers),
-		free: make(chan []byte, chunkBuffers),
-		done: make(chan struct{}),
-	}
-	for range chunkBuffers {
-		pr.free <- make([]byte, 0, chunkSize+chunkSize/4)
-	}
+	pr := newChunkReader()
 	track := origin.New(in)
 	var wg sync.WaitGroup
 	wg.Go(func() { pr.produce(p, in.Rows, track) })
@@ -396,6 +389,18 @@ type chunkReader struct {
 
 	cur []byte
 	off int
+}
+
+func newChunkReader() *chunkReader {
+	r := &chunkReader{
+		full: make(chan []byte, chunkBuffers),
+		free: make(chan []byte, chunkBuffers),
+		done: make(chan struct{}),
+	}
+	for range chunkBuffers {
+		r.free <- make([]byte, 0, chunkSize+chunkSize/4)
+	}
+	return r
 }
 
 func (r *chunkReader) produce(p *copyPlan, rows iter.Seq2[etl.Row, error], track *origin.Tracker) {

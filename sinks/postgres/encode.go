@@ -531,6 +531,20 @@ func checkNumericTypmod(b []byte, precision, scale int) error {
 	weight := int(int16(binary.BigEndian.Uint16(b[2:])))
 	sign := binary.BigEndian.Uint16(b[4:])
 	maxDigits := precision - scale
+	if dscale := int(binary.BigEndian.Uint16(b[6:])); ndigits > 0 && binary.BigEndian.Uint16(b[8:]) != 0 && (sign == numericPos || sign == numericNeg) && dscale <= scale {
+		// No digit lies past the scale, so nothing rounds: the value fits when its first
+		// digit's place is below maxDigits. FuzzNumericTypmodShortcut holds this to the
+		// digit-by-digit check below.
+		top := 4*weight + 3
+		for g := binary.BigEndian.Uint16(b[8:]); g < 1000; g *= 10 {
+			top--
+		}
+		if top >= maxDigits {
+			return fmt.Errorf("numeric field overflow: a field with precision %d, scale %d must round to an absolute value less than 10^%d",
+				precision, scale, maxDigits)
+		}
+		return nil
+	}
 	overflow := func() error {
 		return fmt.Errorf("numeric field overflow: a field with precision %d, scale %d must round to an absolute value less than 10^%d",
 			precision, scale, maxDigits)
