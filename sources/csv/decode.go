@@ -185,6 +185,7 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 			Err: fmt.Errorf("%w: %d fields, %s %d", ErrFieldCount, len(rec), want, d.width)}
 	}
 	null := d.src.cfg.NullString
+	ascii := d.cr.ascii
 	for i := range d.cols {
 		c := &d.cols[i]
 		if c.idx >= len(rec) { // a short record, with FillShortRows
@@ -206,10 +207,12 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 		// value, which allocates as usual.
 		switch c.typ {
 		case etl.TypeText:
-			if !utf8.ValidString(f) {
+			// An all-ASCII record, as the scanner saw it, holds neither invalid UTF-8 nor
+			// the U+FFFD of an undecodable byte.
+			if !ascii && !utf8.ValidString(f) {
 				return d.fieldError(c, ErrInvalidUTF8)
 			}
-			if d.replaced && strings.ContainsRune(f, utf8.RuneError) {
+			if !ascii && d.replaced && strings.ContainsRune(f, utf8.RuneError) {
 				return d.fieldError(c, d.encodingError())
 			}
 			row[i] = d.strings.box(f)
