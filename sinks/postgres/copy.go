@@ -158,6 +158,9 @@ type copyPlan struct {
 	table   tableRef
 	columns []string
 	enc     []fieldEncoder
+	// kinds, when set, gives per column the Go type appendRow encodes inline, bypassing
+	// enc for the values sources most often carry; enc stays the reference.
+	kinds []inlineKind
 	// ordinal appends each row's 1-based arrival number as a last bigint column, named
 	// ordinalName, so a stage can tell which of two versions of a key came last.
 	ordinal     bool
@@ -194,7 +197,39 @@ func planCopy(t tableRef, schema etl.Schema, cols []targetColumn) (*copyPlan, er
 		}
 		p.enc[i] = withTypmod(enc, tc)
 	}
+	p.kinds = inlineKinds(schema, byName)
 	return p, nil
+}
+
+// inlineKind names a column whose common value appendRow encodes without calling its
+// fieldEncoder.
+type inlineKind uint8
+
+const (
+	inlineNone    inlineKind = iota
+	inlineInt8               // an int64 in a bigint
+	inlineText               // a string in text (no typmod to check)
+	inlineMicros             // a time.Time in a timestamp or timestamptz
+	inlineBool               // a bool in a boolean
+)
+
+// inlineKinds gives each stream column its inline kind. A column with a type modifier to
+// check keeps its encoder.
+func inlineKinds(schema etl.Schema, byName map[string]targetColumn) []inlineKind {
+	kinds := make([]inlineKind, len(schema))
+	for i, sc := range schema {
+		switch tc := byName[sc.Name]; tc.Receive {
+		case "int8recv":
+			kinds[i] = inlineInt8
+		case "textrecv":
+			kinds[i] = inlineText
+		case "timestamptz_recv", "timestamp_recv":
+			kinds[i] = inlineMicros
+		case "boolrecv":
+			kinds[i] = inlineBool
+		}
+	}
+	return kinds
 }
 
 // copySQL returns the COPY statement for the plan into table into (the target itself or a
@@ -240,6 +275,40 @@ func (p *copyPlan) appendRow(buf []byte, row etl.Row, n int64) ([]byte, error) {
 		if v == nil {
 			buf = binary.BigEndian.AppendUint32(buf, 0xFFFFFFFF)
 			continue
+		}
+		if i < len(p.kinds) {
+			// The same bytes as enc[i] gives for these values (TestInlineKindsMatchEncoders),
+			// without the call and the length patched in afterwards.
+			switch p.kinds[i] {
+			case inlineInt8:
+				if n, ok := v.(int64); ok {
+					buf = binary.BigEndian.AppendUint32(buf, 8)
+					buf = binary.BigEndian.AppendUint64(buf, uint64(n))
+					continue
+				}
+			case inlineText:
+				if s, ok := v.(string); ok && len(s) < 1<<30 && strings.IndexByte(s, 0) < 0 {
+					buf = binary.BigEndian.AppendUint32(buf, uint32(len(s)))
+					buf = append(buf, s...)
+					continue
+				}
+			case inlineMicros:
+				if t, ok := v.(time.Time); ok {
+					buf = binary.BigEndian.AppendUint32(buf, 8)
+					buf = binary.BigEndian.AppendUint64(buf, uint64(micros(t)))
+					continue
+				}
+			case inlineBool:
+				if b, ok := v.(bool); ok {
+					buf = binary.BigEndian.AppendUint32(buf, 1)
+					if b {
+						buf = append(buf, 1)
+					} else {
+						buf = append(buf, 0)
+					}
+					continue
+				}
+			}
 		}
 		at := len(buf)
 		buf = append(buf, 0, 0, 0, 0)
