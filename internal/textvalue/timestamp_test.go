@@ -63,7 +63,6 @@ func (tp *Parser) timestampByDate(s string, loc *time.Location) (time.Time, bool
 	return time.Date(y, time.Month(mo), d, h, mi, sec, nsec, loc), true
 }
 
-
 // FuzzTimestampMatchesTimeDate holds Timestamp to timestampByDate: the same texts
 // accepted, the same instant, the same zone offset and the same wall clock.
 func FuzzTimestampMatchesTimeDate(f *testing.F) {

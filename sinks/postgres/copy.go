@@ -206,11 +206,11 @@ func planCopy(t tableRef, schema etl.Schema, cols []targetColumn) (*copyPlan, er
 type inlineKind uint8
 
 const (
-	inlineNone    inlineKind = iota
-	inlineInt8               // an int64 in a bigint
-	inlineText               // a string in text (no typmod to check)
-	inlineMicros             // a time.Time in a timestamp or timestamptz
-	inlineBool               // a bool in a boolean
+	inlineNone   inlineKind = iota
+	inlineInt8              // an int64 in a bigint
+	inlineText              // a string in text (no typmod to check)
+	inlineMicros            // a time.Time in a timestamp or timestamptz
+	inlineBool              // a bool in a boolean
 )
 
 // inlineKinds gives each stream column its inline kind. A column with a type modifier to
