@@ -426,11 +426,11 @@ func clipValue(v any, max ...int) string {
 	var s string
 	switch x := v.(type) {
 	case string:
-		s = x
+		s = strings.Clone(x) // x may be lent (see etl.LendingExtractor); the error outlives it
 	case []byte:
 		s = string(x)
 	case etl.Decimal:
-		s = string(x)
+		s = strings.Clone(string(x))
 	case time.Time:
 		s = x.Format(time.RFC3339Nano)
 	default:

@@ -27,6 +27,7 @@ type decoder struct {
 	decComma bool // DecimalComma
 	replaced bool // an Encoding is set: U+FFFD in text means an undecodable byte
 	tp       textvalue.Parser
+	lend     bool // the slabs are rewound for every record: see etl.LendingExtractor
 
 	strings  slab[string]
 	ints     slab[int64]
@@ -186,6 +187,13 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 	}
 	null := d.src.cfg.NullString
 	ascii := d.cr.ascii
+	if d.lend {
+		d.strings.rewind()
+		d.ints.rewind()
+		d.floats.rewind()
+		d.decimals.rewind()
+		d.times.rewind()
+	}
 	for i := range d.cols {
 		c := &d.cols[i]
 		if c.idx >= len(rec) { // a short record, with FillShortRows

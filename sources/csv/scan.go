@@ -43,6 +43,9 @@ type scanner struct {
 	// its text fields need no UTF-8 check.
 	ascii bool
 	arena []byte // where the fast path's records are copied: see text
+	// lend makes the fast path's fields point into the line as read, valid until the
+	// next Read (see etl.LendingExtractor), instead of into the arena.
+	lend bool
 }
 
 type position struct{ line, col int }
@@ -313,10 +316,14 @@ const arenaLen = 16 << 10
 
 // text returns b as a string, copied into the arena. The bytes of a string handed out
 // are never written again: the arena only appends, and starts a new block when one is
-// full, so the string is as immutable as one from string(b).
+// full, so the string is as immutable as one from string(b). With lend, it is b's own
+// bytes instead, valid until the next Read.
 func (s *scanner) text(b []byte) string {
 	if len(b) == 0 {
 		return ""
+	}
+	if s.lend {
+		return unsafe.String(&b[0], len(b))
 	}
 	if len(b) > arenaLen/8 {
 		return string(b)
