@@ -364,7 +364,9 @@ func encodeTimestamp(buf []byte, v any) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(buf, uint64(micros(t))), nil
 }
 
-// encodeDate stores the calendar date of t in t's own location.
+// encodeDate stores the calendar date of t in t's own location, never shifted by its zone
+// into another day: PostgreSQL's date input reads '2026-03-01 00:00:00+09' as 2026-03-01
+// too (TestDateIsTheWallClockDateOfItsZone).
 func encodeDate(buf []byte, v any) ([]byte, error) {
 	t, ok := v.(time.Time)
 	if !ok {
