@@ -39,8 +39,8 @@ func (tp *Parser) Value(t etl.Type, s string, loc *time.Location) (any, error) {
 		}
 		return s, nil
 	case etl.TypeInt64:
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
+		n, ok := Int64(s)
+		if !ok {
 			return nil, Invalid(t, s)
 		}
 		return n, nil
@@ -90,6 +90,32 @@ func (tp *Parser) Value(t etl.Type, s string, loc *time.Location) (any, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("%w: unknown column type %s", ErrInvalidValue, t)
+}
+
+// Int64 reads a base-10 integer with an optional sign, as strconv.ParseInt(s, 10, 64)
+// reads it, and reports false for anything else, a value out of range included. Numbers
+// of up to 18 digits, which cannot overflow, skip strconv's general path.
+func Int64(s string) (int64, bool) {
+	d := s
+	if len(d) > 0 && (d[0] == '-' || d[0] == '+') {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 18 {
+		n, err := strconv.ParseInt(s, 10, 64)
+		return n, err == nil
+	}
+	var n int64
+	for i := 0; i < len(d); i++ {
+		c := d[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(c)
+	}
+	if s[0] == '-' {
+		n = -n
+	}
+	return n, true
 }
 
 // Invalid builds the error for a field that does not parse, quoting at most 64 bytes of

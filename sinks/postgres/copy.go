@@ -161,6 +161,8 @@ type copyPlan struct {
 	// kinds, when set, gives per column the Go type appendRow encodes inline, bypassing
 	// enc for the values sources most often carry; enc stays the reference.
 	kinds []inlineKind
+	// precision and scale are a numeric(p,s) column's modifier, for inlineNumeric.
+	precision, scale []int
 	// ordinal appends each row's 1-based arrival number as a last bigint column, named
 	// ordinalName, so a stage can tell which of two versions of a key came last.
 	ordinal     bool
@@ -198,6 +200,16 @@ func planCopy(t tableRef, schema etl.Schema, cols []targetColumn) (*copyPlan, er
 		p.enc[i] = withTypmod(enc, tc)
 	}
 	p.kinds = inlineKinds(schema, byName)
+	p.precision, p.scale = make([]int, len(schema)), make([]int, len(schema))
+	for i, sc := range schema {
+		if tc := byName[sc.Name]; tc.Receive == "numeric_recv" {
+			p.kinds[i] = inlineNumeric
+			p.precision[i], p.scale[i] = -1, 0 // no modifier
+			if tc.Typmod >= 4 {
+				p.precision[i], p.scale[i] = numericTypmod(tc.Typmod)
+			}
+		}
+	}
 	return p, nil
 }
 
@@ -206,15 +218,17 @@ func planCopy(t tableRef, schema etl.Schema, cols []targetColumn) (*copyPlan, er
 type inlineKind uint8
 
 const (
-	inlineNone   inlineKind = iota
-	inlineInt8              // an int64 in a bigint
-	inlineText              // a string in text (no typmod to check)
-	inlineMicros            // a time.Time in a timestamp or timestamptz
-	inlineBool              // a bool in a boolean
+	inlineNone    inlineKind = iota
+	inlineInt8               // an int64 in a bigint
+	inlineText               // a string in text (no typmod to check)
+	inlineMicros             // a time.Time in a timestamp or timestamptz
+	inlineBool               // a bool in a boolean
+	inlineNumeric            // an etl.Decimal in a plain form (see appendPlainNumeric) in a numeric
 )
 
-// inlineKinds gives each stream column its inline kind. A column with a type modifier to
-// check keeps its encoder.
+// inlineKinds gives each stream column its inline kind. A varchar or char column, whose
+// length the encoder checks, keeps its encoder; numeric columns are set by planCopy,
+// which also notes their modifier.
 func inlineKinds(schema etl.Schema, byName map[string]targetColumn) []inlineKind {
 	kinds := make([]inlineKind, len(schema))
 	for i, sc := range schema {
@@ -297,6 +311,18 @@ func (p *copyPlan) appendRow(buf []byte, row etl.Row, n int64) ([]byte, error) {
 					buf = binary.BigEndian.AppendUint32(buf, 8)
 					buf = binary.BigEndian.AppendUint64(buf, uint64(micros(t)))
 					continue
+				}
+			case inlineNumeric:
+				if d, ok := v.(etl.Decimal); ok {
+					at := len(buf)
+					if out, ok := appendPlainNumeric(append(buf, 0, 0, 0, 0), string(d)); ok {
+						if p.precision[i] < 0 || checkNumericTypmod(out[at+4:], p.precision[i], p.scale[i]) == nil {
+							binary.BigEndian.PutUint32(out[at:], uint32(len(out)-at-4))
+							buf = out
+							continue
+						}
+						buf = out[:at] // the encoder says what is wrong
+					}
 				}
 			case inlineBool:
 				if b, ok := v.(bool); ok {

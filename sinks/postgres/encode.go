@@ -492,8 +492,7 @@ func withTypmod(enc fieldEncoder, c targetColumn) fieldEncoder {
 			return out, nil
 		}
 	case "numeric_recv":
-		t := c.Typmod - 4
-		precision, scale := int(t>>16&0xffff), int((t&0x7ff)^1024)-1024
+		precision, scale := numericTypmod(c.Typmod)
 		return func(buf []byte, v any) ([]byte, error) {
 			at := len(buf)
 			out, err := enc(buf, v)
@@ -507,6 +506,13 @@ func withTypmod(enc fieldEncoder, c targetColumn) fieldEncoder {
 		}
 	}
 	return enc
+}
+
+// numericTypmod returns the precision and scale of numeric's type modifier, which is at
+// least 4 (VARHDRSZ). The scale may be negative, or above the precision.
+func numericTypmod(typmod int32) (precision, scale int) {
+	t := typmod - 4
+	return int(t >> 16 & 0xffff), int((t&0x7ff)^1024) - 1024
 }
 
 // checkLength refuses text of more than n characters, as varchar(n) and char(n) input

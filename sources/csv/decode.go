@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -225,8 +224,8 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 			}
 			row[i] = d.strings.box(f)
 		case etl.TypeInt64:
-			n, err := strconv.ParseInt(f, 10, 64)
-			if err != nil {
+			n, ok := textvalue.Int64(f)
+			if !ok {
 				return d.fieldError(c, textvalue.Invalid(c.typ, f))
 			}
 			row[i] = d.ints.box(n)

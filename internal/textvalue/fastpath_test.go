@@ -1,6 +1,7 @@
 package textvalue
 
 import (
+	"strconv"
 	"testing"
 	"time"
 )
@@ -116,4 +117,19 @@ func TestTimestampMatchesTimeDate(t *testing.T) {
 			t.Fatalf("%q: %v %v, time.Date's version %v %v", s, got, ok, want, wantOK)
 		}
 	}
+}
+
+// FuzzInt64MatchesStrconv holds Int64 to strconv.ParseInt(s, 10, 64).
+func FuzzInt64MatchesStrconv(f *testing.F) {
+	for _, s := range []string{"0", "-0", "+1", "-", "+", "", "123456789012345678", "1234567890123456789", "9223372036854775807",
+		"-9223372036854775808", "9223372036854775808", "1_000", " 1", "0x10", "٣"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := Int64(s)
+		want, err := strconv.ParseInt(s, 10, 64)
+		if ok != (err == nil) || (ok && got != want) {
+			t.Fatalf("%q: %d %v, strconv %d %v", s, got, ok, want, err)
+		}
+	})
 }
