@@ -263,9 +263,13 @@ func (mm *mergeMode) upsert(ctx context.Context, ltx load.Tx) (load.Applied, boo
 	tx := ltx.(*pgTx).tx
 	ins := "INSERT INTO " + target.sql() + " (" + quoteList(mm.names) + ") SELECT " + quoteList(mm.names) +
 		" FROM " + stage + " s"
-	if !mm.m.KeepDeleted {
+	if !mm.m.KeepDeleted && mm.tombstones > 0 {
 		ins += " WHERE NOT " + mm.tombstone("s")
 	}
+	// In key order, the updates walk the key's index and, in a table that grew in key
+	// order, its pages once each, instead of jumping between them in the source's order
+	// and evicting a dirty page from shared buffers before its next row arrives.
+	ins += " ORDER BY " + quoteList(key)
 	ins += " ON CONFLICT (" + quoteList(key) + ") DO "
 	if len(set) == 0 {
 		ins += "NOTHING"
