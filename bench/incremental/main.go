@@ -1,22 +1,28 @@
 // Command incremental times sluice's incremental sync of one PostgreSQL table into another
 // against a hand-written psql script that does the same work, in one run, interleaved.
 //
-// Setup (once): a source table and a target table of -rows rows each, the 9-column shape
-// (see bench/internal/dataset), in two schemas of one database, identical, both with
-// PRIMARY KEY (id); the source also has an index on modified. Every generated modified time
-// is before dataset.Horizon, which serves as the watermark X of the previous sync.
+// Setup (once): a source table orders and two targets of -rows rows each, the 9-column
+// shape (see bench/internal/dataset), identical: the source and the target orders with
+// PRIMARY KEY (id), the target orders_nokey with a plain (not unique) index on id; the
+// source also has an index on modified (-source-index). Every generated modified time is
+// before dataset.Horizon, which serves as the watermark X of the previous sync.
 //
-// Before every timed run (untimed): the target is restored to the previous sync's state;
-// at the source, 10% of the rows (id % 10 = 3) get a new amount and a modified time after
-// X, and 1% (id % 100 = 7) are soft-deleted (deleted = true, modified after X), 11% in all;
-// both tables are vacuumed and a checkpoint is taken; the sluice pipeline's watermark is
-// reset to X. Each run therefore does the same work. The cases are:
+// Before every timed run (untimed): the case's target is restored to the previous sync's
+// state; at the source, 10% of the rows (id % 10 = 3) get a new amount and a modified time
+// after X, and 1% (id % 100 = 7) are soft-deleted (deleted = true, modified after X), 11%
+// in all; both tables are vacuumed and a checkpoint is taken (-quiesce); the sluice
+// pipeline's watermark is reset to X. Each run therefore does the same work. The cases are:
 //
-//	psql-incremental    psql -f: \copy (SELECT ... WHERE modified > X) TO a file, then one
-//	                    transaction: temp stage, \copy stage FROM the file, DELETE FROM
-//	                    target USING stage, INSERT the stage rows that are not deleted
-//	sluice-incremental  sources/postgres incremental by modified, deleted flag ->
-//	                    sinks/postgres merge by id with hard deletes, no file
+//	psql-incremental          psql -f: \copy (SELECT ... WHERE modified > X) TO a file,
+//	                          then one transaction: temp stage, \copy stage FROM the
+//	                          file, DELETE FROM target USING stage, INSERT the stage rows
+//	                          that are not deleted
+//	sluice-incremental        sources/postgres incremental by modified, deleted flag ->
+//	                          sinks/postgres merge by id with hard deletes, no file
+//	sluice-readme             the README's incremental program as written (look-back 5
+//	                          minutes, Create), on one pool per side
+//	psql-incremental-nokey    psql-incremental into orders_nokey
+//	sluice-incremental-nokey  sluice-incremental into orders_nokey
 //
 // After every run the target must equal the source's non-deleted rows (a fingerprint of
 // both is compared).
@@ -39,8 +45,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-etl/sluice/bench/internal/dataset"
-	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/bench/internal/harness"
+	"github.com/sluice-etl/sluice/etl"
 )
 
 const (

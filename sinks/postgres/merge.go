@@ -17,9 +17,13 @@ import (
 //  1. COPY the rows into a temporary stage, numbering them in arrival order.
 //  2. Deduplicate the stage: for a key that appears more than once, the latest by Cursor,
 //     then by arrival, wins.
-//  3. Delete the target rows whose key is in the stage.
-//  4. Insert the stage rows that are not deleted (all of them with KeepDeleted).
-//  5. Optionally reconcile keys, deleting target rows whose key the source no longer has.
+//  3. When a unique index covers exactly the key and the stream carries every column of
+//     the table, upsert the stage rows that are not deleted, in key order, with INSERT ...
+//     ON CONFLICT DO UPDATE, then delete the target rows of the tombstones (none when the
+//     stage has none). Otherwise delete the target rows whose key is in the stage and
+//     insert the stage rows that are not deleted (all of them with KeepDeleted). Both
+//     leave the same rows.
+//  4. Optionally reconcile keys, deleting target rows whose key the source no longer has.
 //
 // Checks, the watermark and the run record follow in the same transaction, so a failed
 // check rolls back the rows and the watermark together. Re-running a batch changes
