@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -84,6 +85,9 @@ type config struct {
 	quiesce bool
 
 	child string
+	// cpuprofile is where each sluice child writes its CPU profile, suffixed with the case
+	// and the run.
+	cpuprofile string
 }
 
 func main() {
@@ -97,6 +101,7 @@ func main() {
 	flag.BoolVar(&c.sourceIndex, "source-index", true, "index the source's cursor column, modified")
 	flag.BoolVar(&c.quiesce, "quiesce", true, "VACUUM (ANALYZE) both tables and CHECKPOINT before every run; false leaves them to autovacuum, as a user's tables are")
 	flag.StringVar(&c.tmpdir, "tmpdir", "", "directory for the generated CSV and psql's change file (defaults to the system temp directory)")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write each sluice run's CPU profile to this path, suffixed with the case and the run's time")
 	flag.StringVar(&c.child, harness.ChildFlag, "", "internal: run the sluice side of one case")
 	flag.Usage = harness.Usage("incremental", harness.ChildFlag)
 	flag.Parse()
@@ -120,6 +125,17 @@ func runChild(ctx context.Context, c config) int {
 		res etl.Result
 		err error
 	)
+	if c.cpuprofile != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%s.%d", c.cpuprofile, c.child, time.Now().UnixNano()))
+		if err != nil {
+			return harness.FinishChild(res, err, 0)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return harness.FinishChild(res, err, 0)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	switch c.child {
 	case "sluice-incremental":
 		res, err = sluiceIncremental(ctx, spec)
@@ -350,7 +366,7 @@ func (d *driver) syncCase(name string) harness.Case {
 		c.Run = func(ctx context.Context) (harness.Sample, error) { return d.psqlIncremental(ctx, target) }
 	} else {
 		c.Run = func(ctx context.Context) (harness.Sample, error) {
-			return harness.MeasureSluiceChild(ctx, d.c.dsn, name, "-dsn", d.c.dsn, "-schema", d.c.schema)
+			return harness.MeasureSluiceChild(ctx, d.c.dsn, name, "-dsn", d.c.dsn, "-schema", d.c.schema, "-cpuprofile", d.c.cpuprofile)
 		}
 	}
 	c.Verify = func(ctx context.Context, s harness.Sample) (string, error) {
