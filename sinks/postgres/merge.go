@@ -18,8 +18,8 @@ import (
 //  2. Deduplicate the stage: for a key that appears more than once, the latest by Cursor,
 //     then by arrival, wins.
 //  3. When a unique index covers exactly the key and the stream carries every column of
-//     the table, upsert the stage rows that are not deleted, in key order, with INSERT ...
-//     ON CONFLICT DO UPDATE, then delete the target rows of the tombstones (none when the
+//     the table, upsert the stage rows that are not deleted with INSERT ... ON CONFLICT
+//     DO UPDATE, then delete the target rows of the tombstones (none when the
 //     stage has none). Otherwise delete the target rows whose key is in the stage and
 //     insert the stage rows that are not deleted (all of them with KeepDeleted). Both
 //     leave the same rows.
@@ -270,10 +270,8 @@ func (mm *mergeMode) upsert(ctx context.Context, ltx load.Tx) (load.Applied, boo
 	if !mm.m.KeepDeleted && mm.tombstones > 0 {
 		ins += " WHERE NOT " + mm.tombstone("s")
 	}
-	// In key order, the updates walk the key's index and, in a table that grew in key
-	// order, its pages once each, instead of jumping between them in the source's order
-	// and evicting a dirty page from shared buffers before its next row arrives.
-	ins += " ORDER BY " + quoteList(key)
+	// Not ORDER BY key: sorting the stage took less server CPU in isolation but made the
+	// whole sync slower in the benchmark (bench/README.md).
 	ins += " ON CONFLICT (" + quoteList(key) + ") DO "
 	if len(set) == 0 {
 		ins += "NOTHING"
