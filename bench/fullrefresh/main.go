@@ -2,11 +2,15 @@
 // against the hand-written psql baselines, in one run, interleaved.
 //
 // It generates the 9-column CSV (see bench/internal/dataset), then for each of -runs runs
-// loads it with every case in turn. Before every load the target table is rebuilt untimed
-// as an "old version" of the same size with PRIMARY KEY (id), vacuumed and checkpointed, so
-// each load replaces a full table on a quiet WAL. The cases are:
+// loads it with every case in turn. With -method checkpoint, before every load the target
+// table is rebuilt untimed as an "old version" of the same size with PRIMARY KEY (id),
+// vacuumed and checkpointed, so each load replaces a full table on a quiet WAL; with
+// -method none the loads run back to back, each replacing what the one before left, with
+// whatever WAL and dirty buffers it left; -method both runs the two in turn. The cases are:
 //
-//	psql-truncate    psql -f: BEGIN; TRUNCATE; \copy ... CSV HEADER; COMMIT  (the baseline)
+//	psql-truncate    psql -f: BEGIN; TRUNCATE; \copy ... CSV HEADER; COMMIT  (the plain baseline)
+//	psql-noindex     the same into a table with no index at all
+//	psql-tuned       psql -f: BEGIN; TRUNCATE; drop the PK; \copy ... FREEZE; add the PK; COMMIT
 //	psql-delete      psql -f: BEGIN; DELETE FROM; \copy ... CSV HEADER; COMMIT
 //	sluice-truncate  sources/csv -> sinks/postgres full refresh, strategy truncate
 //	sluice-delete    the same, strategy delete
@@ -18,13 +22,17 @@
 //
 // Usage:
 //
-//	go run ./bench/fullrefresh -rows 2000000 -runs 3
+//	go run ./bench/fullrefresh -rows 2000000 -runs 3 -method both
 //	go run ./bench/fullrefresh -rows 200000 -runs 3
 //	go run ./bench/fullrefresh -rows 2000000 -observer -cases ''
 //
 // -observer adds a comparison of the fastest sluice strategy with and without a no-op
 // etl.Observer (issue 8: it must add under 1%). -rss-rows N adds one load of every sluice
 // case at N rows, to show that peak RSS does not grow with the input.
+//
+// Every case also reports where its time went: psql's \timing of each statement of its
+// script, and for sluice the time of each statement its connection ran, traced in the
+// child (see harness.PhaseTimer).
 package main
 
 import (
@@ -47,14 +55,39 @@ import (
 )
 
 const (
-	table       = "t"
-	allCases    = "psql-truncate,psql-delete,sluice-truncate,sluice-delete,sluice-swap"
-	targetRatio = 0.8  // fastest sluice strategy vs psql-truncate
-	targetEquiv = 1.1  // sluice truncate/delete vs their psql equivalents
-	targetRSS   = 64.0 // MiB
-	targetObs   = 1.0  // % added by a no-op observer
-	targetGrow  = 1.1  // peak RSS at -rows over peak RSS at -rss-rows
+	table        = "t"         // the target, with PRIMARY KEY (id)
+	tableNoIndex = "t_noindex" // psql-noindex's target: no index at all
+	allCases     = "psql-truncate,psql-noindex,psql-tuned,psql-delete,sluice-truncate,sluice-delete,sluice-swap"
+	targetPlain  = 0.5             // fastest sluice strategy vs psql-truncate
+	targetTuned  = 0.6             // fastest sluice strategy vs psql-tuned
+	targetEquiv  = 1.1             // sluice truncate/delete vs their psql equivalents
+	targetRSS    = 64.0            // MiB
+	targetCPU    = 1 * time.Second // client CPU of a sluice case per 2M rows
+	targetObs    = 1.0             // % added by a no-op observer
+	targetGrow   = 1.1             // peak RSS at -rows over peak RSS at -rss-rows
 )
+
+// The -method values: what happens between two loads.
+const (
+	methodCheckpoint = "checkpoint" // rebuild the old version, VACUUM (ANALYZE), CHECKPOINT
+	methodNone       = "none"       // nothing: back to back
+	methodBoth       = "both"
+)
+
+var methodText = map[string]string{
+	methodCheckpoint: "before every load the target is rebuilt untimed as an old version of the same size, VACUUM (ANALYZE)d and CHECKPOINTed",
+	methodNone:       "loads run back to back: each replaces what the one before left, with no VACUUM or CHECKPOINT in between",
+}
+
+func methods(v string) ([]string, error) {
+	switch v {
+	case methodCheckpoint, methodNone:
+		return []string{v}, nil
+	case methodBoth:
+		return []string{methodCheckpoint, methodNone}, nil
+	}
+	return nil, fmt.Errorf("unknown -method %q (checkpoint, none or both)", v)
+}
 
 type config struct {
 	rows        int64
@@ -68,6 +101,7 @@ type config struct {
 	rssRows     int64
 	verify      bool
 	tmpdir      string
+	method      string
 
 	// Set only in a child.
 	child    string
@@ -90,6 +124,7 @@ func main() {
 	flag.StringVar(&c.obsStrategy, "observer-strategy", "", "strategy for -observer (defaults to the fastest measured, else swap)")
 	flag.Int64Var(&c.rssRows, "rss-rows", 0, "also load every sluice case once at this many rows, to compare peak RSS (0: off)")
 	flag.BoolVar(&c.verify, "verify", true, "fingerprint the table after every load and compare it with the CSV")
+	flag.StringVar(&c.method, "method", methodCheckpoint, "between loads: checkpoint (rebuild, VACUUM, CHECKPOINT), none (back to back) or both")
 	flag.StringVar(&c.tmpdir, "tmpdir", "", "directory for the generated CSV (defaults to the system temp directory)")
 	flag.StringVar(&c.child, harness.ChildFlag, "", "internal: run the sluice side of one case")
 	flag.StringVar(&c.csv, "csv", "", "internal: CSV file for -child")
@@ -115,11 +150,39 @@ func runChild(ctx context.Context, c config) int {
 	if c.observed {
 		obs = etl.ObserverFunc(func(context.Context, etl.Event) { events.Add(1) })
 	}
+	timer := &harness.PhaseTimer{Classify: phaseOf}
 	res, err := sluiceFullRefresh(ctx, loadSpec{
 		DSN: c.dsn, Schema: c.schema, Table: table, CSV: c.csv, Rows: c.rows,
-		Strategy: strategy, Observer: obs,
+		Strategy: strategy, Observer: obs, Tracer: timer,
 	})
-	return harness.FinishChild(res, err, events.Load())
+	return harness.FinishChild(res, err, events.Load(), timer.Phases()...)
+}
+
+// phaseOrder is the order of the columns of the report's table of phases.
+var phaseOrder = []string{"truncate", "delete", "drop indexes", "copy", "build indexes", "analyze", "checks", "swap", "commit", "other", "client between statements"}
+
+// phaseOf names the step of the load a statement of the sluice child belongs to.
+func phaseOf(sql string) string {
+	q := strings.ToUpper(strings.TrimSpace(sql))
+	switch {
+	case q == "COMMIT":
+		return "commit"
+	case strings.HasPrefix(q, "TRUNCATE "):
+		return "truncate"
+	case strings.HasPrefix(q, "DELETE FROM ") && !strings.Contains(q, " WHERE "):
+		return "delete"
+	case strings.Contains(q, " DROP CONSTRAINT ") || strings.HasPrefix(q, "DROP INDEX "):
+		return "drop indexes"
+	case strings.Contains(q, " ADD CONSTRAINT ") || strings.HasPrefix(q, "CREATE INDEX ") || strings.HasPrefix(q, "CREATE UNIQUE INDEX "):
+		return "build indexes"
+	case strings.HasPrefix(q, "ANALYZE "):
+		return "analyze"
+	case strings.HasPrefix(q, "DROP TABLE ") || strings.Contains(q, " RENAME "):
+		return "swap"
+	case strings.Contains(q, "INDISUNIQUE") || strings.HasPrefix(q, "SELECT COUNT("):
+		return "checks"
+	}
+	return "other"
 }
 
 func run(ctx context.Context, c config, out io.Writer) error {
@@ -143,50 +206,42 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	defer os.Remove(fx.csv.Path)
 
-	harness.WriteHeader(ctx, out, conn, fmt.Sprintf("sluice full refresh vs psql, %d rows", c.rows))
-	fmt.Fprintf(out, "- CSV: %d rows, %.1f MB; old table: %d rows with PRIMARY KEY (id); medians of %d interleaved runs; %s\n",
-		fx.csv.Rows, float64(fx.csv.Bytes)/1e6, c.rows, c.runs, time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(out, "- sluice cases: sources/csv -> sinks/postgres full refresh with the unique-key and row-count checks on\n\n")
-
-	plan := harness.Plan{Runs: c.runs}
-	for _, name := range cases {
-		plan.Cases = append(plan.Cases, d.loadCase(fx, name, baselineOf(name), false))
+	ms, err := methods(c.method)
+	if err != nil {
+		return err
 	}
-	res := plan.Run(ctx)
-	res.WriteTable(out)
+	harness.WriteHeader(ctx, out, conn, fmt.Sprintf("sluice full refresh vs psql, %d rows", c.rows))
+	fmt.Fprintf(out, "- CSV: %d rows, %.1f MB; target: %d rows with PRIMARY KEY (id) (psql-noindex: no index); medians of %d interleaved runs; %s\n",
+		fx.csv.Rows, float64(fx.csv.Bytes)/1e6, c.rows, c.runs, time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "- sluice cases: sources/csv -> sinks/postgres full refresh with the unique-key and row-count checks on\n")
+	fmt.Fprintf(out, "- cpu: user + system time of the loader process (psql, or the sluice child), not the server's\n")
 
 	var targets []harness.Target
-	sluiceCases := []string{"sluice-truncate", "sluice-delete", "sluice-swap"}
-	selected := func(names ...string) bool {
-		for _, n := range names {
-			if !slices.Contains(cases, n) {
-				return false
-			}
+	var first harness.Results
+	for i, m := range ms {
+		fmt.Fprintf(out, "\n## Method %s: %s\n\n", m, methodText[m])
+		phases := &harness.PhaseTable{Order: phaseOrder}
+		plan := harness.Plan{Runs: c.runs}
+		for _, name := range cases {
+			lc := d.loadCase(fx, name, baselineOf(name), false, m)
+			lc.Phases = phases
+			plan.Cases = append(plan.Cases, lc.Case)
 		}
-		return true
-	}
-	if selected("psql-truncate") && slices.ContainsFunc(sluiceCases, func(n string) bool { return selected(n) }) {
-		if f := res.Fastest(sluiceCases...); f != nil {
-			t := res.RatioTarget(f.Name, "psql-truncate", targetRatio)
-			t.Goal = "fastest sluice strategy (" + f.Name + ") vs psql-truncate"
-			targets = append(targets, t)
-		} else {
-			targets = append(targets, harness.Target{Goal: "fastest sluice strategy vs psql-truncate", Missing: "no sluice case ran"})
+		res := plan.Run(ctx)
+		res.WriteTablePerRow(out, c.rows)
+		if !phases.Empty() {
+			fmt.Fprintf(out, "\nWhere the time goes, medians in seconds (psql: \\timing of each statement; sluice: each statement of its connection, the COPY being the longest gap between two):\n\n")
+			phases.Write(out)
 		}
-	}
-	for _, pair := range [][2]string{{"sluice-truncate", "psql-truncate"}, {"sluice-delete", "psql-delete"}} {
-		if selected(pair[0], pair[1]) {
-			targets = append(targets, res.RatioTarget(pair[0], pair[1], targetEquiv))
-		}
-	}
-	for _, name := range sluiceCases {
-		if selected(name) {
-			targets = append(targets, res.RSSTarget(name, targetRSS))
+		targets = append(targets, d.targets(res, cases, m)...)
+		if i == 0 {
+			first = res
 		}
 	}
 
+	sluiceCases := []string{"sluice-truncate", "sluice-delete", "sluice-swap"}
 	if c.rssRows > 0 {
-		t, err := d.rssComparison(ctx, out, res, sluiceCases)
+		t, err := d.rssComparison(ctx, out, first, sluiceCases)
 		if err != nil {
 			return err
 		}
@@ -196,7 +251,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		strategy := c.obsStrategy
 		if strategy == "" {
 			strategy = "swap"
-			if f := res.Fastest(sluiceCases...); f != nil {
+			if f := first.Fastest(sluiceCases...); f != nil {
 				strategy = strings.TrimPrefix(f.Name, "sluice-")
 			}
 		}
@@ -205,6 +260,54 @@ func run(ctx context.Context, c config, out io.Writer) error {
 
 	harness.WriteFooter(out, targets)
 	return ctx.Err()
+}
+
+// targets are the verdicts of one method's run: the fastest sluice strategy against the
+// plain and the tuned psql scripts, each strategy against its psql equivalent, and each
+// sluice case's client CPU and peak RSS.
+func (d *driver) targets(res harness.Results, cases []string, method string) []harness.Target {
+	var targets []harness.Target
+	add := func(t harness.Target) {
+		t.Goal += " [" + method + "]"
+		targets = append(targets, t)
+	}
+	sluiceCases := []string{"sluice-truncate", "sluice-delete", "sluice-swap"}
+	selected := func(names ...string) bool {
+		for _, n := range names {
+			if !slices.Contains(cases, n) {
+				return false
+			}
+		}
+		return true
+	}
+	anySluice := slices.ContainsFunc(sluiceCases, func(n string) bool { return selected(n) })
+	for _, base := range []struct {
+		name  string
+		limit float64
+	}{{"psql-tuned", targetTuned}, {"psql-truncate", targetPlain}} {
+		if !selected(base.name) || !anySluice {
+			continue
+		}
+		if f := res.Fastest(sluiceCases...); f != nil {
+			t := res.RatioTarget(f.Name, base.name, base.limit)
+			t.Goal = "fastest sluice strategy (" + f.Name + ") vs " + base.name
+			add(t)
+		} else {
+			add(harness.Target{Goal: "fastest sluice strategy vs " + base.name, Missing: "no sluice case ran"})
+		}
+	}
+	for _, pair := range [][2]string{{"sluice-truncate", "psql-truncate"}, {"sluice-delete", "psql-delete"}} {
+		if selected(pair[0], pair[1]) {
+			add(res.RatioTarget(pair[0], pair[1], targetEquiv))
+		}
+	}
+	for _, name := range sluiceCases {
+		if selected(name) {
+			add(res.CPUTarget(name, d.c.rows, targetCPU))
+			add(res.RSSTarget(name, targetRSS))
+		}
+	}
+	return targets
 }
 
 // rssComparison loads every sluice case once at -rss-rows and compares the peak RSS with
@@ -226,7 +329,7 @@ func (d *driver) rssComparison(ctx context.Context, out io.Writer, big harness.R
 	defer os.Remove(fx.csv.Path)
 	plan := harness.Plan{Runs: 1}
 	for _, name := range run {
-		plan.Cases = append(plan.Cases, d.loadCase(fx, name, "", false))
+		plan.Cases = append(plan.Cases, d.loadCase(fx, name, "", false, methodCheckpoint).Case)
 	}
 	small := plan.Run(ctx)
 	fmt.Fprintf(out, "\nPeak RSS at %d rows vs %d rows (one load each at %d):\n\n", d.c.rows, d.c.rssRows, d.c.rssRows)
@@ -258,8 +361,8 @@ func (d *driver) observerComparison(ctx context.Context, out io.Writer, fx *fixt
 		runs = d.c.runs
 	}
 	plan := harness.Plan{Runs: runs, Cases: []harness.Case{
-		d.loadCase(fx, plain, "", false),
-		d.loadCase(fx, observed, plain, true),
+		d.loadCase(fx, plain, "", false, methodCheckpoint).Case,
+		d.loadCase(fx, observed, plain, true, methodCheckpoint).Case,
 	}}
 	fmt.Fprintf(out, "\nNo-op observer overhead, strategy %s, %d interleaved runs:\n\n", strategy, runs)
 	res := plan.Run(ctx)
@@ -288,7 +391,7 @@ func errorOf(res harness.Results, names ...string) string {
 
 func baselineOf(name string) string {
 	switch name {
-	case "sluice-truncate", "sluice-swap":
+	case "sluice-truncate", "sluice-swap", "psql-noindex", "psql-tuned":
 		return "psql-truncate"
 	case "sluice-delete":
 		return "psql-delete"
@@ -310,8 +413,18 @@ type fixture struct {
 	expected harness.Fingerprint
 }
 
-func (d *driver) target() string {
-	return harness.QuoteIdent(d.c.schema) + "." + harness.QuoteIdent(table)
+func (d *driver) target() string { return d.qualified(table) }
+
+func (d *driver) qualified(name string) string {
+	return harness.QuoteIdent(d.c.schema) + "." + harness.QuoteIdent(name)
+}
+
+// tableOf returns the table a case loads.
+func tableOf(name string) string {
+	if name == "psql-noindex" {
+		return tableNoIndex
+	}
+	return table
 }
 
 func (d *driver) setupSchema(ctx context.Context) error {
@@ -354,18 +467,31 @@ func (d *driver) fixture(ctx context.Context, rows int64) (*fixture, error) {
 	return fx, nil
 }
 
-// prepare rebuilds the target as a vacuumed old version with the primary key, then
-// checkpoints, so that every load starts from the same table and a quiet WAL.
-func (d *driver) prepare(ctx context.Context, rows int64) error {
-	t := d.target()
-	for _, q := range []string{
+// prepare puts name in the state a load starts from. With methodCheckpoint it rebuilds
+// it as a vacuumed old version of rows rows (with the primary key unless it is the
+// index-free table), then checkpoints, so that every load starts from the same table and
+// a quiet WAL. With methodNone it builds the old version only when the table is missing,
+// and does nothing else: the load replaces what the one before left.
+func (d *driver) prepare(ctx context.Context, rows int64, name, method string) error {
+	t := d.qualified(name)
+	if method == methodNone {
+		var exists bool
+		if err := d.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", t).Scan(&exists); err != nil || exists {
+			return err
+		}
+	}
+	qs := []string{
 		"DROP TABLE IF EXISTS " + t + " CASCADE",
 		dataset.CreateTable(t, false),
 		dataset.InsertOldVersion(t, rows),
-		"ALTER TABLE " + t + " ADD PRIMARY KEY (id)",
-		"VACUUM (ANALYZE) " + t,
-		"CHECKPOINT",
-	} {
+	}
+	if name == table {
+		qs = append(qs, "ALTER TABLE "+t+" ADD PRIMARY KEY (id)")
+	}
+	if method == methodCheckpoint {
+		qs = append(qs, "VACUUM (ANALYZE) "+t, "CHECKPOINT")
+	}
+	for _, q := range qs {
 		if _, err := d.conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", firstWords(q), err)
 		}
@@ -380,32 +506,73 @@ func firstWords(q string) string {
 	return q
 }
 
-func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool) harness.Case {
-	c := harness.Case{
+// loadCase is a harness.Case with the phase table its runs report to.
+type loadCase struct {
+	harness.Case
+	// Phases, when set, receives each verified run's phases.
+	Phases *harness.PhaseTable
+}
+
+// psqlScript returns a case's psql script, starting with \timing on, and the phase of
+// each statement it times.
+func (d *driver) psqlScript(fx *fixture, name string) (string, []string) {
+	t := d.qualified(tableOf(name))
+	copyFrom := func(opts string) string {
+		return `\copy ` + t + " FROM " + harness.QuoteLiteral(fx.csv.Path) + " WITH (FORMAT csv, HEADER true" + opts + ")"
+	}
+	stmts := [][2]string{{"BEGIN;", "other"}}
+	switch name {
+	case "psql-truncate", "psql-noindex":
+		stmts = append(stmts, [2]string{"TRUNCATE " + t + ";", "truncate"}, [2]string{copyFrom(""), "copy"})
+	case "psql-delete":
+		stmts = append(stmts, [2]string{"DELETE FROM " + t + ";", "delete"}, [2]string{copyFrom(""), "copy"})
+	case "psql-tuned":
+		// What a careful hand writes: no index maintenance during the COPY, rows written
+		// frozen (the table was truncated in this transaction), the key built once.
+		pkey := harness.QuoteIdent(table + "_pkey")
+		stmts = append(stmts,
+			[2]string{"TRUNCATE " + t + ";", "truncate"},
+			[2]string{"ALTER TABLE " + t + " DROP CONSTRAINT " + pkey + ";", "drop indexes"},
+			[2]string{copyFrom(", FREEZE true"), "copy"},
+			[2]string{"ALTER TABLE " + t + " ADD CONSTRAINT " + pkey + " PRIMARY KEY (id);", "build indexes"})
+	}
+	stmts = append(stmts, [2]string{"COMMIT;", "commit"})
+	script := "\\timing on\n"
+	labels := make([]string, len(stmts))
+	for i, st := range stmts {
+		script += st[0] + "\n"
+		labels[i] = st[1]
+	}
+	return script, labels
+}
+
+func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool, method string) *loadCase {
+	lc := &loadCase{Case: harness.Case{
 		Name:     name,
 		Baseline: baseline,
-		Prepare:  func(ctx context.Context) error { return d.prepare(ctx, fx.rows) },
-	}
-	switch {
-	case name == "psql-truncate" || name == "psql-delete":
-		clear := "TRUNCATE " + d.target()
-		if name == "psql-delete" {
-			clear = "DELETE FROM " + d.target()
-		}
-		script := "BEGIN;\n" + clear + ";\n" +
-			`\copy ` + d.target() + " FROM " + harness.QuoteLiteral(fx.csv.Path) + " WITH (FORMAT csv, HEADER true)\n" +
-			"COMMIT;\n"
-		c.Run = func(ctx context.Context) (harness.Sample, error) { return d.psql.Script(ctx, script) }
-	default:
+		Prepare:  func(ctx context.Context) error { return d.prepare(ctx, fx.rows, tableOf(name), method) },
+	}}
+	var labels []string
+	if strings.HasPrefix(name, "psql-") {
+		var script string
+		script, labels = d.psqlScript(fx, name)
+		lc.Run = func(ctx context.Context) (harness.Sample, error) { return d.psql.Script(ctx, script) }
+	} else {
 		child := strings.TrimSuffix(name, "+observer")
-		c.Run = func(ctx context.Context) (harness.Sample, error) {
+		lc.Run = func(ctx context.Context) (harness.Sample, error) {
 			return harness.MeasureSluiceChild(ctx, d.c.dsn, child, "-dsn", d.c.dsn, "-schema", d.c.schema,
 				"-csv", fx.csv.Path, "-rows", strconv.FormatInt(fx.rows, 10), "-observed="+strconv.FormatBool(observed))
 		}
 	}
-	c.Verify = func(ctx context.Context, s harness.Sample) (string, error) {
+	lc.Verify = func(ctx context.Context, s harness.Sample) (string, error) {
 		var notes []string
-		if strings.HasPrefix(name, "sluice-") {
+		var phases []harness.Phase
+		if labels != nil {
+			var err error
+			if phases, err = harness.PSQLPhases(s.Stdout, labels); err != nil {
+				return "", err
+			}
+		} else {
 			cr, err := harness.ReadChildResult(s.Stdout)
 			if err != nil {
 				return "", err
@@ -413,13 +580,14 @@ func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool) har
 			if cr.Stats.RowsWritten != fx.rows {
 				return "", fmt.Errorf("sluice wrote %d rows, want %d", cr.Stats.RowsWritten, fx.rows)
 			}
+			phases = cr.Phases
 			notes = append(notes, cr.CheckSummary())
 			if observed {
 				notes = append(notes, fmt.Sprintf("%d observer events", cr.Events))
 			}
 		}
 		if d.c.verify {
-			got, err := harness.TableFingerprint(ctx, d.conn, d.target(), "")
+			got, err := harness.TableFingerprint(ctx, d.conn, d.qualified(tableOf(name)), "")
 			if err != nil {
 				return "", err
 			}
@@ -428,7 +596,10 @@ func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool) har
 			}
 			notes = append(notes, "contents verified")
 		}
+		if lc.Phases != nil {
+			lc.Phases.Add(name, phases)
+		}
 		return strings.Join(notes, "; "), nil
 	}
-	return c
+	return lc
 }

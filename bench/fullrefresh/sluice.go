@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluice-etl/sluice/bench/internal/dataset"
@@ -23,6 +24,9 @@ type loadSpec struct {
 	Strategy string
 	// Observer is set on the pipeline when not nil.
 	Observer etl.Observer
+	// Tracer, when not nil, traces the statements of the loader's connections. It is the
+	// benchmark's instrument, not part of what a user writes.
+	Tracer pgx.QueryTracer
 }
 
 var strategies = map[string]postgres.Strategy{
@@ -39,7 +43,12 @@ func sluiceFullRefresh(ctx context.Context, s loadSpec) (etl.Result, error) {
 	if !ok {
 		return etl.Result{}, fmt.Errorf("unknown strategy %q", s.Strategy)
 	}
-	pool, err := pgxpool.New(ctx, s.DSN)
+	cfg, err := pgxpool.ParseConfig(s.DSN)
+	if err != nil {
+		return etl.Result{}, err
+	}
+	cfg.ConnConfig.Tracer = s.Tracer
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return etl.Result{}, err
 	}
