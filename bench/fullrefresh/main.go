@@ -12,6 +12,8 @@
 //	psql-noindex     the same into a table with no index at all
 //	psql-tuned       psql -f: BEGIN; TRUNCATE; drop the PK; \copy ... FREEZE; add the PK; COMMIT
 //	psql-delete      psql -f: BEGIN; DELETE FROM; \copy ... CSV HEADER; COMMIT
+//	floor-binary     psql-tuned's script loading a ready binary COPY file of the same rows:
+//	                 the server's side of sluice-truncate with no client work, its floor
 //	sluice-truncate  sources/csv -> sinks/postgres full refresh, strategy truncate
 //	sluice-delete    the same, strategy delete
 //	sluice-swap      the same, strategy swap
@@ -27,8 +29,8 @@
 //	go run ./bench/fullrefresh -rows 2000000 -observer -cases ''
 //
 // -observer adds a comparison of the fastest sluice strategy with and without a no-op
-// etl.Observer (issue 8: it must add under 1%). -rss-rows N adds one load of every sluice
-// case at N rows, to show that peak RSS does not grow with the input.
+// etl.Observer (issue 8: it must add under 1%). -rss-rows N adds loads of every sluice
+// case at N rows, as often as -runs, to show that peak RSS does not grow with the input.
 //
 // Every case also reports where its time went: psql's \timing of each statement of its
 // script, and for sluice the time of each statement its connection ran, traced in the
@@ -57,7 +59,7 @@ import (
 const (
 	table        = "t"         // the target, with PRIMARY KEY (id)
 	tableNoIndex = "t_noindex" // psql-noindex's target: no index at all
-	allCases     = "psql-truncate,psql-noindex,psql-tuned,psql-delete,sluice-truncate,sluice-delete,sluice-swap"
+	allCases     = "psql-truncate,psql-noindex,psql-tuned,psql-delete,floor-binary,sluice-truncate,sluice-delete,sluice-swap"
 	targetPlain  = 0.5             // fastest sluice strategy vs psql-truncate
 	targetTuned  = 0.6             // fastest sluice strategy vs psql-tuned
 	targetEquiv  = 1.1             // sluice truncate/delete vs their psql equivalents
@@ -200,11 +202,11 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		return err
 	}
 
-	fx, err := d.fixture(ctx, c.rows)
+	fx, err := d.fixture(ctx, c.rows, slices.Contains(cases, "floor-binary"))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(fx.csv.Path)
+	defer fx.remove()
 
 	ms, err := methods(c.method)
 	if err != nil {
@@ -310,8 +312,8 @@ func (d *driver) targets(res harness.Results, cases []string, method string) []h
 	return targets
 }
 
-// rssComparison loads every sluice case once at -rss-rows and compares the peak RSS with
-// the main run's.
+// rssComparison loads every sluice case -runs times at -rss-rows and compares the peak
+// RSS with the main run's.
 func (d *driver) rssComparison(ctx context.Context, out io.Writer, big harness.Results, names []string) ([]harness.Target, error) {
 	var run []string
 	for _, name := range names {
@@ -322,17 +324,19 @@ func (d *driver) rssComparison(ctx context.Context, out io.Writer, big harness.R
 	if len(run) == 0 {
 		return []harness.Target{{Goal: "peak RSS does not grow with rows", Missing: "no sluice case ran"}}, nil
 	}
-	fx, err := d.fixture(ctx, d.c.rssRows)
+	fx, err := d.fixture(ctx, d.c.rssRows, false)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(fx.csv.Path)
-	plan := harness.Plan{Runs: 1}
+	defer fx.remove()
+	// As many loads as the big run had: peak RSS is the largest over a case's runs, and the
+	// larger of more samples of a noisy figure would be larger for no other reason.
+	plan := harness.Plan{Runs: d.c.runs}
 	for _, name := range run {
 		plan.Cases = append(plan.Cases, d.loadCase(fx, name, "", false, methodCheckpoint).Case)
 	}
 	small := plan.Run(ctx)
-	fmt.Fprintf(out, "\nPeak RSS at %d rows vs %d rows (one load each at %d):\n\n", d.c.rows, d.c.rssRows, d.c.rssRows)
+	fmt.Fprintf(out, "\nPeak RSS at %d rows vs %d rows (the largest over %d loads each, method checkpoint):\n\n", d.c.rows, d.c.rssRows, d.c.runs)
 	fmt.Fprintln(out, "| case | RSS MiB at "+strconv.FormatInt(d.c.rows, 10)+" | RSS MiB at "+strconv.FormatInt(d.c.rssRows, 10)+" |")
 	fmt.Fprintln(out, "|---|---:|---:|")
 	var targets []harness.Target
@@ -391,7 +395,7 @@ func errorOf(res harness.Results, names ...string) string {
 
 func baselineOf(name string) string {
 	switch name {
-	case "sluice-truncate", "sluice-swap", "psql-noindex", "psql-tuned":
+	case "sluice-truncate", "sluice-swap", "psql-noindex", "psql-tuned", "floor-binary":
 		return "psql-truncate"
 	case "sluice-delete":
 		return "psql-delete"
@@ -410,7 +414,15 @@ type driver struct {
 type fixture struct {
 	rows     int64
 	csv      dataset.File
+	binary   string // the same rows as a binary COPY file, when floor-binary runs
 	expected harness.Fingerprint
+}
+
+func (fx *fixture) remove() {
+	os.Remove(fx.csv.Path)
+	if fx.binary != "" {
+		os.Remove(fx.binary)
+	}
 }
 
 func (d *driver) target() string { return d.qualified(table) }
@@ -434,34 +446,41 @@ func (d *driver) setupSchema(ctx context.Context) error {
 }
 
 // fixture generates the CSV for rows and fingerprints it by loading it once with psql
-// into a scratch table.
-func (d *driver) fixture(ctx context.Context, rows int64) (*fixture, error) {
+// into a scratch table. With binary it also writes that table as a binary COPY file, for
+// floor-binary.
+func (d *driver) fixture(ctx context.Context, rows int64, binary bool) (fx *fixture, err error) {
 	start := time.Now()
 	f, err := dataset.CreateFile(d.c.tmpdir, rows, dataset.DefaultSeed)
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "generated %s: %d rows, %.1f MB in %.2f s\n", f.Path, f.Rows, float64(f.Bytes)/1e6, time.Since(start).Seconds())
-	fx := &fixture{rows: rows, csv: f}
-	if !d.c.verify {
+	fx = &fixture{rows: rows, csv: f}
+	if !d.c.verify && !binary {
 		return fx, nil
 	}
+	defer func() {
+		if err != nil {
+			fx.remove()
+		}
+	}()
 	ref := harness.QuoteIdent(d.c.schema) + "." + harness.QuoteIdent("expected")
 	script := "DROP TABLE IF EXISTS " + ref + ";\n" + dataset.CreateTable(ref, false) + ";\n" +
 		`\copy ` + ref + " FROM " + harness.QuoteLiteral(f.Path) + " WITH (FORMAT csv, HEADER true)\n"
+	if binary {
+		fx.binary = f.Path + ".bin"
+		script += `\copy (SELECT * FROM ` + ref + " ORDER BY id) TO " + harness.QuoteLiteral(fx.binary) + " WITH (FORMAT binary)\n"
+	}
 	if _, err := d.psql.Script(ctx, script); err != nil {
-		os.Remove(f.Path)
 		return nil, fmt.Errorf("load the reference copy: %w", err)
 	}
 	if fx.expected, err = harness.TableFingerprint(ctx, d.conn, ref, ""); err == nil {
 		_, err = d.conn.Exec(ctx, "DROP TABLE "+ref)
 	}
 	if err != nil {
-		os.Remove(f.Path)
 		return nil, err
 	}
 	if fx.expected.Rows != rows {
-		os.Remove(f.Path)
 		return nil, fmt.Errorf("reference copy has %d rows, want %d", fx.expected.Rows, rows)
 	}
 	return fx, nil
@@ -526,14 +545,20 @@ func (d *driver) psqlScript(fx *fixture, name string) (string, []string) {
 		stmts = append(stmts, [2]string{"TRUNCATE " + t + ";", "truncate"}, [2]string{copyFrom(""), "copy"})
 	case "psql-delete":
 		stmts = append(stmts, [2]string{"DELETE FROM " + t + ";", "delete"}, [2]string{copyFrom(""), "copy"})
-	case "psql-tuned":
+	case "psql-tuned", "floor-binary":
 		// What a careful hand writes: no index maintenance during the COPY, rows written
-		// frozen (the table was truncated in this transaction), the key built once.
+		// frozen (the table was truncated in this transaction), the key built once. The
+		// floor runs the same script on a binary file, so the server does exactly what
+		// it does for sluice-truncate and nothing parses text.
+		cp := copyFrom(", FREEZE true")
+		if name == "floor-binary" {
+			cp = `\copy ` + t + " FROM " + harness.QuoteLiteral(fx.binary) + " WITH (FORMAT binary, FREEZE true)"
+		}
 		pkey := harness.QuoteIdent(table + "_pkey")
 		stmts = append(stmts,
 			[2]string{"TRUNCATE " + t + ";", "truncate"},
 			[2]string{"ALTER TABLE " + t + " DROP CONSTRAINT " + pkey + ";", "drop indexes"},
-			[2]string{copyFrom(", FREEZE true"), "copy"},
+			[2]string{cp, "copy"},
 			[2]string{"ALTER TABLE " + t + " ADD CONSTRAINT " + pkey + " PRIMARY KEY (id);", "build indexes"})
 	}
 	stmts = append(stmts, [2]string{"COMMIT;", "commit"})
@@ -553,7 +578,7 @@ func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool, met
 		Prepare:  func(ctx context.Context) error { return d.prepare(ctx, fx.rows, tableOf(name), method) },
 	}}
 	var labels []string
-	if strings.HasPrefix(name, "psql-") {
+	if strings.HasPrefix(name, "psql-") || name == "floor-binary" {
 		var script string
 		script, labels = d.psqlScript(fx, name)
 		lc.Run = func(ctx context.Context) (harness.Sample, error) { return d.psql.Script(ctx, script) }
