@@ -425,8 +425,6 @@ func (fx *fixture) remove() {
 	}
 }
 
-func (d *driver) target() string { return d.qualified(table) }
-
 func (d *driver) qualified(name string) string {
 	return harness.QuoteIdent(d.c.schema) + "." + harness.QuoteIdent(name)
 }
