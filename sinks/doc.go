@@ -51,8 +51,10 @@
 //
 // # State
 //
-// Each sink has a State struct, with the connection fields, MetaSchema and LockWait, and
-// the methods Watermark, Set and Reset (the last two under the pipeline's lock, so they
+// Each sink has a State struct, with the connection fields, Schema and MetaSchema (as on
+// Target: the state lives in MetaSchema, which defaults to Schema, so a State given a
+// Target's two fields finds that Target's state; SQLite has neither), LockWait, and the
+// methods Watermark, Set and Reset (the last two under the pipeline's lock, so they
 // never race a load) and Runs, which returns the run history as [RunRecord] values,
 // newest first.
 //

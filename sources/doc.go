@@ -18,6 +18,11 @@
 // and names the input, line and column in every error about the data. Bad records it may
 // skip go to [etl.Run.Reject], bounded by a limit the caller sets.
 //
+// An incremental source never skips a record whose cursor is NULL, nor loads it
+// silently: by default it fails with an error that names the record and the cursor
+// column and matches the package's ErrNullCursor, and a NullCursor policy
+// (NullCursorAlways) lets such records through, leaving the watermark alone.
+//
 // [etl.Extractor]: https://pkg.go.dev/github.com/sluice-etl/sluice/etl#Extractor
 // [etl.Lineage]: https://pkg.go.dev/github.com/sluice-etl/sluice/etl#Lineage
 // [etl.Row]: https://pkg.go.dev/github.com/sluice-etl/sluice/etl#Row

@@ -60,9 +60,12 @@ type Config struct {
 	// WorkerID names this process in river and in the attempts table. Defaults to
 	// host-pid-random.
 	WorkerID string
-	// MermaidURL is the JavaScript module the UI page loads to draw graphs; "-" loads
-	// none, and the page shows the graph's Mermaid source. Defaults to Mermaid 11 from
-	// the jsDelivr CDN.
+	// MermaidURL is the script the UI page loads to draw graphs: a classic script that
+	// defines the global mermaid, as Mermaid's dist/mermaid.min.js does. "-" loads none,
+	// and the page shows the graph's Mermaid source. A URL of your own is loaded as
+	// given, without an integrity check. Defaults to Mermaid 11.17.2's mermaid.min.js
+	// from the jsDelivr CDN, which the browser runs only if its bytes are the published
+	// ones (Subresource Integrity).
 	MermaidURL string
 	// Logger receives the executor's and river's logs. Defaults to the logger
 	// [dag.MainArgs] passes to [Open], or to discarding them.
@@ -134,7 +137,7 @@ func New(store *pgstore.Store, cfg Config) (*Executor, error) {
 		cfg.WorkerID = defaultWorkerID()
 	}
 	if cfg.MermaidURL == "" {
-		cfg.MermaidURL = "https://cdn.jsdelivr.net/npm/mermaid@11/dist/mermaid.esm.min.mjs"
+		cfg.MermaidURL = defaultMermaidURL
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -646,7 +649,13 @@ func (e *Executor) listenOnce(ctx context.Context, listening func()) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		// WaitForNotification returns once ctx is done; closing must not then wait on
+		// a server that stopped answering.
+		c, cancel := cleanupContext(ctx)
+		defer cancel()
+		_ = conn.Close(c)
+	}()
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{e.channel()}.Sanitize()); err != nil {
 		return err
 	}

@@ -58,6 +58,17 @@ type attemptRow struct {
 	Error    string
 }
 
+// defaultMermaidURL is the default of Config.MermaidURL: Mermaid's self-contained build
+// at an exact version, so that its bytes never change under mermaidIntegrity. jsDelivr
+// serves the npm package's files as published.
+const defaultMermaidURL = "https://cdn.jsdelivr.net/npm/mermaid@11.17.2/dist/mermaid.min.js"
+
+// mermaidIntegrity is the Subresource Integrity of defaultMermaidURL: the SHA-384 of
+// dist/mermaid.min.js in the npm package mermaid@11.17.2 (from `npm pack mermaid@11.17.2`,
+// whose tarball matches the registry's sha512). A browser refuses the script when the
+// CDN serves anything else. Change both together.
+const mermaidIntegrity = "sha384-EOXBFmc3gx5mb+vn0vPvvGqACToJD24hhacX5Yx+8NUUQrHIle/Qi5Bg9o3zKwW2"
+
 type pageData struct {
 	DAG        string
 	Meta       etl.Meta
@@ -68,8 +79,24 @@ type pageData struct {
 	Attempts   []attemptRow
 	Graph      string
 	MermaidURL string
-	Refresh    bool
-	Error      string
+	// MermaidIntegrity holds the script tag's integrity and crossorigin attributes, for
+	// the default URL only: trusted text, so that the hash goes out as written rather
+	// than with its "+" escaped.
+	MermaidIntegrity template.HTMLAttr
+	Refresh          bool
+	Error            string
+}
+
+// setMermaid sets the script that draws the graph: none for "-", and the integrity of
+// the default one.
+func (p *pageData) setMermaid(url string) {
+	switch url {
+	case "-":
+		return
+	case defaultMermaidURL:
+		p.MermaidIntegrity = template.HTMLAttr(`integrity="` + mermaidIntegrity + `" crossorigin="anonymous"`)
+	}
+	p.MermaidURL = url
 }
 
 type taskRow struct {
@@ -79,10 +106,10 @@ type taskRow struct {
 
 func (e *Executor) servePage(w http.ResponseWriter, r *http.Request, d *dag.DAG, runID string) {
 	ctx := r.Context()
-	data := pageData{DAG: d.Name(), Meta: d.Meta(), RiverUI: UIPrefix + "/", MermaidURL: e.cfg.MermaidURL}
-	if data.MermaidURL == "-" {
-		data.MermaidURL = ""
-	}
+	data := pageData{DAG: d.Name(), Meta: d.Meta(), RiverUI: UIPrefix + "/"}
+	data.setMermaid(e.cfg.MermaidURL)
+	// Set before WriteHeader, which sends the header as it stands.
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := e.loadPage(ctx, d, runID, &data); err != nil {
 		status := http.StatusInternalServerError
 		if errors.Is(err, dag.ErrRunNotFound) {
@@ -92,7 +119,6 @@ func (e *Executor) servePage(w http.ResponseWriter, r *http.Request, d *dag.DAG,
 		w.WriteHeader(status)
 		data.Error = err.Error()
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := pageTemplate.Execute(w, data); err != nil {
 		e.log.Warn("riverexec: render UI page", slog.Any("error", err))
 	}
@@ -219,10 +245,8 @@ pre.err { white-space: pre-wrap; margin: 0; max-width: 60rem; }
 {{range .Runs}}<tr><td><a href="/runs/{{.RunID}}">{{.RunID}}</a></td><td>{{since .Started}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Window}}</td><td>{{dur .Duration}}</td></tr>
 {{end}}</tbody>
 </table>{{else}}<p>No runs yet.</p>{{end}}
-{{if .MermaidURL}}<script type="module">
-import mermaid from {{.MermaidURL}};
-mermaid.initialize({ startOnLoad: true });
-</script>{{end}}
+{{if .MermaidURL}}<script src="{{.MermaidURL}}"{{with .MermaidIntegrity}} {{.}}{{end}}></script>
+<script>if (window.mermaid) mermaid.initialize({ startOnLoad: true });</script>{{end}}
 </body>
 </html>
 `))

@@ -161,7 +161,9 @@ func (aw *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) 
 	}
 	if err != nil {
 		// The lock may or may not have been taken: drop the session to be sure.
-		_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		c, cancel := cleanupContext(ctx)
+		_ = conn.Conn().Close(c)
+		cancel()
 		conn.Release()
 		if w.handBack(ctx, err) {
 			return river.JobSnooze(0)
@@ -195,7 +197,11 @@ func (aw *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) 
 	}()
 
 	if w.handBack(ctx, runErr) {
-		_, err := conn.Exec(context.WithoutCancel(ctx), `UPDATE `+e.table()+` SET status = 'queued', worker = NULL, lock_key = NULL, started = NULL
+		// ctx is done: the hand-back gets the cleanup's bound, so that a server that
+		// stopped answering cannot hold the worker's stop forever.
+		c, cancel := cleanupContext(ctx)
+		defer cancel()
+		_, err := conn.Exec(c, `UPDATE `+e.table()+` SET status = 'queued', worker = NULL, lock_key = NULL, started = NULL
 			WHERE run_id = $1 AND task = $2 AND attempt = $3 AND status = 'running'`, a.RunID, a.Task, a.Attempt)
 		if err != nil {
 			e.log.Warn("riverexec: hand back attempt", slog.String("task", a.Task), slog.Any("error", err))
@@ -282,6 +288,13 @@ func (e *Executor) record(ctx context.Context, conn *pgxpool.Conn, a attemptArgs
 		return false, fmt.Errorf("task %q attempt %d was no longer running when it ended (marked lost?)", a.Task, a.Attempt)
 	}
 	return unlocked, err
+}
+
+// cleanupContext returns a context for the work that must still happen once ctx is done
+// (handing an attempt back, closing a session), bounded as a load's cleanup is: it ends
+// etl.DefaultCleanupTimeout after ctx. Call cancel when the work is over.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return (&etl.Run{}).CleanupContext(ctx)
 }
 
 // releaseLock unlocks the task; a connection that cannot is closed, which unlocks it.

@@ -10,12 +10,13 @@ import (
 )
 
 // PublishSummary replaces the product database's course_summary with what summary
-// streams: the README's MySQL example.
-func PublishSummary(ctx context.Context, summary etl.Extractor, db *sql.DB) error {
+// streams: the README's MySQL example. db was opened with dsn.
+func PublishSummary(ctx context.Context, summary etl.Extractor, db *sql.DB, dsn string) error {
 	// README: mysql
 	sink := &mysql.FullRefresh{
 		Target: mysql.Target{
-			DB:     db, // a *sql.DB from sql.Open("mysql", "app:secret@tcp(db:3306)/product")
+			DB:     db,  // a *sql.DB from sql.Open("mysql", dsn), dsn such as "app:secret@tcp(db:3306)/product"
+			DSN:    dsn, // names the table for lineage: mysql://db:3306, product.course_summary
 			Table:  "course_summary",
 			Checks: []checks.Check{checks.RowCount{}, checks.UniqueKey("courseid")},
 		},

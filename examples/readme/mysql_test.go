@@ -29,10 +29,10 @@ func TestPublishSummaryToMySQL(t *testing.T) {
 	}
 	for range 2 {
 		require.NoError(t, PublishSummary(ctx, summary(etl.Row{int64(1), int64(2), etl.Decimal("4.000")},
-			etl.Row{int64(2), int64(1), nil}), db.DB))
+			etl.Row{int64(2), int64(1), nil}), db.DB, db.DSN))
 		require.Equal(t, 2, count())
 	}
-	err = PublishSummary(ctx, summary(), db.DB)
+	err = PublishSummary(ctx, summary(), db.DB, db.DSN)
 	require.ErrorIs(t, err, etl.ErrEmpty)
 	require.Equal(t, 2, count(), "an empty extract keeps the table")
 }

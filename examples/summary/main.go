@@ -8,15 +8,20 @@
 //	SLUICE_MYSQL_URL='root@tcp(127.0.0.1:3306)/test' \
 //	go run ./examples/summary run
 //
-// It is a dag.Main program, so graph, describe, backfill and history work as well. Set
-// SLUICE_SUMMARY_SEED=1 to create the course tables with sample rows first.
+// Its command line is dag.Main's, so graph, describe, backfill and history work as well;
+// it calls dag.MainArgs rather than dag.Main, which exits, so that its connections close
+// before the process ends. Set SLUICE_SUMMARY_SEED=1 to create the course tables with
+// sample rows first.
 package main
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -57,15 +62,24 @@ INSERT INTO course_review VALUES
   ON CONFLICT DO NOTHING;`
 
 func main() {
-	ctx := context.Background()
+	// dag.Main would exit the process, and deferred calls with it: the pools would never
+	// close. run returns the exit code instead, after its cleanup.
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run builds the DAG from the environment, runs the command line args against it as
+// dag.Main does, closes the connections it opened, and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	d, cleanup, err := build(ctx, os.Getenv("SLUICE_WAREHOUSE_URL"), os.Getenv("SLUICE_MYSQL_URL"),
 		os.Getenv("SLUICE_SUMMARY_SEED") != "")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "summary:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "summary:", err)
+		return dag.ExitUsage
 	}
 	defer cleanup()
-	dag.Main(d)
+	return dag.MainArgs(ctx, d, args, stdout, stderr)
 }
 
 // build declares the DAG: rollup in the warehouse, then publish to MySQL when mysqlDSN is
@@ -134,7 +148,7 @@ func build(ctx context.Context, warehouseDSN, mysqlDSN string, seed bool) (*dag.
 		Name:   "publish_course_summary",
 		Meta:   etl.Meta{Owner: "learning-product", Description: "Copies course_summary to the product database."},
 		Source: src,
-		Sink:   publishSink(db, checks.RowCount{}, checks.UniqueKey("courseid"), checks.NotNull("students", "reviews")),
+		Sink:   publishSink(db, mysqlDSN, checks.RowCount{}, checks.UniqueKey("courseid"), checks.NotNull("students", "reviews")),
 	}).After("rollup")
 	return d, cleanup, nil
 }
@@ -146,6 +160,7 @@ const productDDL = `CREATE TABLE IF NOT EXISTS course_summary (
 // publishSink replaces the product's course_summary atomically with LOAD DATA: the old
 // rows are deleted and the new ones loaded in one transaction, the checks run inside it,
 // and the product's readers see the old summary until commit.
-func publishSink(db *sql.DB, cs ...checks.Check) etl.Loader {
-	return &mysql.FullRefresh{Target: mysql.Target{DB: db, Table: "course_summary", Checks: cs}}
+// dsn, which db was opened with, names the table for lineage.
+func publishSink(db *sql.DB, dsn string, cs ...checks.Check) etl.Loader {
+	return &mysql.FullRefresh{Target: mysql.Target{DB: db, DSN: dsn, Table: "course_summary", Checks: cs}}
 }

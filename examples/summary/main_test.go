@@ -7,8 +7,10 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -82,7 +84,7 @@ func TestRollupThenPublishToMySQL(t *testing.T) {
 func TestFailedCheckKeepsTheProductionTable(t *testing.T) {
 	t.Parallel()
 	pg := pgtest.New(t)
-	_, my := mysqlDB(t)
+	dsn, my := mysqlDB(t)
 	ctx := context.Background()
 	d, cleanup, err := build(ctx, pg.URL, "", true)
 	require.NoError(t, err)
@@ -95,7 +97,7 @@ func TestFailedCheckKeepsTheProductionTable(t *testing.T) {
 	src, err := pgsource.New(pg.Pool, pgsource.Config{Table: "course_summary"})
 	require.NoError(t, err)
 	publish := func(cs ...checks.Check) error {
-		p := &etl.Pipeline{Name: "publish", Source: src, Sink: publishSink(my, cs...)}
+		p := &etl.Pipeline{Name: "publish", Source: src, Sink: publishSink(my, dsn, cs...)}
 		_, err := p.Run(ctx, etl.Window{})
 		return err
 	}
@@ -118,4 +120,34 @@ func TestNeedsAWarehouse(t *testing.T) {
 	t.Parallel()
 	_, _, err := build(context.Background(), "", "", false)
 	require.ErrorContains(t, err, "SLUICE_WAREHOUSE_URL")
+}
+
+// TestRunClosesItsConnections: the program's warehouse connections are closed when run
+// returns, as they would not be after dag.Main, which exits.
+func TestRunClosesItsConnections(t *testing.T) {
+	// t.Setenv: not parallel.
+	pg := pgtest.New(t)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	app := "summary_test_" + hex.EncodeToString(b[:])
+	u, err := url.Parse(pg.URL)
+	require.NoError(t, err, "the test URL must be a URL")
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	t.Setenv("SLUICE_WAREHOUSE_URL", u.String())
+	t.Setenv("SLUICE_MYSQL_URL", "")
+	t.Setenv("SLUICE_SUMMARY_SEED", "1")
+	t.Setenv(dag.StoreEnv, "")
+
+	var out, errOut bytes.Buffer
+	code := run([]string{"run"}, &out, &errOut)
+	require.Equal(t, dag.ExitOK, code, "%s%s", out.String(), errOut.String())
+	// A backend leaves pg_stat_activity a moment after its client hangs up.
+	require.Eventually(t, func() bool {
+		var open int
+		require.NoError(t, pg.Pool.QueryRow(context.Background(),
+			"SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&open))
+		return open == 0
+	}, 2*time.Second, 20*time.Millisecond, "the warehouse connections outlive the run")
 }

@@ -2,6 +2,7 @@
 // source and sink that reports them (etl.Lineage):
 //
 //   - PostgreSQL: namespace "postgres://{host}:{port}", name "{database}.{schema}.{table}";
+//   - MySQL: namespace "mysql://{host}:{port}", name "{database}.{table}";
 //   - Redshift: namespace "redshift://{cluster identifier}.{region}:{port}", name
 //     "{database}.{schema}.{table}";
 //   - local files: namespace "file", name the absolute path.
@@ -21,6 +22,12 @@ import (
 // and lowered; an IPv6 address is bracketed.
 func Postgres(host string, port uint16) string {
 	return "postgres://" + net.JoinHostPort(strings.ToLower(host), strconv.Itoa(int(port)))
+}
+
+// MySQL returns the namespace of a MySQL or MariaDB server. Host names are
+// case-insensitive and lowered; an IPv6 address is bracketed.
+func MySQL(host string, port uint16) string {
+	return "mysql://" + net.JoinHostPort(strings.ToLower(host), strconv.Itoa(int(port)))
 }
 
 // Redshift returns the namespace of a Redshift cluster or Serverless workgroup from its

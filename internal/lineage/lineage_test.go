@@ -11,6 +11,8 @@ func TestNames(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
 		{Postgres("DB.example.com", 5432), "postgres://db.example.com:5432"},
 		{Postgres("::1", 5432), "postgres://[::1]:5432"},
+		{MySQL("DB.example.com", 3306), "mysql://db.example.com:3306"},
+		{MySQL("::1", 3307), "mysql://[::1]:3307"},
 		{Redshift("Examplecluster.abc123xyz789.us-west-2.redshift.amazonaws.com", 5439), "redshift://examplecluster.us-west-2:5439"},
 		{Redshift("wg.123456789012.eu-west-1.redshift-serverless.amazonaws.com.", 5439), "redshift://wg.eu-west-1:5439"},
 		{Redshift("10.0.0.5", 5439), "redshift://10.0.0.5:5439"},

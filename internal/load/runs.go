@@ -36,7 +36,7 @@ func ReadRuns(ctx context.Context, d Dialect, sess Session, schema, pipeline str
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
 	rows, err := tx.QueryRows(ctx, q, args...)
-	_ = tx.Rollback(context.WithoutCancel(ctx))
+	Rollback(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}

@@ -113,7 +113,7 @@ func tablesExist(ctx context.Context, sess Session, tables ...string) bool {
 			return false
 		}
 		_, err = tx.QueryRows(ctx, "SELECT 1 FROM "+t+" WHERE 1 = 0")
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		Rollback(ctx, tx)
 		if err != nil {
 			return false
 		}
@@ -127,7 +127,7 @@ func execAlone(ctx context.Context, sess Session, sql string) error {
 		return err
 	}
 	if _, err := tx.Exec(ctx, sql); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		Rollback(ctx, tx)
 		return err
 	}
 	return tx.Commit(ctx)
@@ -153,7 +153,9 @@ func WriteRecord(ctx context.Context, d Dialect, tx Tx, schema string, rec Recor
 	}
 	rejects := make([]string, len(rec.Rejects), len(rec.Rejects)+1)
 	for i, r := range rec.Rejects {
-		rejects[i] = r.Error()
+		// A reject quotes its source, which may be a URL with a credential in it; the
+		// record is history anyone with the table can read.
+		rejects[i] = redact.DSN(r.Error())
 	}
 	if more := rec.Stats.RowsRejected - int64(len(rec.Rejects)); more > 0 && len(rec.Rejects) > 0 {
 		// The run keeps the first rejects only; say that the list was cut, and by how much.
@@ -332,7 +334,7 @@ func State(ctx context.Context, d Dialect, sess Session, schema, pipeline string
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer Rollback(ctx, tx)
 	return ReadWatermark(ctx, d, tx, schema, pipeline)
 }
 
@@ -342,7 +344,7 @@ func execArgs(ctx context.Context, sess Session, sql string, args ...any) error 
 		return err
 	}
 	if _, err := tx.Exec(ctx, sql, args...); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		Rollback(ctx, tx)
 		return err
 	}
 	return tx.Commit(ctx)

@@ -4,9 +4,10 @@
 // the same transaction as the rows. It serves production-data jobs: publishing what the
 // warehouse computed to the database a service reads from.
 //
-//	db, err := sql.Open("mysql", "app:secret@tcp(db:3306)/product")
+//	dsn := "app:secret@tcp(db:3306)/product"
+//	db, err := sql.Open("mysql", dsn)
 //	...
-//	sink := &mysql.FullRefresh{Target: mysql.Target{DB: db, Table: "course_summary",
+//	sink := &mysql.FullRefresh{Target: mysql.Target{DB: db, DSN: dsn, Table: "course_summary",
 //		Checks: []checks.Check{checks.RowCount{}, checks.UniqueKey("courseid")}}}
 //
 // Importing the package registers the github.com/go-sql-driver/mysql driver as "mysql".
@@ -133,6 +134,6 @@
 // # What this sink lacks
 //
 // Against sinks/postgres: no truncate strategy (see above); no retention job, run pruning
-// or dag.Execer (run summary SQL through your own *sql.DB); lineage names the table under
-// the namespace "mysql" without a host, which a *sql.DB does not reveal.
+// or dag.Execer (run summary SQL through your own *sql.DB); lineage needs [Target.DSN]
+// besides the *sql.DB, which does not reveal which server it reaches.
 package mysql

@@ -16,8 +16,13 @@ import (
 type State struct {
 	// DB connects to the server. Required.
 	DB *sql.DB
+	// Schema is the loaders' Target.Schema. State has no table of its own: Schema only
+	// gives MetaSchema its default, as it does for a Target, so that copying a Target's
+	// Schema and MetaSchema finds the state its loads keep. Defaults to the connection's
+	// current database.
+	Schema string
 	// MetaSchema is the database that holds sluice_state and sluice_runs: the loaders'
-	// MetaSchema. Defaults to the connection's current database.
+	// MetaSchema. Defaults to Schema.
 	MetaSchema string
 	// LockWait bounds the wait for a running load of the pipeline to finish before Set or
 	// Reset. Defaults to 0: fail at once with an error wrapping etl.ErrLocked.
@@ -29,7 +34,7 @@ type State struct {
 func (s *State) Watermark(ctx context.Context, pipeline string) (any, error) {
 	var v any
 	err := s.with(ctx, pipeline, false, func(d dialect, sess load.Session) (err error) {
-		v, err = load.State(ctx, d, sess, s.MetaSchema, pipeline)
+		v, err = load.State(ctx, d, sess, s.meta(), pipeline)
 		return err
 	})
 	return v, err
@@ -39,7 +44,7 @@ func (s *State) Watermark(ctx context.Context, pipeline string) (any, error) {
 // pipeline's lock, so it never races a running load.
 func (s *State) Reset(ctx context.Context, pipeline string) error {
 	return s.with(ctx, pipeline, true, func(d dialect, sess load.Session) error {
-		return load.ResetState(ctx, d, sess, s.MetaSchema, pipeline)
+		return load.ResetState(ctx, d, sess, s.meta(), pipeline)
 	})
 }
 
@@ -47,15 +52,22 @@ func (s *State) Reset(ctx context.Context, pipeline string) error {
 // re-sync from a chosen point. It takes the pipeline's lock.
 func (s *State) Set(ctx context.Context, pipeline string, v any) error {
 	return s.with(ctx, pipeline, true, func(d dialect, sess load.Session) error {
-		return load.SetState(ctx, d, sess, s.MetaSchema, pipeline, v)
+		return load.SetState(ctx, d, sess, s.meta(), pipeline, v)
 	})
+}
+
+func (s *State) meta() string {
+	if s.MetaSchema != "" {
+		return s.MetaSchema
+	}
+	return s.Schema
 }
 
 func (s *State) with(ctx context.Context, pipeline string, lock bool, fn func(dialect, load.Session) error) error {
 	if s.DB == nil {
 		return errors.New("mysql: State has no DB")
 	}
-	d := dialect{db: s.DB, meta: s.MetaSchema}
+	d := dialect{db: s.DB, meta: s.meta()}
 	sess, err := d.Session(ctx)
 	if err != nil {
 		return err
@@ -66,7 +78,7 @@ func (s *State) with(ctx context.Context, pipeline string, lock bool, fn func(di
 		if err != nil {
 			return load.LockHint(err, s.LockWait)
 		}
-		defer release(context.WithoutCancel(ctx))
+		defer load.Release(ctx, release)
 	}
 	return fn(d, sess)
 }
@@ -76,7 +88,7 @@ func (s *State) with(ctx context.Context, pipeline string, lock bool, fn func(di
 func (s *State) Runs(ctx context.Context, pipeline string, n int) ([]sinks.RunRecord, error) {
 	var recs []sinks.RunRecord
 	err := s.with(ctx, pipeline, false, func(d dialect, sess load.Session) (err error) {
-		recs, err = load.ReadRuns(ctx, d, sess, s.MetaSchema, pipeline, n)
+		recs, err = load.ReadRuns(ctx, d, sess, s.meta(), pipeline, n)
 		return err
 	})
 	return recs, err

@@ -85,3 +85,32 @@ func TestStateAndRunHistory(t *testing.T) {
 	// Nothing of the state landed in the target's database.
 	require.Equal(t, []string{"items"}, tables(t, db.DB))
 }
+
+// TestStateFindsATargetsStateBySchema: a State given a Target's Schema, and no
+// MetaSchema, finds the state that the Target's loads keep there, as the Target's own
+// MetaSchema defaults to its Schema.
+func TestStateFindsATargetsStateBySchema(t *testing.T) {
+	t.Parallel()
+	db := mysqltest.New(t)
+	other := mysqltest.New(t) // the table, and so the state, live in another database
+	ctx := context.Background()
+	execSQL(t, other.DB, fmt.Sprintf(itemTable, "items"))
+	target := mysql.Target{DB: db.DB, Schema: other.Name, Table: "items"}
+	p := &etl.Pipeline{Name: "by_schema", Sink: &mysql.Merge{Target: target, Cursor: "modified"},
+		Source: rowsSource(itemSchema, item(1, "a", 1, t0.Add(time.Minute), false))}
+	_, err := p.Run(ctx, etl.Window{})
+	require.NoError(t, err)
+
+	state := &mysql.State{DB: db.DB, Schema: target.Schema}
+	wm, err := state.Watermark(ctx, "by_schema")
+	require.NoError(t, err)
+	require.NotNil(t, wm, "the State looks where the Target keeps its state")
+	require.True(t, t0.Add(time.Minute).Equal(wm.(time.Time)), "%v", wm)
+	wm, err = (&mysql.State{DB: db.DB}).Watermark(ctx, "by_schema")
+	require.NoError(t, err)
+	require.Nil(t, wm, "without Schema, the State looks in the connection's database")
+	require.NoError(t, state.Reset(ctx, "by_schema"))
+	wm, err = state.Watermark(ctx, "by_schema")
+	require.NoError(t, err)
+	require.Nil(t, wm)
+}

@@ -1,15 +1,21 @@
 package mysql
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
+
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/lineage"
 	"github.com/sluice-etl/sluice/internal/load"
 )
 
@@ -20,6 +26,12 @@ type Target struct {
 	// whole load and closes it afterwards instead of returning it, since the load changes
 	// the session's settings.
 	DB *sql.DB
+	// DSN is the data source name DB was opened with (go-sql-driver/mysql's form,
+	// "user:password@tcp(host:3306)/database"), read only to name the table for lineage
+	// (see [Target.Datasets]): a *sql.DB does not reveal which server and database it
+	// reaches. The sink never connects with it, nor shows it. Defaults to "": the target
+	// reports no dataset.
+	DSN string
 	// Schema is the database that holds the table. Defaults to the connection's current
 	// database (the one the DSN names).
 	Schema string
@@ -100,11 +112,33 @@ func (t *Target) loadSpec(ctx context.Context, full bool, in etl.Stream) (load.S
 	return spec, nil
 }
 
-// Datasets names the target table for lineage, as namespace "mysql" and name
-// "database.table" (or the table alone when Schema is unset). A *sql.DB does not tell
-// which server it reaches, so the namespace carries no host.
+// Datasets names the target table for lineage, following OpenLineage's naming for
+// MySQL: namespace "mysql://{host}:{port}" and name "{database}.{table}", from DSN's
+// address and Schema, else DSN's database. Names are kept as written. It returns nil when
+// DSN is empty, does not parse, reaches the server through a Unix socket (no host), or
+// names no database while Schema is empty: a dataset without its server or database would
+// merge tables of different servers into one.
 func (t *Target) Datasets() []etl.Dataset {
-	return []etl.Dataset{{Namespace: "mysql", Name: t.name()}}
+	if t.DSN == "" {
+		return nil
+	}
+	cfg, err := mysqldriver.ParseDSN(t.DSN)
+	if err != nil || cfg.Net != "tcp" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return nil
+	}
+	database := cmp.Or(t.Schema, cfg.DBName)
+	if database == "" {
+		return nil
+	}
+	return []etl.Dataset{{Namespace: lineage.MySQL(host, uint16(n)), Name: database + "." + t.Table}}
 }
 
 // recordFailure writes the failed-run record of a run that never reached Load.

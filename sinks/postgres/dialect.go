@@ -185,7 +185,9 @@ func (s *session) Lock(ctx context.Context, pipeline string, wait time.Duration)
 	locked := fmt.Errorf("pipeline %q (advisory lock %d): %w", pipeline, key, etl.ErrLocked)
 	restore := func() {
 		if prevCheck != nil {
-			_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT set_config('client_connection_check_interval', $1, false)", *prevCheck)
+			c, cancel := load.CleanupContext(ctx)
+			defer cancel()
+			_, _ = conn.Exec(c, "SELECT set_config('client_connection_check_interval', $1, false)", *prevCheck)
 		}
 	}
 	if wait <= 0 {
@@ -205,9 +207,11 @@ func (s *session) Lock(ctx context.Context, pipeline string, wait time.Duration)
 			return nil, fmt.Errorf("pipeline %q: take lock: %w", pipeline, err)
 		}
 		_, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key)
-		if _, rerr := conn.Exec(context.WithoutCancel(ctx), "RESET lock_timeout"); rerr != nil && err == nil {
+		c, cancel := load.CleanupContext(ctx)
+		if _, rerr := conn.Exec(c, "RESET lock_timeout"); rerr != nil && err == nil {
 			err = rerr
 		}
+		cancel()
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "55P03" {
 			restore()

@@ -290,3 +290,39 @@ func TestCancelReturnsWithinTheBoundWhenTheDatabaseHangsMidRecord(t *testing.T) 
 	require.ErrorIs(t, err, etl.ErrNotRecorded)
 	t.Logf("returned %s after the cancel: %v", took.Round(time.Millisecond), err)
 }
+
+// A State call whose database hangs as it releases the pipeline's lock returns within
+// etl.DefaultCleanupTimeout of its cancellation, instead of waiting on the release forever.
+func TestStateReturnsWithinTheBoundWhenTheDatabaseHangsOnRelease(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	pool, proxy := frozenPool(t, db)
+	proxy.FreezeOn("pg_advisory_unlock")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- (&postgres.State{Pool: pool}).Set(ctx, "frozen", int64(7)) }()
+	select {
+	case <-proxy.frozen:
+	case err := <-done:
+		t.Fatalf("Set ended before its release froze: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	cancelled := time.Now()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the cancelled Set did not return")
+	}
+	took := time.Since(cancelled)
+	require.Less(t, took, etl.DefaultCleanupTimeout+2*time.Second, "the release is bounded after the cancel")
+	t.Logf("returned %s after the cancel", took.Round(time.Millisecond))
+
+	// The watermark was committed before the release.
+	wm, err := (&postgres.State{Pool: db.Pool}).Watermark(context.Background(), "frozen")
+	require.NoError(t, err)
+	require.Equal(t, int64(7), wm)
+}

@@ -16,8 +16,13 @@ import (
 type State struct {
 	// Pool connects to the database. Required.
 	Pool *pgxpool.Pool
+	// Schema is the loaders' Target.Schema. State has no table of its own: Schema only
+	// gives MetaSchema its default, as it does for a Target, so that copying a Target's
+	// Schema and MetaSchema finds the state its loads keep. Defaults to the connection's
+	// search_path.
+	Schema string
 	// MetaSchema holds sluice_state and sluice_runs: the loaders' MetaSchema. Defaults to
-	// the connection's search_path.
+	// Schema.
 	MetaSchema string
 	// LockWait bounds the wait of Set and Reset for a running load of the pipeline to
 	// finish. Defaults to 0: fail at once with an error wrapping etl.ErrLocked.
@@ -32,14 +37,14 @@ func (s *State) Watermark(ctx context.Context, pipeline string) (any, error) {
 		return nil, err
 	}
 	defer sess.Close(ctx)
-	return load.State(ctx, d, sess, s.MetaSchema, pipeline)
+	return load.State(ctx, d, sess, s.meta(), pipeline)
 }
 
 // Set stores v (int64, time.Time, string or etl.Decimal) as the pipeline's watermark, to
 // re-sync from a chosen point. It takes the pipeline's lock, so it never races a load.
 func (s *State) Set(ctx context.Context, pipeline string, v any) error {
 	return s.locked(ctx, pipeline, func(d dialect, sess load.Session) error {
-		return load.SetState(ctx, d, sess, s.MetaSchema, pipeline, v)
+		return load.SetState(ctx, d, sess, s.meta(), pipeline, v)
 	})
 }
 
@@ -47,7 +52,7 @@ func (s *State) Set(ctx context.Context, pipeline string, v any) error {
 // pipeline's lock, so it never races a load.
 func (s *State) Reset(ctx context.Context, pipeline string) error {
 	return s.locked(ctx, pipeline, func(d dialect, sess load.Session) error {
-		return load.ResetState(ctx, d, sess, s.MetaSchema, pipeline)
+		return load.ResetState(ctx, d, sess, s.meta(), pipeline)
 	})
 }
 
@@ -59,14 +64,21 @@ func (s *State) Runs(ctx context.Context, pipeline string, n int) ([]sinks.RunRe
 		return nil, err
 	}
 	defer sess.Close(ctx)
-	return load.ReadRuns(ctx, d, sess, s.MetaSchema, pipeline, n)
+	return load.ReadRuns(ctx, d, sess, s.meta(), pipeline, n)
+}
+
+func (s *State) meta() string {
+	if s.MetaSchema != "" {
+		return s.MetaSchema
+	}
+	return s.Schema
 }
 
 func (s *State) open(ctx context.Context) (dialect, load.Session, error) {
 	if s.Pool == nil {
 		return dialect{}, nil, errors.New("postgres: State has no Pool")
 	}
-	d := dialect{pool: s.Pool, meta: s.MetaSchema}
+	d := dialect{pool: s.Pool, meta: s.meta()}
 	sess, err := d.Session(ctx)
 	return d, sess, err
 }
@@ -81,7 +93,7 @@ func (s *State) locked(ctx context.Context, pipeline string, fn func(dialect, lo
 	if err != nil {
 		return load.LockHint(err, s.LockWait)
 	}
-	defer release(context.WithoutCancel(ctx))
+	defer load.Release(ctx, release)
 	return fn(d, sess)
 }
 

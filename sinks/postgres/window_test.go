@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/sluice-etl/sluice/dag"
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/pgtest"
@@ -70,4 +71,54 @@ func TestExecerRunsDAGSQL(t *testing.T) {
 	n, err := ex.ExecContext(ctx, "CREATE TABLE s AS SELECT g FROM generate_series(1, $1::int) g", 7)
 	require.NoError(t, err)
 	require.EqualValues(t, 7, n)
+}
+
+// TestStateFindsATargetsStateBySchema: a State given the Target's Schema, and no
+// MetaSchema, reads and resets the watermark that the Target's loads keep in that schema,
+// as the Target's own MetaSchema defaults to its Schema.
+func TestStateFindsATargetsStateBySchema(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	other := db.Schema + "_other"
+	_, err := db.Pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{other}.Sanitize())
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = db.Pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{other}.Sanitize()+" CASCADE")
+	})
+	_, err = db.Pool.Exec(ctx, fmt.Sprintf(itemTableSQL, pgx.Identifier{other, "items"}.Sanitize()))
+	require.NoError(t, err)
+
+	target := postgres.Target{Pool: db.Pool, Schema: other, Table: "items"}
+	p := &etl.Pipeline{Name: "by_schema", Sink: &postgres.Merge{Target: target, Cursor: "modified"},
+		Source: etl.ExtractFunc(func(_ context.Context, run *etl.Run) (etl.Stream, error) {
+			return etl.Stream{Schema: itemSchema, Rows: func(yield func(etl.Row, error) bool) {
+				if yield(etl.Row{int64(1), "a", int64(1), t0, false}, nil) {
+					run.Advance(t0) // as an incremental source does at its end
+				}
+			}}, nil
+		})}
+	_, err = p.Run(ctx, etl.Window{})
+	require.NoError(t, err)
+
+	wm, err := (&postgres.State{Pool: db.Pool, Schema: target.Schema}).Watermark(ctx, "by_schema")
+	require.NoError(t, err)
+	require.Equal(t, t0, wm)
+	runs, err := (&postgres.State{Pool: db.Pool, Schema: target.Schema}).Runs(ctx, "by_schema", 0)
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	// The search_path is the test's own schema: a State without Schema looks there.
+	wm, err = (&postgres.State{Pool: db.Pool}).Watermark(ctx, "by_schema")
+	require.NoError(t, err)
+	require.Nil(t, wm)
+	// MetaSchema wins over Schema, as on a Target.
+	wm, err = (&postgres.State{Pool: db.Pool, Schema: db.Schema, MetaSchema: other}).Watermark(ctx, "by_schema")
+	require.NoError(t, err)
+	require.Equal(t, t0, wm)
+
+	st := &postgres.State{Pool: db.Pool, Schema: target.Schema}
+	require.NoError(t, st.Reset(ctx, "by_schema"))
+	wm, err = st.Watermark(ctx, "by_schema")
+	require.NoError(t, err)
+	require.Nil(t, wm)
 }

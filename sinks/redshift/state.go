@@ -19,8 +19,13 @@ type State struct {
 	DSN string
 	// Connect opens a connection. Defaults to [Connect] with DSN.
 	Connect func(ctx context.Context) (DB, error)
-	// MetaSchema holds sluice_state and sluice_runs. Defaults to the connection's
-	// search_path, as a Target's MetaSchema does when its Schema is empty.
+	// Schema is the loaders' Target.Schema. State has no table of its own: Schema only
+	// gives MetaSchema its default, as it does for a Target, so that copying a Target's
+	// Schema and MetaSchema finds the state its loads keep. Defaults to the connection's
+	// search_path.
+	Schema string
+	// MetaSchema holds sluice_state and sluice_runs: the loaders' MetaSchema. Defaults to
+	// Schema.
 	MetaSchema string
 	// LockWait bounds the wait of Set and Reset for the meta schema's lock table
 	// ([LockTable]), which a load holds from its first statement to its commit; past it
@@ -28,6 +33,10 @@ type State struct {
 	// wrapping etl.ErrLocked. Redshift has no LOCK NOWAIT, so the bound is a
 	// statement_timeout around the LOCK. Defaults to 0: wait without bound.
 	LockWait time.Duration
+}
+
+func (s *State) meta() string {
+	return (&Target{Schema: s.Schema, MetaSchema: s.MetaSchema}).metaSchema()
 }
 
 func (s *State) dialect() (dialect, error) {
@@ -56,15 +65,15 @@ func (s *State) Watermark(ctx context.Context, pipeline string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer sess.Close(context.WithoutCancel(ctx))
-	return load.State(ctx, d, sess, fold(s.MetaSchema), pipeline)
+	defer load.CloseSession(ctx, sess)
+	return load.State(ctx, d, sess, s.meta(), pipeline)
 }
 
 // Set stores v as the pipeline's watermark, for an operator who re-syncs from a chosen
 // point. It waits for a running load to commit first (see LockWait).
 func (s *State) Set(ctx context.Context, pipeline string, v any) error {
 	return s.locked(ctx, func(tx *tx) error {
-		return load.WriteWatermark(ctx, dialect{}, tx, fold(s.MetaSchema), pipeline, v, "manual")
+		return load.WriteWatermark(ctx, dialect{}, tx, s.meta(), pipeline, v, "manual")
 	})
 }
 
@@ -72,7 +81,7 @@ func (s *State) Set(ctx context.Context, pipeline string, v any) error {
 // waits for a running load to commit first (see LockWait).
 func (s *State) Reset(ctx context.Context, pipeline string) error {
 	return s.locked(ctx, func(tx *tx) error {
-		_, err := tx.Exec(ctx, "DELETE FROM "+redshiftcopy.Table{Schema: fold(s.MetaSchema), Name: load.StateTable}.String()+" WHERE pipeline = $1", pipeline)
+		_, err := tx.Exec(ctx, "DELETE FROM "+redshiftcopy.Table{Schema: s.meta(), Name: load.StateTable}.String()+" WHERE pipeline = $1", pipeline)
 		return err
 	})
 }
@@ -83,8 +92,8 @@ func (s *State) locked(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return err
 	}
-	defer sess.Close(context.WithoutCancel(ctx))
-	meta := fold(s.MetaSchema)
+	defer load.CloseSession(ctx, sess)
+	meta := s.meta()
 	if err := load.EnsureMeta(ctx, d, sess, meta); err != nil {
 		return err
 	}
@@ -96,7 +105,7 @@ func (s *State) locked(ctx context.Context, fn func(*tx) error) error {
 		return err
 	}
 	rt := t.(*tx)
-	defer func() { _ = rt.Rollback(context.WithoutCancel(ctx)) }()
+	defer load.Rollback(ctx, rt)
 	if s.LockWait > 0 {
 		if _, err := rt.Exec(ctx, fmt.Sprintf("SET statement_timeout TO %d", max(s.LockWait.Milliseconds(), 1))); err != nil {
 			return err
@@ -130,6 +139,6 @@ func (s *State) Runs(ctx context.Context, pipeline string, n int) ([]sinks.RunRe
 	if err != nil {
 		return nil, err
 	}
-	defer sess.Close(context.WithoutCancel(ctx))
-	return load.ReadRuns(ctx, d, sess, fold(s.MetaSchema), pipeline, n)
+	defer load.CloseSession(ctx, sess)
+	return load.ReadRuns(ctx, d, sess, s.meta(), pipeline, n)
 }

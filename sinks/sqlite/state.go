@@ -67,7 +67,7 @@ func (s *State) locked(ctx context.Context, pipeline string, f func(dialect, loa
 		if err != nil {
 			return load.LockHint(err, s.LockWait)
 		}
-		defer release(context.WithoutCancel(ctx))
+		defer load.Release(ctx, release)
 		return f(d, sess)
 	})
 }

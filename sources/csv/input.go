@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -21,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/transform"
+
+	"github.com/sluice-etl/sluice/internal/idletimeout"
 )
 
 // S3API is the part of *s3.Client that the source uses, so that a caller can hand in a
@@ -133,9 +134,6 @@ func (s *Source) openReader(context.Context) (io.ReadCloser, error) {
 	return io.NopCloser(s.cfg.Reader), nil
 }
 
-// errStalled is the cause given to a request cancelled because its body stopped flowing.
-var errStalled = errors.New("no data received within the timeout")
-
 func (s *Source) openHTTP(ctx context.Context) (io.ReadCloser, error) {
 	reqCtx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, s.url.String(), nil)
@@ -159,7 +157,7 @@ func (s *Source) openHTTP(ctx context.Context) (io.ReadCloser, error) {
 		cancel(nil)
 		return nil, &HTTPError{URL: s.name, StatusCode: resp.StatusCode, Status: resp.Status}
 	}
-	return newIdleBody(reqCtx, cancel, resp.Body, s.timeout), nil
+	return idletimeout.NewBody(reqCtx, cancel, resp.Body, s.timeout), nil
 }
 
 func (s *Source) s3Client(ctx context.Context) (S3API, error) {
@@ -204,7 +202,7 @@ func (s *Source) s3Input(client S3API, key string) input {
 			}
 			return nil, fmt.Errorf("csv: %s: %w", name, err)
 		}
-		return newIdleBody(reqCtx, cancel, out.Body, s.timeout), nil
+		return idletimeout.NewBody(reqCtx, cancel, out.Body, s.timeout), nil
 	}}
 }
 
@@ -243,41 +241,4 @@ func (s *Source) listS3(ctx context.Context, client S3API, yield func(input, err
 	if !found {
 		yield(input{}, fmt.Errorf("csv: %s: %w", prefixName, ErrNoObjects))
 	}
-}
-
-// idleBody fails a response body that delivers nothing for the timeout, by cancelling
-// its request. A timeout on the whole request would cap the size of what can be read;
-// this one only catches a stalled peer. The clock runs only while a Read waits on the
-// peer: a consumer that holds the stream for longer (a sink waiting on a lock or an
-// upload) has not stalled the peer, and must not fail a healthy read.
-type idleBody struct {
-	cause   func() error
-	cancel  context.CancelCauseFunc
-	body    io.ReadCloser
-	timer   *time.Timer
-	timeout time.Duration
-}
-
-func newIdleBody(ctx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser, timeout time.Duration) *idleBody {
-	b := &idleBody{cause: func() error { return context.Cause(ctx) }, cancel: cancel, body: body, timeout: timeout}
-	b.timer = time.AfterFunc(timeout, func() { cancel(errStalled) })
-	b.timer.Stop()
-	return b
-}
-
-func (b *idleBody) Read(p []byte) (int, error) {
-	b.timer.Reset(b.timeout)
-	n, err := b.body.Read(p)
-	b.timer.Stop()
-	if err != nil && err != io.EOF && errors.Is(b.cause(), errStalled) {
-		err = fmt.Errorf("%w (%s)", errStalled, b.timeout)
-	}
-	return n, err
-}
-
-func (b *idleBody) Close() error {
-	b.timer.Stop()
-	err := b.body.Close()
-	b.cancel(nil)
-	return err
 }

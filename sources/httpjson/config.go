@@ -53,8 +53,9 @@ type Config struct {
 	Paths map[string]string
 
 	// Pagination says how to find the next page: [NextLink], [LinkHeader],
-	// [NextCursor], [PageNumber] or [Offset]. Every style stops at a page with no
-	// records. Defaults to nil: URL is the only page.
+	// [NextCursor], [PageNumber] or [Offset]. PageNumber and Offset stop at a page with
+	// no records; the others stop where the API gives no next link or cursor. Defaults
+	// to nil: URL is the only page.
 	Pagination Pagination
 	// MaxPages bounds the pages one run fetches, against an API that paginates forever;
 	// the empty page that ends a PageNumber or Offset walk counts. Defaults to 10,000; a
@@ -65,9 +66,12 @@ type Config struct {
 	// yielded, becomes the run's new watermark (see "Incremental reads" in the package
 	// documentation). It must be a timestamp, date, int64, numeric or text column (text
 	// compares by bytes, which suits ISO dates and sortable IDs). A record whose cursor
-	// is null is loaded and leaves the watermark alone. Defaults to "": the source reads
-	// everything and keeps no watermark.
+	// is null or missing fails the run unless NullCursor says otherwise. Defaults to "":
+	// the source reads everything and keeps no watermark.
 	Cursor string
+	// NullCursor says what to do with a record whose cursor is null or missing. Defaults
+	// to [NullCursorError].
+	NullCursor NullCursorPolicy
 	// Since names the query parameter that carries the stored watermark, such as
 	// "updated_since", so that the API returns only what changed. It is left out when
 	// no watermark is stored yet. Required with Cursor.
@@ -118,6 +122,23 @@ type Config struct {
 	// run's logger. Header values are never logged.
 	Logger *slog.Logger
 }
+
+// NullCursorPolicy says what an incremental run does with a record whose Cursor is null
+// or missing, as sources/postgres's policy of the same name does with a row. Such
+// records are never skipped silently.
+type NullCursorPolicy uint8
+
+const (
+	// NullCursorError fails the run at the first such record with an [*Error] that names
+	// its page, its position and the cursor column, and matches [ErrNullCursor]; the sink
+	// rolls back. It is the default: no watermark can place the record, so a later sync
+	// that asks for what changed since may never list it again. The record is not a bad
+	// record: [Config.MaxBadRecords] does not let it through.
+	NullCursorError NullCursorPolicy = iota
+	// NullCursorAlways yields such records, which leave the watermark alone. Whether a
+	// later sync reads them again is the API's to decide, by what it lists for Since.
+	NullCursorAlways
+)
 
 // Retry says how a request that failed for a passing reason is tried again: a 429 or a
 // 5xx status (501 and 505 excepted), a connection that failed, or a body cut off before

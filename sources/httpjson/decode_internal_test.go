@@ -302,19 +302,6 @@ func TestPlainDecimal(t *testing.T) {
 	}
 }
 
-func TestCompareDecimal(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		a, b string
-		want int
-	}{
-		{"1", "1.0", 0}, {"-0", "0", 0}, {"10", "9.99", 1}, {"-10", "-9.99", -1},
-		{".5", "0.49", 1}, {"-1", "1", -1}, {"007", "7.000", 0}, {"1.05", "1.5", -1},
-	} {
-		require.Equal(t, tt.want, compareDecimal(tt.a, tt.b), "%s vs %s", tt.a, tt.b)
-	}
-}
-
 func TestParseLinks(t *testing.T) {
 	t.Parallel()
 	h := map[string][]string{"Link": {

@@ -91,13 +91,16 @@
 //	PageNumber{Param: "page"}                 ?page=1, 2, 3, ...
 //	Offset{Param: "offset"}                   ?offset=0, then the records read so far
 //
-// Every style stops at a page that holds no records (a 204 No Content answer is one),
-// and at the end the API marks (no next link, no cursor). Against loops: a next link or cursor the run has already
-// followed fails with [ErrRepeatedPage] (the run keeps an 8-byte hash of each, so this
-// costs about 16 bytes a page), so does a page whose body is the same as the one before
-// (an API that ignores the page parameter), and [Config.MaxPages] (10,000 by default)
-// bounds every run. A next link to another scheme or host fails with [ErrForeignHost]:
-// the caller's credentials are not sent where the caller did not point them.
+// PageNumber and Offset stop at a page that holds no records (a 204 No Content answer
+// is one). The other styles stop only where the API marks the end (no next link, no
+// cursor): they follow a link or cursor through a page with no records, which an API
+// that filters its pages after cutting them may serve before the last. Against loops: a
+// next link or cursor the run has already followed fails with [ErrRepeatedPage] (the run
+// keeps an 8-byte hash of each, so this costs about 16 bytes a page), so does a page
+// whose body is the same as the one before (an API that ignores the page parameter), and
+// [Config.MaxPages] (10,000 by default) bounds every run. A next link to another scheme or
+// host fails with [ErrForeignHost]: the caller's credentials are not sent where the
+// caller did not point them.
 //
 // PageNumber and Offset ask for a position in a list. When the list changes while a run
 // pages through it (a record is updated and moves to the end of a list sorted by
@@ -140,6 +143,11 @@
 // with the highest cursor it yielded, which the sink stores in the same transaction as
 // the rows. With no stored watermark the first run reads everything. The watermark never
 // moves back.
+//
+// A record whose cursor is null or missing is never skipped or loaded silently: by
+// default ([NullCursorError]) the run fails with an [*Error] that names the record and
+// the column and matches [ErrNullCursor], as sources/postgres fails on a NULL cursor. With
+// [NullCursorAlways] such records are yielded and leave the watermark alone.
 //
 // The Since parameter goes on the first page's URL, and on the pages built from it
 // (PageNumber, Offset, NextCursor). A next link or Link header is followed as the API

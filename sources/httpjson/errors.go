@@ -49,6 +49,10 @@ var (
 	// ErrForeignHost is returned when a next link points at another scheme or host than
 	// [Config.URL]: the source does not send the caller's headers (credentials) there.
 	ErrForeignHost = errors.New("the next page is on another host")
+	// ErrNullCursor marks a record whose [Config.Cursor] is null or missing under the
+	// [NullCursorError] policy. sources/postgres reports such rows with an error of the
+	// same name.
+	ErrNullCursor = errors.New("the cursor is null")
 	// ErrNotFound is matched by an [*HTTPError] with status 404.
 	ErrNotFound = errors.New("not found")
 )

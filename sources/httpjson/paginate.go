@@ -10,30 +10,32 @@ import (
 )
 
 // Pagination says how a [Source] finds the next page. It is one of [NextLink],
-// [LinkHeader], [NextCursor], [PageNumber] and [Offset]. Every style stops at a page
-// that holds no records, and [Config.MaxPages] bounds them all.
+// [LinkHeader], [NextCursor], [PageNumber] and [Offset]. [PageNumber] and [Offset] stop
+// at a page that holds no records; the others follow their link or cursor through empty
+// pages and stop where the API gives none. [Config.MaxPages] bounds them all.
 type Pagination interface {
 	pagination()
 }
 
 // NextLink follows the URL that each page's body gives at Path, such as "next" or
 // "links.next". A relative link is resolved against the page's URL. A missing, null or
-// empty link ends the run's pages. A link the run has already followed fails with
-// [ErrRepeatedPage]; a link to another scheme or host fails with [ErrForeignHost].
+// empty link ends the run's pages; a page with no records does not. A link the run has
+// already followed fails with [ErrRepeatedPage]; a link to another scheme or host fails
+// with [ErrForeignHost].
 type NextLink struct {
 	// Path is the link's path in the body, its steps separated by dots. Required.
 	Path string
 }
 
 // LinkHeader follows the response's Link header to the target whose rel is "next"
-// (RFC 8288), as GitHub's API sends it. Its absence ends the run's pages; repeated and
-// foreign links fail as with [NextLink].
+// (RFC 8288), as GitHub's API sends it. Its absence ends the run's pages; a page with no
+// records does not. Repeated and foreign links fail as with [NextLink].
 type LinkHeader struct{}
 
 // NextCursor reads a token from each page's body at Path, such as "meta.next_cursor",
 // and asks for the next page with the token in the query parameter Param. A missing,
-// null or empty token ends the run's pages; a token the run has already sent fails with
-// [ErrRepeatedPage]. A number is sent as written.
+// null or empty token ends the run's pages; a page with no records does not. A token the
+// run has already sent fails with [ErrRepeatedPage]. A number is sent as written.
 type NextCursor struct {
 	// Path is the token's path in the body, its steps separated by dots. Required.
 	Path string
@@ -110,18 +112,26 @@ func (p *pager) number(i int) int {
 
 // next returns the URL of the page after page n (1-based), which was fetched from cur,
 // answered with header h and held info; nil when there is none.
+//
+// An empty page ends a PageNumber or Offset walk: past the last record, that is all such
+// an API can answer. A next link or cursor is followed through empty pages, because an
+// API that filters a page after cutting it (by permission, by deletion) may serve an
+// empty page that is not the last.
 func (p *pager) next(n int, cur *url.URL, h http.Header, info pageInfo) (*url.URL, error) {
-	if info.records == 0 {
-		return nil, nil
-	}
 	switch s := p.style.(type) {
 	case nil:
 		return nil, nil
 	case PageNumber:
+		if info.records == 0 {
+			return nil, nil
+		}
 		u := *p.base
 		u.RawQuery = setParam(u.RawQuery, s.Param, strconv.Itoa(p.number(n)))
 		return &u, nil
 	case Offset:
+		if info.records == 0 {
+			return nil, nil
+		}
 		p.offset += int64(info.records)
 		u := *p.base
 		u.RawQuery = setParam(u.RawQuery, s.Param, strconv.FormatInt(p.offset, 10))

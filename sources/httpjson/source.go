@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/redact"
+	"github.com/sluice-etl/sluice/internal/watermark"
 )
 
 // Source reads the records of a JSON HTTP API, page after page, as an [etl.Stream]. It
@@ -200,6 +201,9 @@ func (s *Source) incremental() error {
 	if cfg.LookBack < 0 {
 		return bad("LookBack %s is negative", cfg.LookBack)
 	}
+	if cfg.NullCursor > NullCursorAlways {
+		return bad("unknown NullCursor policy %d", cfg.NullCursor)
+	}
 	if cfg.Cursor == "" {
 		switch {
 		case cfg.Since != "":
@@ -337,7 +341,7 @@ func coerceWatermark(v any, t etl.Type) (any, error) {
 		case etl.Decimal:
 			return v, nil
 		case string:
-			if _, ok := parseDecimalText(v); ok {
+			if watermark.IsDecimal(v) {
 				return etl.Decimal(v), nil
 			}
 		case int64:

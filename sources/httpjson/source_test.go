@@ -690,6 +690,53 @@ func TestIncremental(t *testing.T) {
 	require.True(t, next.(time.Time).Equal(time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC)), "%v", next)
 }
 
+// TestNullCursorFailsByDefaultNamingTheRecord: a record whose cursor is null or missing
+// fails the run with an error naming its page, its position and the column, as a NULL
+// cursor does in sources/postgres, however many bad records are allowed; with
+// NullCursorAlways it is yielded and leaves the watermark alone.
+func TestNullCursorFailsByDefaultNamingTheRecord(t *testing.T) {
+	t.Parallel()
+	sch := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "updated_at", Type: etl.TypeTimestamp}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("page") == "2" {
+			fmt.Fprint(w, `{"data":[{"id":3,"meta":{"updated":"2026-11-30T09:00:00Z"}},{"id":4,"meta":{"updated":null}},{"id":5,"meta":{}}]}`)
+			return
+		}
+		if r.URL.Query().Get("page") == "3" {
+			fmt.Fprint(w, `{"data":[]}`)
+			return
+		}
+		fmt.Fprint(w, `{"data":[{"id":1,"meta":{"updated":"2026-11-30T10:00:00Z"}},{"id":2,"meta":{"updated":"2026-11-30T08:00:00Z"}}]}`)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := httpjson.Config{URL: srv.URL + "/changes", Schema: sch, Records: "data", Paths: map[string]string{"updated_at": "meta.updated"},
+		Cursor: "updated_at", Since: "since", Pagination: httpjson.PageNumber{Param: "page"}, MaxBadRecords: 10}
+
+	run := etl.NewRun("p", etl.Window{})
+	run.SetWatermark(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	_, err := collect(t, newSource(t, cfg), run)
+	require.ErrorIs(t, err, httpjson.ErrNullCursor)
+	var e *httpjson.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, 2, e.Page)
+	require.Equal(t, 2, e.Record, "the record with the null")
+	require.Equal(t, "updated_at", e.Column)
+	require.Equal(t, "meta.updated", e.Field)
+	require.ErrorContains(t, err, `record 2: field "meta.updated" (column "updated_at")`)
+	require.Zero(t, run.Stats().RowsRejected, "not a bad record: nothing was skipped")
+	next, _ := run.NextWatermark()
+	require.True(t, next.(time.Time).Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)), "the watermark stays: %v", next)
+
+	cfg.NullCursor = httpjson.NullCursorAlways
+	run = etl.NewRun("p", etl.Window{})
+	rows, err := collect(t, newSource(t, cfg), run)
+	require.NoError(t, err)
+	require.Equal(t, []etl.Row{{int64(1), time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)}, {int64(2), time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)},
+		{int64(3), time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}, {int64(4), nil}, {int64(5), nil}}, rows)
+	next, _ = run.NextWatermark()
+	require.True(t, next.(time.Time).Equal(time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)), "null cursors never move the watermark: %v", next)
+}
+
 func TestIncrementalFormats(t *testing.T) {
 	t.Parallel()
 	var got atomic.Value
@@ -888,6 +935,7 @@ func TestConfigErrors(t *testing.T) {
 		{httpjson.Config{URL: "http://x", Schema: schema, Since: "s"}, "Since needs a Cursor"},
 		{httpjson.Config{URL: "http://x", Schema: schema, Cursor: "nope", Since: "s"}, `Cursor names "nope"`},
 		{httpjson.Config{URL: "http://x", Schema: schema, Deleted: "nope"}, `Deleted names "nope"`},
+		{httpjson.Config{URL: "http://x", Schema: schema, Cursor: "id", Since: "s", NullCursor: 9}, "unknown NullCursor"},
 		{httpjson.Config{URL: "http://x", Schema: schema, Pagination: &httpjson.NextCursor{Path: "c"}}, "NextCursor needs a Path and a Param"},
 	} {
 		_, err := httpjson.New(tt.cfg)
@@ -965,4 +1013,94 @@ func TestLargePageIsStreamed(t *testing.T) {
 	t.Logf("live heap grew by %d KiB over a %d kB page", int64(peak-before)>>10, len(body)/1000)
 	// Reading the page whole would hold it all; the source holds its read buffer.
 	require.Less(t, int64(peak)-int64(before), int64(1<<20))
+}
+
+// TestEmptyPagesWithALinkAreFollowed: an API that filters its pages after cutting them
+// serves an empty page that still has a next link or cursor; the run reads on past it,
+// and a link or cursor that comes back after empty pages still fails as a loop.
+func TestEmptyPagesWithALinkAreFollowed(t *testing.T) {
+	t.Parallel()
+	// Pages 2 and 3 are empty; page 4 holds the last records.
+	records := map[int]string{1: recordsJSON(1, 3), 2: "[]", 3: "null", 4: recordsJSON(4, 6)}
+	tests := []struct {
+		name string
+		cfg  httpjson.Config
+		body func(n int) (string, http.Header)
+	}{
+		{"next link", httpjson.Config{Records: "data", Pagination: httpjson.NextLink{Path: "next"}},
+			func(n int) (string, http.Header) {
+				next := "null"
+				if n < 4 {
+					next = fmt.Sprintf(`"/items?p=%d"`, n+1)
+				}
+				return fmt.Sprintf(`{"data":%s,"next":%s}`, records[n], next), nil
+			}},
+		{"Link header", httpjson.Config{Records: "data", Pagination: httpjson.LinkHeader{}},
+			func(n int) (string, http.Header) {
+				h := http.Header{}
+				if n < 4 {
+					h.Set("Link", fmt.Sprintf(`</items?p=%d>; rel="next"`, n+1))
+				}
+				return fmt.Sprintf(`{"data":%s}`, records[n]), h
+			}},
+		{"cursor", httpjson.Config{Records: "data", Pagination: httpjson.NextCursor{Path: "cursor", Param: "p"}},
+			func(n int) (string, http.Header) {
+				next := "null"
+				if n < 4 {
+					next = strconv.Itoa(n + 1)
+				}
+				return fmt.Sprintf(`{"data":%s,"cursor":%s}`, records[n], next), nil
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				n, _ := strconv.Atoi(r.URL.Query().Get("p"))
+				body, h := tt.body(max(n, 1))
+				for k, v := range h {
+					w.Header()[k] = v
+				}
+				fmt.Fprint(w, body)
+			}))
+			t.Cleanup(srv.Close)
+			cfg := tt.cfg
+			cfg.URL = srv.URL + "/items"
+			rows, err := collect(t, newSource(t, cfg), nil)
+			require.NoError(t, err)
+			require.Equal(t, append(wantRows(1, 3), wantRows(4, 6)...), rows)
+			require.Equal(t, int32(4), calls.Load())
+		})
+	}
+
+	t.Run("a loop through empty pages fails", func(t *testing.T) {
+		t.Parallel()
+		for _, tt := range []struct {
+			cfg    httpjson.Config
+			prefix string // what the body puts before the page number
+		}{
+			{httpjson.Config{Records: "data", Pagination: httpjson.NextLink{Path: "next"}}, "/items?p="},
+			{httpjson.Config{Records: "data", Pagination: httpjson.NextCursor{Path: "next", Param: "p"}}, ""},
+		} {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				// Empty pages whose links go 1 -> 2 -> 3 -> 2.
+				next := "3"
+				if p := r.URL.Query().Get("p"); p == "" || p == "3" {
+					next = "2"
+				}
+				fmt.Fprintf(w, `{"data":[],"next":%q}`, tt.prefix+next)
+			}))
+			cfg := tt.cfg
+			cfg.URL = srv.URL + "/items"
+			_, err := collect(t, newSource(t, cfg), nil)
+			srv.Close()
+			require.ErrorIs(t, err, httpjson.ErrRepeatedPage, "%T", cfg.Pagination)
+			require.Contains(t, err.Error(), "page 3 gives the")
+			require.Equal(t, int32(3), calls.Load())
+		}
+	})
 }

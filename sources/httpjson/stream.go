@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/idletimeout"
 	"github.com/sluice-etl/sluice/internal/redact"
+	"github.com/sluice-etl/sluice/internal/watermark"
 )
 
 // streamState is what one stream carries from page to page.
@@ -114,7 +116,7 @@ func (s *Source) advance(st *streamState) {
 		}
 		v = bound
 	}
-	if st.stored == nil || greater(v, st.stored) {
+	if st.stored == nil || watermark.Greater(v, st.stored) {
 		st.run.Advance(v)
 	}
 }
@@ -222,7 +224,7 @@ func (s *Source) get(ctx context.Context, st *streamState, u *url.URL, name stri
 				st.served = d
 			}
 		}
-		resp.Body = newIdleBody(reqCtx, cancel, resp.Body, s.timeout)
+		resp.Body = idletimeout.NewBody(reqCtx, cancel, resp.Body, s.timeout)
 		return resp, 0, nil
 	}
 	he := &HTTPError{URL: name, Page: n, StatusCode: resp.StatusCode, Status: resp.Status, Attempts: attempt}
@@ -319,7 +321,13 @@ func (s *Source) body(ctx context.Context, st *streamState, resp *http.Response,
 			return s.reject(ctx, st, name, n, i, fe)
 		}
 		if s.cursor >= 0 {
-			if v := st.dec.row[s.cursor]; v != nil && (st.highest == nil || greater(v, st.highest)) {
+			v := st.dec.row[s.cursor]
+			if v == nil && s.cfg.NullCursor == NullCursorError {
+				c := s.cols[s.cursor]
+				return &Error{URL: name, Page: n, Record: i, Field: c.path, Column: c.name,
+					Err: fmt.Errorf("%w: fix the data at the source, or set NullCursor to NullCursorAlways", ErrNullCursor)}
+			}
+			if v != nil && (st.highest == nil || watermark.Greater(v, st.highest)) {
 				st.highest = v
 			}
 		}
@@ -374,136 +382,4 @@ func (s *Source) reject(ctx context.Context, st *streamState, name string, page,
 	st.log.DebugContext(ctx, "httpjson: record rejected", slog.String("url", name), slog.Int("page", page),
 		slog.Int("record", rec), slog.String("column", e.Column), slog.Any("error", fe.err))
 	return nil
-}
-
-// greater reports whether cursor value a is above b. Values of one column have one type.
-func greater(a, b any) bool {
-	switch a := a.(type) {
-	case time.Time:
-		if b, ok := b.(time.Time); ok {
-			return a.After(b)
-		}
-	case int64:
-		if b, ok := b.(int64); ok {
-			return a > b
-		}
-	case etl.Decimal:
-		if b, ok := b.(etl.Decimal); ok {
-			return compareDecimal(string(a), string(b)) > 0
-		}
-	case string:
-		if b, ok := b.(string); ok {
-			return a > b
-		}
-	}
-	return false
-}
-
-// parseDecimalText splits a decimal's text, in the forms sources produce
-// ([+-]digits[.digits], [+-].digits, [+-]digits.), into its sign, its integer digits
-// without leading zeros and its fraction without trailing zeros.
-func parseDecimalText(s string) (dec struct {
-	neg         bool
-	whole, frac string
-}, ok bool) {
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		dec.neg = s[0] == '-'
-		s = s[1:]
-	}
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" && frac == "" {
-		return dec, false
-	}
-	for _, part := range []string{whole, frac} {
-		for i := 0; i < len(part); i++ {
-			if part[i] < '0' || part[i] > '9' {
-				return dec, false
-			}
-		}
-	}
-	dec.whole = strings.TrimLeft(whole, "0")
-	dec.frac = strings.TrimRight(frac, "0")
-	if dec.whole == "" && dec.frac == "" {
-		dec.neg = false // -0 is 0
-	}
-	return dec, true
-}
-
-// compareDecimal compares two decimals' text by value: -1, 0 or 1. Text that does not
-// parse compares as equal, which never advances a watermark.
-func compareDecimal(a, b string) int {
-	x, ok1 := parseDecimalText(a)
-	y, ok2 := parseDecimalText(b)
-	if !ok1 || !ok2 {
-		return 0
-	}
-	if x.neg != y.neg {
-		if x.neg {
-			return -1
-		}
-		return 1
-	}
-	c := 0
-	switch {
-	case len(x.whole) != len(y.whole):
-		c = cmpInt(len(x.whole), len(y.whole))
-	case x.whole != y.whole:
-		c = strings.Compare(x.whole, y.whole)
-	default:
-		c = strings.Compare(x.frac, y.frac) // no trailing zeros: lexical order is numeric
-	}
-	if x.neg {
-		c = -c
-	}
-	return c
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// errStalled is the cause given to a request cancelled because its body stopped flowing.
-var errStalled = errors.New("no data received within the timeout")
-
-// idleBody fails a response body that delivers nothing for the timeout, by cancelling
-// its request. A timeout on the whole request would cap the size of a page; this one
-// only catches a stalled server. The clock runs only while a Read waits on the server:
-// a consumer that holds the stream for longer (a sink waiting on a lock) has not stalled
-// the server, and must not fail a healthy read.
-type idleBody struct {
-	cause   func() error
-	cancel  context.CancelCauseFunc
-	body    io.ReadCloser
-	timer   *time.Timer
-	timeout time.Duration
-}
-
-func newIdleBody(ctx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser, timeout time.Duration) *idleBody {
-	b := &idleBody{cause: func() error { return context.Cause(ctx) }, cancel: cancel, body: body, timeout: timeout}
-	b.timer = time.AfterFunc(timeout, func() { cancel(errStalled) })
-	b.timer.Stop()
-	return b
-}
-
-func (b *idleBody) Read(p []byte) (int, error) {
-	b.timer.Reset(b.timeout)
-	n, err := b.body.Read(p)
-	b.timer.Stop()
-	if err != nil && err != io.EOF && errors.Is(b.cause(), errStalled) {
-		err = fmt.Errorf("%w (%s)", errStalled, b.timeout)
-	}
-	return n, err
-}
-
-func (b *idleBody) Close() error {
-	b.timer.Stop()
-	err := b.body.Close()
-	b.cancel(nil)
-	return err
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"encoding/binary"
 	"math"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -280,54 +279,6 @@ func FuzzDecode(f *testing.F) {
 			var want int64
 			require.NoError(t, m.Scan(oid, pgx.BinaryFormatCode, b, &want))
 			require.Equal(t, want, got)
-		}
-	})
-}
-
-func TestCompareDecimal(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		a, b string
-		want int
-	}{
-		{"1", "2", -1},
-		{"10", "9", 1},
-		{"10.001", "2.5", 1},
-		{"0.25", "0.2", 1},
-		{"0.5", "0.25", 1},
-		{"1.50", "1.5", 0},
-		{"-0.00", "0", 0},
-		{"-1", "0", -1},
-		{"-10", "-9", -1},
-		{"-0.5", "-0.25", -1},
-		{"007", "7.000", 0},
-		{"abc", "abd", -1}, // not the server's form: compared as text
-	} {
-		require.Equal(t, tc.want, compareDecimal(tc.a, tc.b), "%s vs %s", tc.a, tc.b)
-		require.Equal(t, -tc.want, compareDecimal(tc.b, tc.a), "%s vs %s", tc.b, tc.a)
-	}
-}
-
-// FuzzCompareDecimal checks the decimal comparison against math/big on plain decimals
-// (digits, an optional sign and point: the server's form).
-func FuzzCompareDecimal(f *testing.F) {
-	f.Add("12.50", "-12.5")
-	f.Add("0.000000000000000000001", "0")
-	f.Add("99999999999999999999.99999", "100000000000000000000")
-	f.Add("-0", "0.0")
-	f.Add(".5", "1.")
-	f.Fuzz(func(t *testing.T, a, b string) {
-		c := compareDecimal(a, b)
-		require.Equal(t, -c, compareDecimal(b, a), "antisymmetric")
-		_, _, _, aplain := splitDecimal(a)
-		_, _, _, bplain := splitDecimal(b)
-		if !aplain || !bplain {
-			return
-		}
-		ra, aok := new(big.Rat).SetString(a)
-		rb, bok := new(big.Rat).SetString(b)
-		if aok && bok {
-			require.Equal(t, ra.Cmp(rb), c, "%q vs %q", a, b)
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/watermark"
 )
 
 // plan is what Extract learned from describing the source: how to fetch and decode each
@@ -381,18 +382,9 @@ const cancelRequestTimeout = 5 * time.Second
 // greater reports whether cursor value a is above b. Text cursors come ordered by the
 // server's collation, so a later one is always greater.
 func greater(a, b any) bool {
-	switch a := a.(type) {
-	case time.Time:
-		if b, ok := b.(time.Time); ok {
-			return a.After(b)
-		}
-	case int64:
-		if b, ok := b.(int64); ok {
-			return a > b
-		}
-	case etl.Decimal:
-		if b, ok := b.(etl.Decimal); ok {
-			return compareDecimal(string(a), string(b)) > 0
+	if _, text := a.(string); !text {
+		if c, ok := watermark.Compare(a, b); ok {
+			return c > 0
 		}
 	}
 	// Text cursors, and any cursor against the stored watermark when there is no LookBack:

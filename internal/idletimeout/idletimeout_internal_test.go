@@ -1,4 +1,4 @@
-package csv
+package idletimeout
 
 import (
 	"context"
@@ -28,11 +28,11 @@ func (b *blockingBody) Close() error { return nil }
 
 // The stall clock runs only inside Read: after a Read returns, the consumer may hold the
 // data as long as it likes.
-func TestIdleBodyClockStopsBetweenReads(t *testing.T) {
+func TestClockStopsBetweenReads(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	// A timeout no healthy Read comes near, so the machine's load cannot fire it.
-	b := newIdleBody(ctx, cancel, &blockingBody{ctx: ctx, data: strings.NewReader("a,b\n")}, time.Hour)
+	b := NewBody(ctx, cancel, &blockingBody{ctx: ctx, data: strings.NewReader("a,b\n")}, time.Hour)
 	defer b.Close()
 	require.False(t, b.timer.Stop(), "no clock before the first Read")
 	buf := make([]byte, 16)
@@ -44,12 +44,21 @@ func TestIdleBodyClockStopsBetweenReads(t *testing.T) {
 }
 
 // A Read that waits on a silent peer past the timeout is cancelled, and says why.
-func TestIdleBodyCancelsAStalledPeer(t *testing.T) {
+func TestCancelsAStalledPeer(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancelCause(context.Background())
-	b := newIdleBody(ctx, cancel, &blockingBody{ctx: ctx, data: strings.NewReader("")}, time.Millisecond)
+	b := NewBody(ctx, cancel, &blockingBody{ctx: ctx, data: strings.NewReader("")}, time.Millisecond)
 	defer b.Close()
 	_, err := b.Read(make([]byte, 16)) // the peer says nothing
-	require.ErrorIs(t, err, errStalled)
+	require.ErrorIs(t, err, ErrStalled)
 	require.ErrorContains(t, err, "no data received within the timeout (1ms)")
+}
+
+// Close ends the request, so its connection goes.
+func TestCloseEndsTheRequest(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	b := NewBody(ctx, cancel, io.NopCloser(strings.NewReader("")), time.Hour)
+	require.NoError(t, b.Close())
+	require.Error(t, ctx.Err())
 }
