@@ -106,13 +106,14 @@ type config struct {
 	method      string
 
 	// Set only in a child.
-	child    string
-	csv      string
-	observed bool
+	child      string
+	csv        string
+	observed   bool
+	backendCPU bool
 }
 
 // childOnly are the flags the driver passes to its children; usage does not list them.
-var childOnly = []string{harness.ChildFlag, "csv", "observed"}
+var childOnly = []string{harness.ChildFlag, "csv", "observed", "backend-cpu"}
 
 func main() {
 	var c config
@@ -131,6 +132,7 @@ func main() {
 	flag.StringVar(&c.child, harness.ChildFlag, "", "internal: run the sluice side of one case")
 	flag.StringVar(&c.csv, "csv", "", "internal: CSV file for -child")
 	flag.BoolVar(&c.observed, "observed", false, "internal: set a no-op observer in -child")
+	flag.BoolVar(&c.backendCPU, "backend-cpu", false, "internal: report the CPU time of the server process in -child")
 	flag.Usage = harness.Usage("fullrefresh", childOnly...)
 	flag.Parse()
 
@@ -153,15 +155,26 @@ func runChild(ctx context.Context, c config) int {
 		obs = etl.ObserverFunc(func(context.Context, etl.Event) { events.Add(1) })
 	}
 	timer := &harness.PhaseTimer{Classify: phaseOf}
-	res, err := sluiceFullRefresh(ctx, loadSpec{
+	var backend []harness.Phase
+	spec := loadSpec{
 		DSN: c.dsn, Schema: c.schema, Table: table, CSV: c.csv, Rows: c.rows,
-		Strategy: strategy, Observer: obs, Tracer: timer,
-	})
-	return harness.FinishChild(res, err, events.Load(), timer.Phases()...)
+		Strategy: strategy, Observer: obs, Tracer: timer, Loaded: timer.Pause,
+	}
+	if c.backendCPU {
+		spec.BackendCPU = func(d time.Duration) {
+			backend = append(backend, harness.Phase{Name: backendCPU, Seconds: d.Seconds()})
+		}
+	}
+	res, err := sluiceFullRefresh(ctx, spec)
+	return harness.FinishChild(res, err, events.Load(), append(timer.Phases(), backend...)...)
 }
 
+// backendCPU is the column of the table of phases that holds the CPU time of the server
+// process that ran the load (parallel index-build workers not included).
+const backendCPU = "server backend CPU"
+
 // phaseOrder is the order of the columns of the report's table of phases.
-var phaseOrder = []string{"truncate", "delete", "drop indexes", "copy", "build indexes", "analyze", "checks", "swap", "commit", "other", "client between statements"}
+var phaseOrder = []string{"truncate", "delete", "drop indexes", "copy", "build indexes", "analyze", "checks", "swap", "commit", "other", "client between statements", backendCPU}
 
 // phaseOf names the step of the load a statement of the sluice child belongs to.
 func phaseOf(sql string) string {
@@ -201,6 +214,13 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	if err := d.setupSchema(ctx); err != nil {
 		return err
 	}
+	// A local server lets a load read its own process's CPU time; a remote one, or a user
+	// without pg_read_server_files, does not, and the column is left out.
+	var stat string
+	if err := conn.QueryRow(ctx, harness.BackendCPUSQL).Scan(&stat); err == nil {
+		_, err = harness.ParseBackendCPU(stat)
+		d.backendCPU = err == nil
+	}
 
 	fx, err := d.fixture(ctx, c.rows, slices.Contains(cases, "floor-binary"))
 	if err != nil {
@@ -232,7 +252,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		res := plan.Run(ctx)
 		res.WriteTablePerRow(out, c.rows)
 		if !phases.Empty() {
-			fmt.Fprintf(out, "\nWhere the time goes, medians in seconds (psql: \\timing of each statement; sluice: each statement of its connection, the COPY being the longest gap between two):\n\n")
+			fmt.Fprintf(out, "\nWhere the time goes, medians in seconds (psql: \\timing of each statement; sluice: each statement of its connection, the COPY being the longest gap between two; server backend CPU: user + system time of the server process that ran the load, parallel index-build workers not included):\n\n")
 			phases.Write(out)
 		}
 		targets = append(targets, d.targets(res, cases, m)...)
@@ -405,9 +425,10 @@ func baselineOf(name string) string {
 
 // driver holds the benchmark driver's own connection. It never loads data itself.
 type driver struct {
-	c    config
-	conn *pgx.Conn
-	psql harness.PSQL
+	c          config
+	conn       *pgx.Conn
+	psql       harness.PSQL
+	backendCPU bool // the server runs here and lets a load read its process's CPU time
 }
 
 // fixture is one generated CSV and the fingerprint a correct load of it leaves.
@@ -560,6 +581,9 @@ func (d *driver) psqlScript(fx *fixture, name string) (string, []string) {
 			[2]string{"ALTER TABLE " + t + " ADD CONSTRAINT " + pkey + " PRIMARY KEY (id);", "build indexes"})
 	}
 	stmts = append(stmts, [2]string{"COMMIT;", "commit"})
+	if d.backendCPU {
+		stmts = append(stmts, [2]string{"\\pset tuples_only on\n\\pset format unaligned\nSELECT 'backend-stat:' || pg_read_file('/proc/self/stat');", "after"})
+	}
 	script := "\\timing on\n"
 	labels := make([]string, len(stmts))
 	for i, st := range stmts {
@@ -584,7 +608,8 @@ func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool, met
 		child := strings.TrimSuffix(name, "+observer")
 		lc.Run = func(ctx context.Context) (harness.Sample, error) {
 			return harness.MeasureSluiceChild(ctx, d.c.dsn, child, "-dsn", d.c.dsn, "-schema", d.c.schema,
-				"-csv", fx.csv.Path, "-rows", strconv.FormatInt(fx.rows, 10), "-observed="+strconv.FormatBool(observed))
+				"-csv", fx.csv.Path, "-rows", strconv.FormatInt(fx.rows, 10), "-observed="+strconv.FormatBool(observed),
+				"-backend-cpu="+strconv.FormatBool(d.backendCPU))
 		}
 	}
 	lc.Verify = func(ctx context.Context, s harness.Sample) (string, error) {
@@ -594,6 +619,12 @@ func (d *driver) loadCase(fx *fixture, name, baseline string, observed bool, met
 			var err error
 			if phases, err = harness.PSQLPhases(s.Stdout, labels); err != nil {
 				return "", err
+			}
+			phases = slices.DeleteFunc(phases, func(p harness.Phase) bool { return p.Name == "after" })
+			if _, stat, ok := strings.Cut(string(s.Stdout), "backend-stat:"); ok {
+				if cpu, err := harness.ParseBackendCPU(stat); err == nil {
+					phases = append(phases, harness.Phase{Name: backendCPU, Seconds: cpu.Seconds()})
+				}
 			}
 		} else {
 			cr, err := harness.ReadChildResult(s.Stdout)

@@ -42,6 +42,7 @@ func TestSmoke(t *testing.T) {
 	// A row in each method's table of cases and in its table of steps.
 	require.Len(t, regexp.MustCompile(`(?m)^\| psql-tuned \|`).FindAllString(report, -1), 4)
 	require.Contains(t, report, "| build indexes |")
+	require.Contains(t, report, "| server backend CPU |", "the test server is local and the test user a superuser")
 	require.Contains(t, report, "fastest sluice strategy")
 	require.Contains(t, report, "vs psql-tuned [none]")
 	require.Contains(t, report, "client CPU of sluice-truncate per 2M rows [checkpoint]")

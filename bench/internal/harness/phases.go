@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,7 @@ type PhaseTimer struct {
 	lastEnd  time.Time
 	longest  time.Duration
 	otherGap time.Duration
+	paused   bool
 }
 
 type phaseKey struct{}
@@ -51,6 +53,10 @@ type phaseStart struct {
 func (p *PhaseTimer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
 	now := time.Now()
 	p.mu.Lock()
+	if p.paused {
+		p.mu.Unlock()
+		return ctx
+	}
 	if !p.lastEnd.IsZero() {
 		gap := now.Sub(p.lastEnd)
 		if gap > p.longest {
@@ -73,6 +79,9 @@ func (p *PhaseTimer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.Trace
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.paused {
+		return
+	}
 	p.add(s.phase, now.Sub(s.at))
 	p.lastEnd = now
 }
@@ -199,4 +208,38 @@ func (t *PhaseTable) Write(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// BackendCPUSQL reads the /proc stat line of the server process that runs it, on a server
+// on the local machine (Linux), for [ParseBackendCPU]. It needs superuser or
+// pg_read_server_files.
+const BackendCPUSQL = "SELECT pg_read_file('/proc/self/stat')"
+
+// ParseBackendCPU returns the user plus system CPU time in a /proc/<pid>/stat line, at the
+// 100 ticks a second Linux reports them in on every common platform.
+func ParseBackendCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("not a /proc stat line: %.40q", stat)
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("not a /proc stat line: %.40q", stat)
+	}
+	var ticks int64
+	for _, s := range f[11:13] { // utime, stime
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("not a /proc stat line: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
+// Pause stops the timer: statements run after it are not counted.
+func (p *PhaseTimer) Pause() {
+	p.mu.Lock()
+	p.paused = true
+	p.mu.Unlock()
 }

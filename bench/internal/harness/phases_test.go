@@ -92,3 +92,13 @@ func TestPhaseTimerTimesStatementsAndTheCopy(t *testing.T) {
 	require.Equal(t, "client between statements", ph[3].Name)
 	require.InDelta(t, 0.05, ph[3].Seconds, 0.04)
 }
+
+func TestParseBackendCPU(t *testing.T) {
+	t.Parallel()
+	stat := "4242 (postgres: x) R 1 2 3 0 -1 4194560 100 0 0 0 250 31 0 0 20 0 1 0 5 1000 10\nTime: 0.5 ms\n"
+	cpu, err := ParseBackendCPU(stat)
+	require.NoError(t, err)
+	require.Equal(t, 2810*time.Millisecond, cpu)
+	_, err = ParseBackendCPU("no stat")
+	require.Error(t, err)
+}
