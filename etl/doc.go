@@ -11,7 +11,9 @@
 // A [Stream] is a [Schema] plus a single-use iter.Seq2 of [Row] values. Memory stays flat
 // whatever the input size: a source yields one row at a time and may reuse the same Row
 // slice between iterations, so a consumer that keeps a row must [Row.Clone] it. A stream
-// reports a failure as a final (nil, err) pair and then stops.
+// reports a failure as a final (nil, err) pair and then stops. A [LendingExtractor] can
+// lend the values too, valid until the next row like the slice; [Pipeline.Run] asks for
+// that only when the rows go straight to a [BorrowingLoader], which keeps none of them.
 //
 // # Values
 //

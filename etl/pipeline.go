@@ -201,7 +201,14 @@ func (p *Pipeline) RunWith(ctx context.Context, run *Run) (res Result, err error
 		return res, err
 	}
 
-	in, err := p.Source.Extract(ctx, run)
+	extract := p.Source.Extract
+	if le, ok := p.Source.(LendingExtractor); ok && len(p.Transforms) == 0 {
+		// Rows that go straight to a sink that keeps none of them may reuse their memory.
+		if _, ok := p.Sink.(BorrowingLoader); ok {
+			extract = le.ExtractLent
+		}
+	}
+	in, err := extract(ctx, run)
 	if err != nil {
 		return fail("extract", err)
 	}

@@ -67,6 +67,29 @@ type Extractor interface {
 	Extract(ctx context.Context, run *Run) (Stream, error)
 }
 
+// LendingExtractor is an [Extractor] that can lend its rows' values. ExtractLent returns
+// the stream Extract would, except that the values of a row (its strings and times, not
+// only the Row slice) are valid only until the next iteration, so that the source can
+// reuse their memory instead of allocating for every value. Cloning such a row does not
+// make its values last.
+//
+// [Pipeline.Run] calls ExtractLent only when the rows go straight to a
+// [BorrowingLoader], with no transform between them; otherwise it calls Extract. Code
+// that calls ExtractLent itself takes on the same duty: nothing it hands the rows to
+// may keep a value past the next row.
+type LendingExtractor interface {
+	Extractor
+	ExtractLent(ctx context.Context, run *Run) (Stream, error)
+}
+
+// BorrowingLoader is a [Loader] that keeps no value of a row past the next iteration
+// (it encodes each row as it arrives, say), so it can take a [LendingExtractor]'s lent
+// rows. BorrowsRows only marks the capability.
+type BorrowingLoader interface {
+	Loader
+	BorrowsRows()
+}
+
 // Transformer turns one stream into another. It must stay lazy: it wraps in.Rows rather
 // than collecting it, so memory stays flat.
 type Transformer interface {

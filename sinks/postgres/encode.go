@@ -364,7 +364,9 @@ func encodeTimestamp(buf []byte, v any) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(buf, uint64(micros(t))), nil
 }
 
-// encodeDate stores the calendar date of t in t's own location.
+// encodeDate stores the calendar date of t in t's own location, never shifted by its zone
+// into another day: PostgreSQL's date input reads '2026-03-01 00:00:00+09' as 2026-03-01
+// too (TestDateIsTheWallClockDateOfItsZone).
 func encodeDate(buf []byte, v any) ([]byte, error) {
 	t, ok := v.(time.Time)
 	if !ok {
@@ -490,8 +492,7 @@ func withTypmod(enc fieldEncoder, c targetColumn) fieldEncoder {
 			return out, nil
 		}
 	case "numeric_recv":
-		t := c.Typmod - 4
-		precision, scale := int(t>>16&0xffff), int((t&0x7ff)^1024)-1024
+		precision, scale := numericTypmod(c.Typmod)
 		return func(buf []byte, v any) ([]byte, error) {
 			at := len(buf)
 			out, err := enc(buf, v)
@@ -505,6 +506,13 @@ func withTypmod(enc fieldEncoder, c targetColumn) fieldEncoder {
 		}
 	}
 	return enc
+}
+
+// numericTypmod returns the precision and scale of numeric's type modifier, which is at
+// least 4 (VARHDRSZ). The scale may be negative, or above the precision.
+func numericTypmod(typmod int32) (precision, scale int) {
+	t := typmod - 4
+	return int(t >> 16 & 0xffff), int((t&0x7ff)^1024) - 1024
 }
 
 // checkLength refuses text of more than n characters, as varchar(n) and char(n) input
@@ -531,6 +539,20 @@ func checkNumericTypmod(b []byte, precision, scale int) error {
 	weight := int(int16(binary.BigEndian.Uint16(b[2:])))
 	sign := binary.BigEndian.Uint16(b[4:])
 	maxDigits := precision - scale
+	if dscale := int(binary.BigEndian.Uint16(b[6:])); ndigits > 0 && binary.BigEndian.Uint16(b[8:]) != 0 && (sign == numericPos || sign == numericNeg) && dscale <= scale {
+		// No digit lies past the scale, so nothing rounds: the value fits when its first
+		// digit's place is below maxDigits. FuzzNumericTypmodShortcut holds this to the
+		// digit-by-digit check below.
+		top := 4*weight + 3
+		for g := binary.BigEndian.Uint16(b[8:]); g < 1000; g *= 10 {
+			top--
+		}
+		if top >= maxDigits {
+			return fmt.Errorf("numeric field overflow: a field with precision %d, scale %d must round to an absolute value less than 10^%d",
+				precision, scale, maxDigits)
+		}
+		return nil
+	}
 	overflow := func() error {
 		return fmt.Errorf("numeric field overflow: a field with precision %d, scale %d must round to an absolute value less than 10^%d",
 			precision, scale, maxDigits)

@@ -67,7 +67,12 @@ var (
 	_ etl.Loader          = (*FullRefresh)(nil)
 	_ etl.FailureRecorder = (*FullRefresh)(nil)
 	_ etl.Lineage         = (*FullRefresh)(nil)
+	_ etl.BorrowingLoader = (*FullRefresh)(nil)
 )
+
+// BorrowsRows marks FullRefresh as an [etl.BorrowingLoader]: it encodes each row for
+// the COPY as the row arrives and keeps none of its values.
+func (f *FullRefresh) BorrowsRows() {}
 
 // Load replaces the table's rows with in's through the load protocol.
 func (f *FullRefresh) Load(ctx context.Context, run *etl.Run, in etl.Stream) (etl.LoadResult, error) {

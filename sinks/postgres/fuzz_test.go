@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -87,6 +88,31 @@ func FuzzRunTable(f *testing.F) {
 		}
 		if len(runID) >= 8 && isHex(runID) && runTable(base, "x"+runID) == name && runID[:8] != ("x" + runID)[:8] {
 			t.Fatalf("two run IDs give one name %q", name)
+		}
+	})
+}
+
+// FuzzPlainNumeric holds appendNumeric's fast path for plain decimals to the general
+// reader: where the fast path takes a text, both must give the same bytes.
+func FuzzPlainNumeric(f *testing.F) {
+	for _, s := range []string{"0", "1", "-1", "+7", "12345.67", "-12345.67", "10000.5", "12300.00", "100000000", "9999999999999999.99999999",
+		"1000000000000000", "0.05", "5.", ".5", "1.000000001", "01.5", "-", "1e5", " 1", "1.2.3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fast, ok := appendPlainNumeric([]byte("x"), s)
+		if !ok {
+			if string(fast) != "x" {
+				t.Fatalf("%q: the fast path declined but appended % x", s, fast[1:])
+			}
+			return
+		}
+		slow, err := appendNumericText([]byte("x"), s)
+		if err != nil {
+			t.Fatalf("%q: the fast path takes it, the general reader refuses it: %v", s, err)
+		}
+		if !bytes.Equal(fast, slow) {
+			t.Fatalf("%q: fast path % x, general reader % x", s, fast[1:], slow[1:])
 		}
 	})
 }

@@ -32,6 +32,74 @@ var pow10 = [4]int16{1, 10, 100, 1000}
 // never allocates and uses no math/big: the digits are regrouped by four straight from the
 // text.
 func appendNumeric(buf []byte, s string) ([]byte, error) {
+	if out, ok := appendPlainNumeric(buf, s); ok {
+		return out, nil
+	}
+	return appendNumericText(buf, s)
+}
+
+// appendPlainNumeric is appendNumeric's fast path for the form bulk exports write: an
+// optional sign, 1 to 16 integer digits without a leading zero, and up to 8 fraction
+// digits after a point, such as "-12345.67". It reports false, having appended nothing,
+// for anything else, which appendNumericText then reads. FuzzPlainNumeric holds the two
+// to the same bytes.
+func appendPlainNumeric(buf []byte, s string) ([]byte, bool) {
+	i := 0
+	sign := uint16(numericPos)
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		if s[0] == '-' {
+			sign = numericNeg
+		}
+		i = 1
+	}
+	start := i
+	var ip uint64 // the integer part
+	for ; i < len(s) && s[i]-'0' < 10; i++ {
+		ip = ip*10 + uint64(s[i]-'0')
+	}
+	intDigits := i - start
+	if intDigits == 0 || intDigits > 16 || s[start] == '0' {
+		return buf, false
+	}
+	var fp uint64 // the fraction, scaled to 8 digits
+	frac := 0
+	if i < len(s) {
+		if s[i] != '.' {
+			return buf, false
+		}
+		for i++; i < len(s) && s[i]-'0' < 10; i++ {
+			fp = fp*10 + uint64(s[i]-'0')
+			frac++
+		}
+		if i < len(s) || frac > 8 {
+			return buf, false
+		}
+		for k := frac; k < 8; k++ {
+			fp *= 10
+		}
+	}
+	// Base-10000 digits, most significant first: up to four of the integer part, two of
+	// the fraction. Trailing zero digits are dropped, as appendNumericText drops them.
+	var d [6]uint16
+	ni := (intDigits + 3) / 4
+	for k := ni - 1; k >= 0; k-- {
+		d[k] = uint16(ip % 10000)
+		ip /= 10000
+	}
+	d[ni], d[ni+1] = uint16(fp/10000), uint16(fp%10000)
+	n := ni + 2
+	for d[n-1] == 0 {
+		n--
+	}
+	buf = appendNumericHeader(buf, n, int16(ni-1), sign, uint16(frac))
+	for _, g := range d[:n] {
+		buf = binary.BigEndian.AppendUint16(buf, g)
+	}
+	return buf, true
+}
+
+// appendNumericText is appendNumeric for every form PostgreSQL's numeric input takes.
+func appendNumericText(buf []byte, s string) ([]byte, error) {
 	s = trimSpace(s)
 	if s == "" {
 		return buf, errNumericSyntax

@@ -93,3 +93,35 @@ func FuzzFloat4(f *testing.F) {
 		}
 	})
 }
+
+// checkNumericTypmodDigits is checkNumericTypmod without its shortcut for values that
+// need no rounding.
+func checkNumericTypmodDigits(b []byte, precision, scale int) error {
+	c := append([]byte(nil), b...)
+	binary.BigEndian.PutUint16(c[6:], math.MaxUint16) // a dscale past any scale
+	return checkNumericTypmod(c, precision, scale)
+}
+
+// FuzzNumericTypmodShortcut holds checkNumericTypmod's shortcut to its digit-by-digit
+// check, without a server.
+func FuzzNumericTypmodShortcut(f *testing.F) {
+	for _, s := range []string{"999.99", "999.995", "-999.994", "1000", "0.001", "9.5", "99999", "0.0000", "1e5", "5e-3", "0.05", "-12345.67", "1e-20", "123456789012.5"} {
+		f.Add(s, uint16(5), int16(2))
+	}
+	f.Add("12345", uint16(3), int16(-2))
+	f.Add("0.00049", uint16(2), int16(4))
+	f.Fuzz(func(t *testing.T, s string, precision uint16, scale int16) {
+		p, sc := int(precision%60)+1, int(scale%70)
+		if len(s) > 200 || hugeExponent(s) {
+			return
+		}
+		enc, err := appendNumeric(nil, s)
+		if err != nil {
+			return
+		}
+		got, want := checkNumericTypmod(enc, p, sc), checkNumericTypmodDigits(enc, p, sc)
+		if (got != nil) != (want != nil) {
+			t.Fatalf("%q in numeric(%d,%d): shortcut says %v, digits say %v", s, p, sc, got, want)
+		}
+	})
+}

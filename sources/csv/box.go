@@ -44,6 +44,11 @@ type eface struct {
 	typ, data unsafe.Pointer
 }
 
+// rewind makes the slab reuse its array from the start, breaking the rule above: the
+// values boxed so far are overwritten by the next ones. It is for lent rows only (see
+// etl.LendingExtractor), whose consumer keeps no value past the next row.
+func (s *slab[T]) rewind() { s.buf = s.buf[:0] }
+
 func (s *slab[T]) box(v T) any {
 	if len(s.buf) == cap(s.buf) {
 		if s.typ == nil {

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/textvalue"
 )
 
 // decoder maps the records of one input to rows of the source's schema.
@@ -25,7 +25,8 @@ type decoder struct {
 	fill     bool // FillShortRows
 	decComma bool // DecimalComma
 	replaced bool // an Encoding is set: U+FFFD in text means an undecodable byte
-	tp       timeParser
+	tp       textvalue.Parser
+	lend     bool // the slabs are rewound for every record: see etl.LendingExtractor
 
 	strings  slab[string]
 	ints     slab[int64]
@@ -184,6 +185,14 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 			Err: fmt.Errorf("%w: %d fields, %s %d", ErrFieldCount, len(rec), want, d.width)}
 	}
 	null := d.src.cfg.NullString
+	ascii := d.cr.ascii
+	if d.lend {
+		d.strings.rewind()
+		d.ints.rewind()
+		d.floats.rewind()
+		d.decimals.rewind()
+		d.times.rewind()
+	}
 	for i := range d.cols {
 		c := &d.cols[i]
 		if c.idx >= len(rec) { // a short record, with FillShortRows
@@ -205,27 +214,29 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 		// value, which allocates as usual.
 		switch c.typ {
 		case etl.TypeText:
-			if !utf8.ValidString(f) {
+			// An all-ASCII record, as the scanner saw it, holds neither invalid UTF-8 nor
+			// the U+FFFD of an undecodable byte.
+			if !ascii && !utf8.ValidString(f) {
 				return d.fieldError(c, ErrInvalidUTF8)
 			}
-			if d.replaced && strings.ContainsRune(f, utf8.RuneError) {
+			if !ascii && d.replaced && strings.ContainsRune(f, utf8.RuneError) {
 				return d.fieldError(c, d.encodingError())
 			}
 			row[i] = d.strings.box(f)
 		case etl.TypeInt64:
-			n, err := strconv.ParseInt(f, 10, 64)
-			if err != nil {
-				return d.fieldError(c, invalid(c.typ, f))
+			n, ok := textvalue.Int64(f)
+			if !ok {
+				return d.fieldError(c, textvalue.Invalid(c.typ, f))
 			}
 			row[i] = d.ints.box(n)
 		case etl.TypeFloat64:
 			if d.decComma {
 				var ok bool
-				if f, ok = decimalComma(f); !ok {
-					return d.fieldError(c, invalid(c.typ, f))
+				if f, ok = textvalue.DecimalComma(f); !ok {
+					return d.fieldError(c, textvalue.Invalid(c.typ, f))
 				}
 			}
-			x, err := parseFloat(f)
+			x, err := textvalue.Float(f)
 			if err != nil {
 				return d.fieldError(c, err)
 			}
@@ -233,32 +244,32 @@ func (d *decoder) decode(rec []string, row etl.Row) *ParseError {
 		case etl.TypeNumeric:
 			if d.decComma {
 				var ok bool
-				if f, ok = decimalComma(f); !ok {
-					return d.fieldError(c, invalid(c.typ, f))
+				if f, ok = textvalue.DecimalComma(f); !ok {
+					return d.fieldError(c, textvalue.Invalid(c.typ, f))
 				}
 			}
-			n, ok := parseDecimal(f)
+			n, ok := textvalue.Decimal(f)
 			if !ok {
-				return d.fieldError(c, invalid(c.typ, f))
+				return d.fieldError(c, textvalue.Invalid(c.typ, f))
 			}
 			row[i] = d.decimals.box(n)
 		case etl.TypeTimestamp:
-			ts, ok := d.tp.parseTimestamp(f, d.src.cfg.Location)
+			ts, ok := d.tp.Timestamp(f, d.src.cfg.Location)
 			if !ok {
-				return d.fieldError(c, invalid(c.typ, f))
+				return d.fieldError(c, textvalue.Invalid(c.typ, f))
 			}
 			row[i] = d.times.box(ts)
 		case etl.TypeBool:
-			b, ok := parseBool(f)
+			b, ok := textvalue.Bool(f)
 			if !ok {
-				return d.fieldError(c, invalid(c.typ, f))
+				return d.fieldError(c, textvalue.Invalid(c.typ, f))
 			}
 			row[i] = b // the runtime boxes booleans without allocating
 		default:
 			if d.replaced && c.typ == etl.TypeJSON && strings.ContainsRune(f, utf8.RuneError) {
 				return d.fieldError(c, d.encodingError())
 			}
-			v, err := d.tp.value(c.typ, f, d.src.cfg.Location)
+			v, err := d.tp.Value(c.typ, f, d.src.cfg.Location)
 			if err != nil {
 				return d.fieldError(c, err)
 			}

@@ -89,16 +89,21 @@
 // # Performance
 //
 // Records are read by a scanner that gives encoding/csv's results (line breaks inside
-// quotes aside), with one string allocation per record and a fast path for lines without
-// quotes, and the stream
-// reuses one [etl.Row] between iterations, as the etl contract allows. Numbers go
-// through strconv; decimals, booleans and timestamps are parsed by hand, without
+// quotes aside), with a fast path for lines without quotes that finds the delimiters
+// eight bytes at a time and copies the line into a 16 KiB block shared by the records
+// around it, and the stream reuses one [etl.Row] between iterations, as the etl contract
+// allows. Integers, decimals, booleans and timestamps are parsed by hand, without
 // reflection or time.Parse. Text, numbers and timestamps are boxed into the row from
 // arrays shared by 128 values rather than allocated one by one; a value kept after its
-// row is gone keeps its array alive, so keep a copy of the field (such as a string built
-// with strings.Clone) rather than the row's value when a few values of many rows are kept
-// for long. The context is checked every 1024 records, and HTTP and S3 reads
-// stop as soon as it is cancelled.
+// row is gone keeps its array and its record's block alive, so keep a copy of the field
+// (such as a string built with strings.Clone) rather than the row's value when a few
+// values of many rows are kept for long. The context is checked every 1024 records, and
+// HTTP and S3 reads stop as soon as it is cancelled.
+//
+// [Source.ExtractLent] reads without allocating per record (quoted ones aside): its
+// rows' values are lent (see [etl.LendingExtractor]), and [etl.Pipeline] asks for it
+// when the rows go straight to a sink that keeps none, such as
+// sinks/postgres.FullRefresh.
 //
 // # Lineage
 //

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/sluice-etl/sluice/internal/textvalue"
 )
 
 // Sentinels for the conditions a [ParseError] or an open error can carry. Test for them
@@ -18,11 +20,11 @@ var (
 	// ErrBareQuote marks a quote inside an unquoted field.
 	ErrBareQuote = stdcsv.ErrBareQuote
 	// ErrInvalidUTF8 marks a text or JSON field that is not valid UTF-8.
-	ErrInvalidUTF8 = errors.New("invalid UTF-8")
+	ErrInvalidUTF8 = textvalue.ErrInvalidUTF8
 	// ErrInvalidValue marks a field that does not parse as its column's type.
-	ErrInvalidValue = errors.New("invalid value")
+	ErrInvalidValue = textvalue.ErrInvalidValue
 	// ErrNull marks a NULL in a column whose schema says NotNull.
-	ErrNull = errors.New("NULL in a NOT NULL column")
+	ErrNull = textvalue.ErrNull
 	// ErrMissingColumn marks a schema column that the header lacks.
 	ErrMissingColumn = errors.New("missing column")
 	// ErrExtraColumn marks a header column that the schema lacks, when extra columns are

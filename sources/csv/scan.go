@@ -3,10 +3,12 @@ package csv
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	stdcsv "encoding/csv"
 	"fmt"
 	"io"
-	"strings"
+	"math/bits"
+	"unsafe"
 )
 
 // scanner reads CSV records as encoding/csv does with FieldsPerRecord -1, ReuseRecord,
@@ -37,6 +39,13 @@ type scanner struct {
 	rec     []string
 	pos     []position
 	opened  position // where the last quoted field opened, for an unterminated one
+	// ascii reports that the last record, read by the fast path, is all ASCII, so that
+	// its text fields need no UTF-8 check.
+	ascii bool
+	arena []byte // where the fast path's records are copied: see text
+	// lend makes the fast path's fields point into the line as read, valid until the
+	// next Read (see etl.LendingExtractor), instead of into the arena.
+	lend bool
 }
 
 type position struct{ line, col int }
@@ -130,25 +139,15 @@ func (s *scanner) Read() ([]string, error) {
 	recLine := s.numLine
 	s.rec, s.pos = s.rec[:0], s.pos[:0]
 
-	if errRead == nil && bytes.IndexByte(line, s.quote) < 0 {
-		str := string(line[:len(line)-lengthNL(line)])
-		start := 0
-		for {
-			i := strings.IndexByte(str[start:], s.comma)
-			s.pos = append(s.pos, position{recLine, start + 1})
-			if i < 0 {
-				s.rec = append(s.rec, str[start:])
-				return s.rec, nil
-			}
-			s.rec = append(s.rec, str[start:start+i])
-			start += i + 1
-		}
+	if errRead == nil && s.split(line[:len(line)-lengthNL(line)], recLine) {
+		return s.rec, nil
 	}
 
 	// The slow path: encoding/csv's readRecord, for a single-byte delimiter and strict
 	// quotes, with the line breaks inside quotes kept and the escape character added.
 	var err error
 	s.buf, s.ends = s.buf[:0], s.ends[:0]
+	s.ascii = false
 	pos := position{line: s.numLine, col: 1}
 parseField:
 	for {
@@ -253,6 +252,88 @@ parseField:
 		prev = end
 	}
 	return s.rec, err
+}
+
+// Bytes of eight: the bit patterns of the word-at-a-time search in split.
+const (
+	ones  = 0x0101010101010101
+	low7  = 0x7f7f7f7f7f7f7f7f
+	highs = 0x8080808080808080
+)
+
+// equalBytes returns a word with the high bit set in each byte of x equal to the byte
+// that pat repeats, and every other bit clear. It is exact: a match does not spill into
+// its neighbours, as the shorter (x-ones)&^x trick can.
+func equalBytes(x, pat uint64) uint64 {
+	t := x ^ pat
+	return ^(((t & low7) + low7) | t | low7)
+}
+
+// split reads a record without a quote, body being its line without the line break: it
+// finds the delimiters eight bytes at a time and makes the fields substrings of one copy
+// of the line. It reports false, having read nothing, when the line holds a quote.
+func (s *scanner) split(body []byte, recLine int) bool {
+	commas, quotes := uint64(s.comma)*ones, uint64(s.quote)*ones
+	s.ends = s.ends[:0]
+	var seen uint64
+	i := 0
+	for ; i+8 <= len(body); i += 8 {
+		x := binary.LittleEndian.Uint64(body[i:])
+		seen |= x
+		if equalBytes(x, quotes) != 0 {
+			return false
+		}
+		for m := equalBytes(x, commas); m != 0; m &= m - 1 {
+			s.ends = append(s.ends, i+bits.TrailingZeros64(m)>>3)
+		}
+	}
+	for ; i < len(body); i++ {
+		c := body[i]
+		seen |= uint64(c)
+		switch c {
+		case s.quote:
+			return false
+		case s.comma:
+			s.ends = append(s.ends, i)
+		}
+	}
+	s.ends = append(s.ends, len(body))
+	s.ascii = seen&highs == 0
+	str := s.text(body)
+	start := 0
+	for _, end := range s.ends {
+		s.rec = append(s.rec, str[start:end])
+		s.pos = append(s.pos, position{recLine, start + 1})
+		start = end + 1
+	}
+	return true
+}
+
+// arenaLen is the size of the blocks the fast path copies records into. A field kept
+// after its row is gone keeps its block alive, some 150 records of the bulk-load shape;
+// in exchange a record costs no allocation of its own.
+const arenaLen = 16 << 10
+
+// text returns b as a string, copied into the arena. The bytes of a string handed out
+// are never written again: the arena only appends, and starts a new block when one is
+// full, so the string is as immutable as one from string(b). With lend, it is b's own
+// bytes instead, valid until the next Read.
+func (s *scanner) text(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if s.lend {
+		return unsafe.String(&b[0], len(b))
+	}
+	if len(b) > arenaLen/8 {
+		return string(b)
+	}
+	if cap(s.arena)-len(s.arena) < len(b) {
+		s.arena = make([]byte, 0, arenaLen)
+	}
+	at := len(s.arena)
+	s.arena = append(s.arena, b...)
+	return unsafe.String(&s.arena[at], len(b))
 }
 
 // indexQuote returns the index of the first quote or escape character in b, or -1.

@@ -124,6 +124,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+var _ etl.LendingExtractor = (*Source)(nil)
+
 // DefaultMaxRecordBytes is the default of [Config.MaxRecordBytes].
 const DefaultMaxRecordBytes = 64 << 20
 
@@ -321,14 +323,27 @@ func (s *Source) Extract(ctx context.Context, run *etl.Run) (etl.Stream, error) 
 		}
 	}
 	pos := new(etl.Position)
-	return etl.Stream{Schema: s.schema, Rows: s.rows(ctx, run, pos), Position: func() etl.Position { return *pos }}, nil
+	return etl.Stream{Schema: s.schema, Rows: s.rows(ctx, run, pos, false), Position: func() etl.Position { return *pos }}, nil
+}
+
+// ExtractLent is [Source.Extract] with lent rows (see [etl.LendingExtractor]): a row's
+// strings point into the read buffer and its other values into memory the next row
+// reuses, so reading a record allocates nothing. It implements [etl.LendingExtractor].
+func (s *Source) ExtractLent(ctx context.Context, run *etl.Run) (etl.Stream, error) {
+	st, err := s.Extract(ctx, run)
+	if err != nil {
+		return st, err
+	}
+	pos := new(etl.Position)
+	st.Rows, st.Position = s.rows(ctx, run, pos, true), func() etl.Position { return *pos }
+	return st, nil
 }
 
 // rows is the stream. One Row slice is reused for every record. pos is set to each
-// row's position before the row is yielded.
-func (s *Source) rows(ctx context.Context, run *etl.Run, pos *etl.Position) iter.Seq2[etl.Row, error] {
+// row's position before the row is yielded. With lend, the values are lent too.
+func (s *Source) rows(ctx context.Context, run *etl.Run, pos *etl.Position, lend bool) iter.Seq2[etl.Row, error] {
 	return func(yield func(etl.Row, error) bool) {
-		st := &readState{row: make(etl.Row, len(s.schema)), run: run, log: s.cfg.Logger, pos: pos}
+		st := &readState{row: make(etl.Row, len(s.schema)), run: run, log: s.cfg.Logger, pos: pos, lend: lend}
 		if st.log == nil {
 			if run != nil {
 				st.log = run.Log()
@@ -360,6 +375,7 @@ type readState struct {
 	bad     int
 	records int
 	pos     *etl.Position // where the row last yielded came from
+	lend    bool          // the rows' values are valid until the next row only
 }
 
 // ctxCheckEvery is how many records pass between checks of ctx: often enough to stop
@@ -383,7 +399,7 @@ func (s *Source) read(ctx context.Context, in input, st *readState, yield func(e
 	cr.max = s.cfg.MaxRecordBytes
 
 	d := &decoder{src: s, file: in.name, cr: cr, fill: s.cfg.FillShortRows, decComma: s.cfg.DecimalComma,
-		replaced: s.cfg.Encoding != nil}
+		replaced: s.cfg.Encoding != nil, lend: st.lend}
 	if !s.cfg.NoHeader {
 		if err := d.header(); err != nil {
 			return false, err
@@ -391,6 +407,7 @@ func (s *Source) read(ctx context.Context, in input, st *readState, yield func(e
 	} else {
 		d.identity()
 	}
+	cr.lend = st.lend // the header's names outlive its record, in errors
 
 	for {
 		rec, err := cr.Read()

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-etl/sluice/sources/csv"
+	"github.com/sluice-etl/sluice/internal/textvalue"
 )
 
 // Sentinels for the conditions an [*Error] or [*HTTPError] can carry. Test for them with
@@ -17,13 +17,13 @@ var (
 	ErrSyntax = errors.New("invalid JSON")
 	// ErrInvalidValue marks a value that does not convert exactly to its column's type. It
 	// is sources/csv's sentinel, so either package's name matches.
-	ErrInvalidValue = csv.ErrInvalidValue
+	ErrInvalidValue = textvalue.ErrInvalidValue
 	// ErrInvalidUTF8 marks a string bound for a text column that is not valid UTF-8, or
 	// that escapes half of a UTF-16 surrogate pair. It is sources/csv's sentinel.
-	ErrInvalidUTF8 = csv.ErrInvalidUTF8
+	ErrInvalidUTF8 = textvalue.ErrInvalidUTF8
 	// ErrNull marks a null or missing field for a column marked NotNull. It is
 	// sources/csv's sentinel.
-	ErrNull = csv.ErrNull
+	ErrNull = textvalue.ErrNull
 	// ErrNotObject marks a record that is not a JSON object, or a field on a path through
 	// something that is not an object ("user.id" where user is a number).
 	ErrNotObject = errors.New("not a JSON object")

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-etl/sluice/etl"
-	"github.com/sluice-etl/sluice/sources/csv"
+	"github.com/sluice-etl/sluice/internal/textvalue"
 )
 
 var fuzzCols = []column{
@@ -220,7 +220,7 @@ func checkValue(t *testing.T, n int, c column, v, got any) {
 			}
 			return
 		}
-		want, err := csv.ParseValue(c.typ, v)
+		want, err := textvalue.Parse(c.typ, v)
 		if err != nil {
 			fail()
 		}
@@ -257,7 +257,7 @@ func checkValue(t *testing.T, n int, c column, v, got any) {
 			if !ok || ratOf(t, lit).Cmp(ratOf(t, string(g))) != 0 {
 				fail()
 			}
-			if _, err := csv.ParseValue(etl.TypeNumeric, string(g)); err != nil {
+			if _, err := textvalue.Parse(etl.TypeNumeric, string(g)); err != nil {
 				t.Fatalf("numeric %q is not in the form sinks read: %v", g, err)
 			}
 		case etl.TypeFloat64:

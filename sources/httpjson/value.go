@@ -7,11 +7,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/etl"
-	"github.com/sluice-etl/sluice/sources/csv"
+	"github.com/sluice-etl/sluice/internal/textvalue"
 )
 
 // A JSON value becomes a column's value exactly or not at all. Strings are read by
-// sources/csv's rules, so a timestamp, a date, a numeric or a boolean in a string means
+// internal/textvalue's rules, as sources/csv reads its fields, so a timestamp, a date, a numeric or a boolean in a string means
 // the same here as in a CSV field. Numbers are read from their text, never through
 // float64, so a 19-digit ID keeps its digits.
 
@@ -42,7 +42,7 @@ func fromString(t etl.Type, b []byte, surrogate bool) (any, error) {
 		}
 		return string(b), nil
 	}
-	return csv.ParseValue(t, string(b))
+	return textvalue.Parse(t, string(b))
 }
 
 // fromNumber converts a JSON number's text, which follows the JSON grammar.
