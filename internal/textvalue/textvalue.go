@@ -345,6 +345,52 @@ func two(s string, i int) int {
 	return int(a)*10 + int(b)
 }
 
+// Lanes of dateTime's words: '0' where a digit goes, the separator elsewhere, and what
+// added to the word minus them sets a lane's high bit exactly when the lane is wrong
+// (above 9 for a digit, not 0 for a separator).
+const (
+	ymdWant   = 0x2d30302d30303030 // "0000-00-" read little-endian
+	ymdAdd    = 0x7f76767f76767676
+	clockWant = 0x30303a30303a3030 // "00:00:00"
+	clockAdd  = 0x76767f76767f7676
+)
+
+// dateTime reads "2006-01-02 15:04:05" (or with T or t between) at the start of s, which
+// has at least 19 bytes, with the checks of parseYMD and of the clock's ranges. It reads
+// the date's first eight bytes and the clock as two words, each checked at once: lane by
+// lane, the byte minus what the lane wants (by XOR, which is a subtraction for '0' to '9'
+// and 0 only for the separator itself) must be at most 9, or 0 for a separator. A lane
+// whose difference is 0x80 or more fails on its own high bit, and only such a lane can
+// carry into the next, so the carries never hide a wrong lane.
+// FuzzTimestampMatchesTimeDate holds it to parseYMD and two.
+func dateTime(s string) (y, mo, d, h, mi, sec int, ok bool) {
+	_ = s[18]
+	a := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	c := uint64(s[11]) | uint64(s[12])<<8 | uint64(s[13])<<16 | uint64(s[14])<<24 |
+		uint64(s[15])<<32 | uint64(s[16])<<40 | uint64(s[17])<<48 | uint64(s[18])<<56
+	a ^= ymdWant
+	c ^= clockWant
+	d0, d1 := s[8]-'0', s[9]-'0'
+	if ((a+ymdAdd)|a|(c+clockAdd)|c)&highs != 0 || d0 > 9 || d1 > 9 ||
+		(s[10] != ' ' && s[10] != 'T' && s[10] != 't') {
+		return
+	}
+	lane := func(w uint64, i int) int { return int(w >> (8 * i) & 0xff) }
+	y = lane(a, 0)*1000 + lane(a, 1)*100 + lane(a, 2)*10 + lane(a, 3)
+	mo = lane(a, 5)*10 + lane(a, 6)
+	d = int(d0)*10 + int(d1)
+	h, mi, sec = lane(c, 0)*10+lane(c, 1), lane(c, 3)*10+lane(c, 4), lane(c, 6)*10+lane(c, 7)
+	// Year 0 does not exist: PostgreSQL refuses it, where Go would read 1 BC.
+	if y == 0 || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) || h > 23 || mi > 59 || sec > 59 {
+		return
+	}
+	return y, mo, d, h, mi, sec, true
+}
+
+// highs is the high bit of each byte of a word.
+const highs = 0x8080808080808080
+
 // parseYMD reads "2006-01-02" at the start of s and checks that the day exists.
 func parseYMD(s string) (y, m, d int, ok bool) {
 	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
@@ -407,12 +453,8 @@ func (tp *Parser) Timestamp(s string, loc *time.Location) (time.Time, bool) {
 	if len(s) < 19 {
 		return time.Time{}, false
 	}
-	y, mo, d, ok := parseYMD(s)
-	if !ok || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
-		return time.Time{}, false
-	}
-	h, mi, sec := two(s, 11), two(s, 14), two(s, 17)
-	if h < 0 || mi < 0 || sec < 0 || h > 23 || mi > 59 || sec > 59 {
+	y, mo, d, h, mi, sec, ok := dateTime(s)
+	if !ok {
 		return time.Time{}, false
 	}
 	i, nsec := 19, 0
