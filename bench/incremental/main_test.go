@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,5 +31,25 @@ func TestSmoke(t *testing.T) {
 	require.NotContains(t, report, "FAILED", report)
 	require.Contains(t, report, "| psql-incremental | ")
 	require.Regexp(t, `\| sluice-incremental \|[^\n]*read 330, wrote 300, deleted 30; target = source verified`, report)
+	require.Regexp(t, `\| sluice-readme \|[^\n]*wrote 300, deleted 30; target = source verified`, report)
+	require.Regexp(t, `\| sluice-incremental-nokey \|[^\n]*read 330, wrote 300, deleted 30; target = source verified`, report)
+	require.Contains(t, report, "| psql-incremental-nokey | ")
 	require.Contains(t, report, "PASS  peak RSS of sluice-incremental")
+}
+
+// TestReadmeSnippetIsCurrent keeps the sluice-readme case's program equal to the README's
+// incremental snippet.
+func TestReadmeSnippetIsCurrent(t *testing.T) {
+	t.Parallel()
+	region := func(path string) string {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		s := string(b)
+		start := strings.Index(s, "// README: incremental\n")
+		require.GreaterOrEqual(t, start, 0, path)
+		end := strings.Index(s[start:], "// README end\n")
+		require.Greater(t, end, 0, path)
+		return s[start : start+end]
+	}
+	require.Equal(t, region("../../examples/readme/incremental.go"), region("sluice.go"))
 }

@@ -15,8 +15,8 @@ import (
 type syncSpec struct {
 	DSN                        string
 	SourceSchema, TargetSchema string
-	// Table is the table's name in both schemas.
-	Table string
+	// SourceTable and TargetTable name the table in each schema.
+	SourceTable, TargetTable string
 	// Pipeline names the pipeline, whose watermark lives in TargetSchema.
 	Pipeline string
 }
@@ -34,7 +34,7 @@ func sluiceIncremental(ctx context.Context, s syncSpec) (etl.Result, error) {
 	defer pool.Close()
 	src, err := pgsource.New(pool, pgsource.Config{
 		Schema:  s.SourceSchema,
-		Table:   s.Table,
+		Table:   s.SourceTable,
 		Cursor:  "modified",
 		Deleted: "deleted",
 	})
@@ -45,9 +45,67 @@ func sluiceIncremental(ctx context.Context, s syncSpec) (etl.Result, error) {
 		Name:   s.Pipeline,
 		Source: src,
 		// The merge takes its cursor and soft-delete column from the source's stream.
-		Sink: &postgres.Merge{Target: postgres.Target{Pool: pool, Schema: s.TargetSchema, Table: s.Table, Key: []string{"id"}}},
+		Sink: &postgres.Merge{Target: postgres.Target{Pool: pool, Schema: s.TargetSchema, Table: s.TargetTable, Key: []string{"id"}}},
 	}
 	return p.Run(ctx, etl.Window{})
+}
+
+// sluiceReadme runs the README's incremental program (readmeIncremental) on two pools,
+// one per side, whose search_path is the source's and the target's schema. It returns the
+// pipeline's last run record as the result, since the README's program returns only an
+// error.
+func sluiceReadme(ctx context.Context, s syncSpec) (etl.Result, error) {
+	source, err := poolIn(ctx, s.DSN, s.SourceSchema)
+	if err != nil {
+		return etl.Result{}, err
+	}
+	defer source.Close()
+	warehouse, err := poolIn(ctx, s.DSN, s.TargetSchema)
+	if err != nil {
+		return etl.Result{}, err
+	}
+	defer warehouse.Close()
+	if err := readmeIncremental(ctx, source, warehouse); err != nil {
+		return etl.Result{}, err
+	}
+	runs, err := (&postgres.State{Pool: warehouse}).Runs(ctx, readmePipeline, 1)
+	if err != nil || len(runs) == 0 {
+		return etl.Result{}, err
+	}
+	return etl.Result{Stats: runs[0].Stats}, nil
+}
+
+// readmeIncremental is the README's incremental snippet, copied from
+// examples/readme/incremental.go rather than imported, so that the child links only what
+// such a program links (the examples package also pulls in river, MySQL and the DAG
+// runner). TestReadmeSnippetIsCurrent keeps the copy equal to the snippet.
+func readmeIncremental(ctx context.Context, sourcePool, warehouse *pgxpool.Pool) error {
+	// README: incremental
+	src, err := pgsource.New(sourcePool, pgsource.Config{
+		Table: "orders", Cursor: "modified", Deleted: "deleted", LookBack: 5 * time.Minute,
+	})
+	if err != nil {
+		return err
+	}
+	sync := &etl.Pipeline{Name: "orders_sync", Source: src, Sink: &postgres.Merge{
+		Target: postgres.Target{Pool: warehouse, Table: "orders", Key: []string{"id"}, Create: true},
+	}}
+	if _, err := sync.Run(ctx, etl.Window{}); err != nil {
+		return err
+	}
+	// README end
+	return nil
+}
+
+// poolIn connects a pool whose search_path is schema, as a program configured for one
+// database would be.
+func poolIn(ctx context.Context, dsn, schema string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
 // resetWatermark sets the pipeline's stored watermark to x, as the previous sync left it.

@@ -284,3 +284,46 @@ func TestMergeReconcileDeletesRowsGoneFromTheSource(t *testing.T) {
 	require.EqualValues(t, 1, res.Stats.RowsDeleted)
 	require.Equal(t, []string{"eu1a", "eu3c2", "us2y"}, contents())
 }
+
+// An analyzed table with few tombstones has them deleted by probing its key's index, a
+// table without statistics (or with many tombstones) by a join: both delete exactly the
+// tombstones' rows, count them, and leave the rest.
+func TestMergeDeletesTombstonesByProbeOrJoin(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "v"}, {Name: "deleted", Type: etl.TypeBool}}
+	for _, tc := range []struct {
+		name    string
+		analyze bool
+	}{{"probed", true}, {"joined", false}} {
+		_, err := db.Pool.Exec(ctx, `CREATE TABLE `+tc.name+` (id bigint PRIMARY KEY, v text, deleted boolean NOT NULL);
+			INSERT INTO `+tc.name+` SELECT g, 'old', false FROM generate_series(1, 1000) g`)
+		require.NoError(t, err)
+		if tc.analyze {
+			_, err = db.Pool.Exec(ctx, "ANALYZE "+tc.name)
+			require.NoError(t, err)
+		}
+		// Rows 10 and 20 go, 2000 was never there, 30 is updated, 1001 is new; 40 is
+		// deleted by its first version and revived by its second.
+		rows := []etl.Row{
+			{int64(10), "old", true}, {int64(20), "old", true}, {int64(2000), "x", true},
+			{int64(30), "new", false}, {int64(1001), "new", false},
+			{int64(40), "old", true}, {int64(40), "back", false},
+		}
+		m := &postgres.Merge{Target: postgres.Target{Pool: db.Pool, Table: tc.name}, Deleted: "deleted"}
+		res, err := (&etl.Pipeline{Name: tc.name, Sink: m, Source: source(func() etl.Stream { return etl.SliceStream(schema, rows) })}).Run(ctx, etl.Window{})
+		require.NoError(t, err, tc.name)
+		require.EqualValues(t, 2, res.Stats.RowsDeleted, tc.name)
+		require.EqualValues(t, 3, res.Stats.RowsWritten, tc.name)
+		var n int64
+		var got []string
+		require.NoError(t, db.Pool.QueryRow(ctx, "SELECT count(*) FROM "+tc.name).Scan(&n))
+		require.EqualValues(t, 999, n, tc.name)
+		r, err := db.Pool.Query(ctx, "SELECT id || ':' || v FROM "+tc.name+" WHERE id IN (10, 20, 30, 40, 1001, 2000) ORDER BY id")
+		require.NoError(t, err)
+		got, err = pgx.CollectRows(r, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Equal(t, []string{"30:new", "40:back", "1001:new"}, got, tc.name)
+	}
+}
