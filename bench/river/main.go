@@ -54,7 +54,7 @@ func main() {
 	flag.StringVar(&o.schema, "schema", "sluice_bench_river", "scratch schema, dropped and recreated")
 	flag.IntVar(&o.tasks, "tasks", 1000, "tasks per DAG")
 	flag.IntVar(&o.runs, "runs", 3, "runs of each case; the report gives medians")
-	flag.StringVar(&workers, "workers", "1,2,4", "worker process counts for the throughput cases")
+	flag.StringVar(&workers, "workers", "1,2,4", "worker process counts for the throughput cases; empty skips them")
 	flag.IntVar(&o.workerConcurrency, "worker-concurrency", 4, "attempts each worker runs at once")
 	flag.DurationVar(&o.sleep, "sleep", 20*time.Millisecond, "what each task of the throughput cases does: sleep this long")
 	flag.DurationVar(&o.cooldown, "fetch-cooldown", 0, "riverexec.Config.FetchCooldown (default: the executor's)")
@@ -62,6 +62,9 @@ func main() {
 	flag.Usage = harness.Usage("river", "child") // the -dsn default, password hidden
 	flag.Parse()
 	for _, w := range strings.Split(workers, ",") {
+		if strings.TrimSpace(w) == "" && strings.TrimSpace(workers) == "" {
+			break
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(w))
 		if err != nil || n < 1 {
 			log.Fatalf("-workers: %q is not a positive count", w)
@@ -245,6 +248,9 @@ func drive(ctx context.Context, o options, pool *pgxpool.Pool, out io.Writer) er
 	per := float64(o.runs) * n / 1000 // ms per task
 	fmt.Fprintf(out, "CPU time per task on the river chain: scheduler %.2f ms, worker %.2f ms, PostgreSQL backends %.2f ms; total %.2f ms.\n\n",
 		cpu.driver.Seconds()/per, cpu.worker.Seconds()/per, cpu.postgres.Seconds()/per, cpu.total().Seconds()/per)
+	if len(wide) == 0 {
+		return nil
+	}
 	fmt.Fprintf(out, "| throughput: %d tasks sleeping %s, %d attempts per worker | median s | tasks/s |\n", o.tasks, o.sleep, o.workerConcurrency)
 	fmt.Fprintln(out, "|---|---|---|")
 	for _, s := range wide {

@@ -24,7 +24,8 @@
 //
 // A worker holds one connection per running attempt, for its lock; when the store's
 // pool is smaller than [Config.Concurrency] needs, the Executor opens a larger pool of
-// its own on the same connection settings.
+// its own on the same connection settings. Its river client runs on a further pool of
+// at most 10 connections (see Latency).
 //
 // # Dead workers, and no task twice at once
 //
@@ -58,11 +59,21 @@
 //
 // # Latency
 //
-// Workers learn of new jobs through river's LISTEN/NOTIFY at most every
-// [Config.FetchCooldown] (2 ms by default, against river's 100 ms) and poll every
-// [Config.FetchPollInterval]; schedulers learn of results through a LISTEN of their own.
-// bench/river measures the latency this adds to a task and the throughput on 1, 2 and 4
-// workers.
+// Every queued attempt notifies its queue, and workers fetch on a notification at most
+// every [Config.FetchCooldown] (2 ms by default, against river's 100 ms), polling every
+// [Config.FetchPollInterval] only as a fallback; schedulers learn of results through a
+// LISTEN of their own, whose notification carries a plain success's outcome.
+//
+// An attempt's path waits for one disk flush: the statement that starts it (takes the
+// task's lock and marks it running) commits with synchronous_commit on, which makes
+// the attempt's job durable with it. The job's insert, river's fetch and completion
+// (a worker's river client runs on a pool of its own with synchronous_commit off) and
+// the result's statement commit without waiting for the disk; what a crash of the
+// server can lose of them is an attempt not yet started, failed as lost and retried, or
+// a result the scheduler already has (see [Executor.Work]).
+//
+// bench/river measures the latency this adds to a task, the CPU time per task, and the
+// throughput on 1, 2 and 4 workers.
 //
 // # Operator UI
 //

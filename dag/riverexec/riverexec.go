@@ -37,11 +37,13 @@ type Config struct {
 	// at once. Defaults to 2.
 	CommandConcurrency int
 	// FetchCooldown is the least time between two fetches of a worker, river's
-	// Config.FetchCooldown. New attempts wake workers through LISTEN/NOTIFY, so this
-	// bounds the latency an attempt adds. Defaults to 2ms.
+	// Config.FetchCooldown. Every new attempt wakes the workers through LISTEN/NOTIFY,
+	// and one that comes sooner than this after a fetch waits for the rest of it.
+	// Defaults to 2ms.
 	FetchCooldown time.Duration
 	// FetchPollInterval is how often a worker looks for attempts when no notification
-	// came, river's Config.FetchPollInterval. Defaults to 1s.
+	// came (one was lost with a connection, say), river's Config.FetchPollInterval.
+	// Defaults to 1s.
 	FetchPollInterval time.Duration
 	// CheckInterval is how often the scheduling side checks that the workers running
 	// its attempts are alive, and how often a worker checks that it still holds its
@@ -155,10 +157,16 @@ func New(store *pgstore.Store, cfg Config) (*Executor, error) {
 		}
 		e.pool, e.ownPool = pool, pool
 	}
-	// The inserting client limits its insert notifications to one per FetchCooldown and
-	// queue: the same bound as the workers' fetches.
+	// River's client sends an insert notification only when its last one for the queue
+	// is older than its FetchCooldown: a job queued just after a worker's fetch would
+	// then wait for the worker's next poll (FetchPollInterval), which a chain of fast
+	// tasks hit often. [Executor.insert] notifies for every job itself, so the client's
+	// own notifications are held to one per FetchPollInterval.
 	client, err := river.NewClient(riverpgxv5.New(e.pool), &river.Config{Schema: e.schema, Logger: e.log,
-		FetchCooldown: cfg.FetchCooldown, FetchPollInterval: cfg.FetchPollInterval})
+		FetchCooldown: cfg.FetchPollInterval, FetchPollInterval: cfg.FetchPollInterval})
+	if err == nil {
+		err = checkFetchTimes(cfg) // what the workers' clients would refuse
+	}
 	if err != nil {
 		if e.ownPool != nil {
 			e.ownPool.Close()
@@ -167,6 +175,18 @@ func New(store *pgstore.Store, cfg Config) (*Executor, error) {
 	}
 	e.client = client
 	return e, nil
+}
+
+// checkFetchTimes refuses the fetch times that a worker's river client would refuse,
+// so that New fails rather than Work.
+func checkFetchTimes(cfg Config) error {
+	if cfg.FetchCooldown < river.FetchCooldownMin {
+		return fmt.Errorf("FetchCooldown must be at least %s", river.FetchCooldownMin)
+	}
+	if cfg.FetchPollInterval < cfg.FetchCooldown {
+		return fmt.Errorf("FetchPollInterval cannot be shorter than FetchCooldown (%s)", cfg.FetchCooldown)
+	}
+	return nil
 }
 
 // Open returns a [dag.OpenQueue] for [dag.Config.Queues]: it makes an Executor on the
@@ -268,13 +288,13 @@ func queueName(dagName, suffix string) string {
 	return "sluice_" + clean + suffix
 }
 
-// attemptArgs is the river job of one attempt. The unique fields make river refuse a
-// second job for the same attempt; the attempts table's key refuses a second result.
+// attemptArgs is the river job of one attempt. The attempts table's key, not river's
+// uniqueness, refuses a second start or result of one attempt.
 type attemptArgs struct {
-	RunID       string        `json:"run_id" river:"unique"`
+	RunID       string        `json:"run_id"`
 	DAG         string        `json:"dag"`
-	Task        string        `json:"task" river:"unique"`
-	Attempt     int           `json:"attempt" river:"unique"`
+	Task        string        `json:"task"`
+	Attempt     int           `json:"attempt"`
 	WindowStart time.Time     `json:"window_start,omitzero"`
 	WindowEnd   time.Time     `json:"window_end,omitzero"`
 	Timeout     time.Duration `json:"timeout_ns,omitempty"`
@@ -378,15 +398,15 @@ func (e *Executor) Execute(ctx context.Context, a *dag.Attempt) error {
 	}
 	defer e.unregister(key)
 	e.awaitListener(ctx)
-	res, err := e.client.Insert(ctx, attemptArgs{
+	// The job is not unique in river's sense: the attempts table's key already refuses a
+	// second start or result of one attempt, and river's uniqueness would cost a hash
+	// and an index entry per job.
+	res, err := e.insert(ctx, attemptArgs{
 		RunID: r.ID, DAG: r.DAG, Task: r.Task, Attempt: r.Attempt,
 		WindowStart: r.Window.Start, WindowEnd: r.Window.End, Timeout: a.Timeout,
-	}, &river.InsertOpts{Queue: queueName(r.DAG, ""), MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	}, &river.InsertOpts{Queue: queueName(r.DAG, ""), MaxAttempts: 1}, false)
 	if err != nil {
 		return fmt.Errorf("riverexec: queue task %q attempt %d: %w", r.Task, r.Attempt, err)
-	}
-	if res.UniqueSkippedAsDuplicate {
-		return fmt.Errorf("riverexec: task %q attempt %d of run %s is already queued as job %d", r.Task, r.Attempt, r.ID, res.Job.ID)
 	}
 	jobID := res.Job.ID
 	tick := time.NewTicker(e.cfg.CheckInterval)
@@ -413,6 +433,54 @@ func (e *Executor) Execute(ctx context.Context, a *dag.Attempt) error {
 			return out.apply(a)
 		}
 	}
+}
+
+// insert queues a river job in a transaction of its own, and notifies the job's queue
+// in it, as river documents for jobs it did not notify itself: workers wake for every
+// job, not only for those river's client chose to announce. The notification is queued
+// by the statement that begins the transaction, one round trip as a plain BEGIN, and
+// PostgreSQL delivers it at commit, after the job is visible.
+//
+// With durable false the commit does not wait for the WAL to reach the disk
+// (synchronous_commit off). An attempt's job needs no more: a worker starts the attempt
+// with a statement whose commit does wait, and so makes the job durable before the task
+// runs; a job lost with a crash of the server before that is not found by
+// [Executor.check], which fails the attempt as lost, and the task's retries run it again.
+func (e *Executor) insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts, durable bool) (*rivertype.JobInsertResult, error) {
+	channel := "current_schema() || '.river_insert'"
+	if e.schema != "" {
+		channel = quoteLiteral(e.schema + ".river_insert")
+	}
+	payload, err := json.Marshal(struct {
+		Queue string `json:"queue"`
+	}{opts.Queue})
+	if err != nil {
+		return nil, err
+	}
+	begin := "BEGIN; "
+	if !durable {
+		begin += "SET LOCAL synchronous_commit = off; "
+	}
+	begin += "SELECT pg_notify(" + channel + ", " + quoteLiteral(string(payload)) + ")"
+	tx, err := e.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	res, err := e.client.InsertTx(ctx, tx, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// quoteLiteral quotes s as an SQL string literal, for the statement that begins an
+// insert's transaction: it runs on the simple protocol, which binds no parameters.
+func quoteLiteral(s string) string {
+	return "E'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(s) + "'"
 }
 
 // cancelled cancels the attempt's job and waits, up to CancelGrace, for the worker to

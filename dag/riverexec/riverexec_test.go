@@ -320,3 +320,43 @@ func TestQueuedCommandPrintsToStdout(t *testing.T) {
 	require.Eventually(t, func() bool { return out.String() == "ran run --logical-date=2026-01-05\n" },
 		time.Minute, 10*time.Millisecond, "the command's output never reached Stdout: %q", out.String())
 }
+
+// TestEveryAttemptWakesAWorker: river's client announces a job only when its last
+// announcement for the queue is older than its FetchCooldown, so in a chain of quick
+// tasks a job queued just after a worker's fetch waited for the worker's next poll. With
+// a long cooldown and a poll of a minute, a chain finishes in seconds only if every
+// attempt wakes the worker.
+func TestEveryAttemptWakesAWorker(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := execConfig()
+	cfg.FetchCooldown = 200 * time.Millisecond
+	cfg.FetchPollInterval = time.Minute
+	newX := func(id string) *riverexec.Executor {
+		cfg.WorkerID = id
+		x, err := riverexec.New(e.store, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = x.Close() })
+		return x
+	}
+	declare := func(x *riverexec.Executor) *dag.DAG {
+		d := dag.New("quickchain", dag.Config{Store: e.store, Executor: x})
+		for i := range 10 {
+			tk := d.Task(fmt.Sprintf("t%d", i), func(context.Context, *dag.Run) error { return nil })
+			if i > 0 {
+				tk.After(fmt.Sprintf("t%d", i-1))
+			}
+		}
+		return d
+	}
+	w := newX("w1")
+	e.work(w, declare(w), dag.WorkOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	rep, err := declare(newX("scheduler")).Run(ctx, etl.Window{})
+	require.NoError(t, err)
+	require.Equal(t, 10, rep.Count(dag.StatusSuccess))
+	// Each attempt may wait out one cooldown; a missed wake-up waits a minute.
+	require.Less(t, time.Since(start), 20*time.Second)
+}

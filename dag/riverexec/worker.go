@@ -34,6 +34,16 @@ import (
 // on a session of its own, from before it starts until its result has committed: no
 // two attempts of one task over one window run at once, and the scheduling side knows
 // the worker died when the lock is gone while the attempt is marked running.
+//
+// Only the statement that starts an attempt waits for the disk when it commits; since
+// PostgreSQL flushes its WAL in order, that also makes the attempt's job and its fetch
+// durable. River's own statements (fetches, completions, upkeep) run on a pool of the
+// worker's own, of at most 10 connections, with synchronous_commit off, and so does
+// the statement that records a result. A crash of the server can therefore lose only
+// the fetch of an attempt not yet started (a worker fetches the job again), a
+// completion (river's rescuer discards the job, whose MaxAttempts is 1, and the
+// attempts table keeps the result), or a result the scheduler already had from its
+// notification (the attempt's row stays running).
 func (e *Executor) Work(ctx context.Context, d *dag.DAG, opts dag.WorkOptions) error {
 	if err := e.checkReady(ctx); err != nil {
 		return err
@@ -56,7 +66,12 @@ func (e *Executor) Work(ctx context.Context, d *dag.DAG, opts dag.WorkOptions) e
 	if err := river.AddWorkerSafely(workers, &commandWorker{w: w}); err != nil {
 		return fmt.Errorf("riverexec: %w", err)
 	}
-	client, err := river.NewClient(riverpgxv5.New(e.pool), &river.Config{
+	riverPool, err := e.asyncCommitPool(ctx)
+	if err != nil {
+		return err
+	}
+	defer riverPool.Close()
+	client, err := river.NewClient(riverpgxv5.New(riverPool), &river.Config{
 		ID:                   e.cfg.WorkerID,
 		Schema:               e.schema,
 		Logger:               e.log,
@@ -100,6 +115,24 @@ func (e *Executor) Work(ctx context.Context, d *dag.DAG, opts dag.WorkOptions) e
 		return fmt.Errorf("riverexec: stop worker %s: %w", e.cfg.WorkerID, err)
 	}
 	return nil
+}
+
+// asyncCommitPool opens the pool of a worker's river client, on the executor's
+// connection settings but with synchronous_commit off: river's fetches, completions
+// and upkeep then commit without waiting for the WAL to reach the disk, a flush off
+// each attempt's path. Why what a crash of the server can lose of them is harmless is
+// in [Executor.Work]'s doc.
+func (e *Executor) asyncCommitPool(ctx context.Context) (*pgxpool.Pool, error) {
+	cfg := e.pool.Config().Copy()
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	// River's notifier, one fetch per queue, the completer and the leader's upkeep.
+	cfg.MaxConns = 10
+	cfg.MinConns, cfg.MinIdleConns = 0, 0
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("riverexec: %w", err)
+	}
+	return pool, nil
 }
 
 type worker struct {
@@ -258,6 +291,14 @@ func (e *Executor) watchSession(ctx context.Context, done <-chan struct{}, conn 
 // task's lock, in one statement. The unlock takes effect before the statement commits,
 // which is safe: the scheduling side marks an attempt lost only with an UPDATE that the
 // row lock of this one's makes wait, and then finds the attempt no longer running.
+//
+// Its commit does not wait for the WAL to reach the disk (synchronous_commit off, for
+// this transaction only), which takes a disk flush off each task's path: the next
+// commit that waits (the next attempt's start, the run's report) flushes it too. Only a
+// crash of the server in between loses it, and then only the attempts table's row,
+// left running without its lock: the scheduler has already taken the result from the
+// notification, and the task does not run again, since its river job is no longer
+// available.
 func (e *Executor) record(ctx context.Context, conn *pgxpool.Conn, a attemptArgs, r *dag.Run, runErr error, lockName string) (unlocked bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -281,9 +322,10 @@ func (e *Executor) record(ctx context.Context, conn *pgxpool.Conn, a attemptArgs
 			UPDATE `+e.table()+` SET status = $4, error = $5, step = $6, timed_out = $7, rows = $8, checks = $9, finished = now()
 			WHERE run_id = $1 AND task = $2 AND attempt = $3 AND status = 'running'
 			RETURNING 1)
-		SELECT pg_notify($10, $11), pg_advisory_unlock(hashtextextended($12, 0)) FROM done`,
+		SELECT pg_notify($10, $11), pg_advisory_unlock(hashtextextended($12, 0)),
+			set_config('synchronous_commit', 'off', true) FROM done`,
 		a.RunID, a.Task, a.Attempt, status, msg, step, errors.Is(runErr, dag.ErrTimeout), r.Rows(), checks,
-		e.channel(), attemptKey{a.RunID, a.Task, a.Attempt}.payload(status, r.Rows(), checks != nil), lockName).Scan(nil, &unlocked)
+		e.channel(), attemptKey{a.RunID, a.Task, a.Attempt}.payload(status, r.Rows(), checks != nil), lockName).Scan(nil, &unlocked, nil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("task %q attempt %d was no longer running when it ended (marked lost?)", a.Task, a.Attempt)
 	}
@@ -359,14 +401,14 @@ func (e *Executor) Submit(ctx context.Context, d *dag.DAG, args []string) (strin
 	if err := e.checkReady(ctx); err != nil {
 		return "", err
 	}
-	res, err := e.client.Insert(ctx, commandArgs{DAG: d.Name(), Args: args}, &river.InsertOpts{
+	res, err := e.insert(ctx, commandArgs{DAG: d.Name(), Args: args}, &river.InsertOpts{
 		Queue:       queueName(d.Name(), "_commands"),
 		MaxAttempts: 1,
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 			rivertype.JobStateRetryable, rivertype.JobStateScheduled,
 		}},
-	})
+	}, true)
 	if err != nil {
 		return "", fmt.Errorf("riverexec: queue %q: %w", strings.Join(args, " "), err)
 	}
