@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,16 +25,27 @@ func TestSmoke(t *testing.T) {
 	ctx := context.Background()
 	var out bytes.Buffer
 	err := run(ctx, config{
-		rows: 3000, runs: 1, dsn: dsn, schema: schema, cases: allCases,
+		rows: 3000, runs: 1, dsn: dsn, schema: schema, cases: allCases, method: methodBoth,
 		observer: true, rssRows: 500, verify: true, tmpdir: t.TempDir(),
 	}, &out)
 	require.NoError(t, err)
 	report := out.String()
 	require.NotContains(t, report, "FAILED", report)
 	require.NotContains(t, report, "n/a ", report)
-	for _, name := range []string{"psql-truncate", "psql-delete", "sluice-truncate", "sluice-delete", "sluice-swap"} {
-		require.Regexp(t, `\| `+name+` \|[^\n]*contents verified`, report)
+	for _, name := range []string{"psql-truncate", "psql-noindex", "psql-tuned", "psql-delete", "floor-binary", "sluice-truncate", "sluice-delete", "sluice-swap"} {
+		// Once per method (and again in the observer's table, for its strategy).
+		require.GreaterOrEqual(t, len(regexp.MustCompile(`\| `+name+` \|[^\n]*contents verified`).FindAllString(report, -1)), 2, name)
 	}
+	require.Contains(t, report, "## Method checkpoint")
+	require.Contains(t, report, "## Method none")
+	// Every case says where its time went; the tuned script and sluice rebuild the key.
+	// A row in each method's table of cases and in its table of steps.
+	require.Len(t, regexp.MustCompile(`(?m)^\| psql-tuned \|`).FindAllString(report, -1), 4)
+	require.Contains(t, report, "| build indexes |")
+	require.Contains(t, report, "| server backend CPU |", "the test server is local and the test user a superuser")
+	require.Contains(t, report, "fastest sluice strategy")
+	require.Contains(t, report, "vs psql-tuned [none]")
+	require.Contains(t, report, "client CPU of sluice-truncate per 2M rows [checkpoint]")
 	// The observer comparison runs on whichever strategy was fastest.
 	require.Regexp(t, `\| sluice-\w+\+observer \|[^\n]*contents verified`, report)
 	require.Contains(t, report, "unique_key(id) passed")

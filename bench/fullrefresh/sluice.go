@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluice-etl/sluice/bench/internal/dataset"
+	"github.com/sluice-etl/sluice/bench/internal/harness"
 	"github.com/sluice-etl/sluice/checks"
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/sinks/postgres"
@@ -23,6 +26,14 @@ type loadSpec struct {
 	Strategy string
 	// Observer is set on the pipeline when not nil.
 	Observer etl.Observer
+	// Tracer, when not nil, traces the statements of the loader's connections. It is the
+	// benchmark's instrument, not part of what a user writes.
+	Tracer pgx.QueryTracer
+	// BackendCPU, when set, is called once the load is done and receives the CPU time of
+	// the server process that ran it (see harness.BackendCPUSQL); it is not called when
+	// the load used more than one connection. Loaded is called before that query.
+	BackendCPU func(time.Duration)
+	Loaded     func()
 }
 
 var strategies = map[string]postgres.Strategy{
@@ -39,7 +50,12 @@ func sluiceFullRefresh(ctx context.Context, s loadSpec) (etl.Result, error) {
 	if !ok {
 		return etl.Result{}, fmt.Errorf("unknown strategy %q", s.Strategy)
 	}
-	pool, err := pgxpool.New(ctx, s.DSN)
+	cfg, err := pgxpool.ParseConfig(s.DSN)
+	if err != nil {
+		return etl.Result{}, err
+	}
+	cfg.ConnConfig.Tracer = s.Tracer
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return etl.Result{}, err
 	}
@@ -62,5 +78,17 @@ func sluiceFullRefresh(ctx context.Context, s loadSpec) (etl.Result, error) {
 		},
 		Observer: s.Observer,
 	}
-	return p.Run(ctx, etl.Window{})
+	res, err := p.Run(ctx, etl.Window{})
+	if s.Loaded != nil {
+		s.Loaded()
+	}
+	if err == nil && s.BackendCPU != nil && pool.Stat().TotalConns() == 1 {
+		var stat string
+		if qerr := pool.QueryRow(ctx, harness.BackendCPUSQL).Scan(&stat); qerr == nil {
+			if cpu, perr := harness.ParseBackendCPU(stat); perr == nil {
+				s.BackendCPU(cpu)
+			}
+		}
+	}
+	return res, err
 }

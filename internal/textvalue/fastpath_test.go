@@ -133,3 +133,21 @@ func FuzzInt64MatchesStrconv(f *testing.F) {
 		}
 	})
 }
+
+// TestDaysMatchesDaysSinceEpoch compares the table version with the arithmetic one on
+// every day of the years around the tables, and on their edges.
+func TestDaysMatchesDaysSinceEpoch(t *testing.T) {
+	t.Parallel()
+	for y := 1; y <= 9999; y++ {
+		if y > 10 && y < tableYear0-2 || y > tableYear0+len(yearStart)+2 && y < 9990 {
+			continue
+		}
+		for m := 1; m <= 12; m++ {
+			for d := 1; d <= daysIn(m, y); d++ {
+				if got, want := days(y, m, d), daysSinceEpoch(y, m, d); got != want {
+					t.Fatalf("%04d-%02d-%02d: %d, daysSinceEpoch %d", y, m, d, got, want)
+				}
+			}
+		}
+	}
+}

@@ -345,6 +345,51 @@ func two(s string, i int) int {
 	return int(a)*10 + int(b)
 }
 
+// Lanes of dateTime's words: '0' where a digit goes, the separator elsewhere, and what
+// added to the word minus them sets a lane's high bit exactly when the lane is wrong
+// (above 9 for a digit, not 0 for a separator).
+const (
+	ymdWant   = 0x2d30302d30303030 // "0000-00-" read little-endian
+	ymdAdd    = 0x7f76767f76767676
+	clockWant = 0x30303a30303a3030 // "00:00:00"
+	clockAdd  = 0x76767f76767f7676
+)
+
+// dateTime reads "2006-01-02 15:04:05" (or with T or t between) at the start of s, which
+// has at least 19 bytes, with the checks of parseYMD and of the clock's ranges. It reads
+// the date's first eight bytes and the clock as two words, each checked at once: lane by
+// lane, the byte minus what the lane wants (by XOR, which is a subtraction for '0' to '9'
+// and 0 only for the separator itself) must be at most 9, or 0 for a separator. A lane
+// whose difference is 0x80 or more fails on its own high bit, and only such a lane can
+// carry into the next, so the carries never hide a wrong lane.
+// FuzzTimestampMatchesTimeDate holds it to parseYMD and two.
+func dateTime(s string) (y, mo, d, clock int, ok bool) {
+	_ = s[18]
+	a := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	c := uint64(s[11]) | uint64(s[12])<<8 | uint64(s[13])<<16 | uint64(s[14])<<24 |
+		uint64(s[15])<<32 | uint64(s[16])<<40 | uint64(s[17])<<48 | uint64(s[18])<<56
+	a ^= ymdWant
+	c ^= clockWant
+	d0, d1 := s[8]-'0', s[9]-'0'
+	if ((a+ymdAdd)|a|(c+clockAdd)|c)&highs != 0 || d0 > 9 || d1 > 9 ||
+		(s[10] != ' ' && s[10] != 'T' && s[10] != 't') {
+		return
+	}
+	y = int(a&0xff)*1000 + int(a>>8&0xff)*100 + int(a>>16&0xff)*10 + int(a>>24&0xff)
+	mo = int(a>>40&0xff)*10 + int(a>>48&0xff)
+	d = int(d0)*10 + int(d1)
+	h, mi, sec := int(c&0xff)*10+int(c>>8&0xff), int(c>>24&0xff)*10+int(c>>32&0xff), int(c>>48&0xff)*10+int(c>>56&0xff)
+	// Year 0 does not exist: PostgreSQL refuses it, where Go would read 1 BC.
+	if y == 0 || mo < 1 || mo > 12 || d < 1 || (d > 28 && d > daysIn(mo, y)) || h > 23 || mi > 59 || sec > 59 {
+		return
+	}
+	return y, mo, d, h*3600 + mi*60 + sec, true
+}
+
+// highs is the high bit of each byte of a word.
+const highs = 0x8080808080808080
+
 // parseYMD reads "2006-01-02" at the start of s and checks that the day exists.
 func parseYMD(s string) (y, m, d int, ok bool) {
 	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
@@ -373,6 +418,35 @@ func daysSinceEpoch(y, m, d int) int64 {
 	return int64(era)*146097 + int64(doe) - 719468
 }
 
+// yearStart holds daysSinceEpoch of January 1 of each year from tableYear0 on, and one
+// more, so that a year's length is the difference of two entries.
+var yearStart = func() (t [257]int32) {
+	for i := range t {
+		t[i] = int32(daysSinceEpoch(tableYear0+i, 1, 1))
+	}
+	return t
+}()
+
+const tableYear0 = 1900
+
+// monthStart is the day of the year, from 0, on which each month starts in a common year.
+var monthStart = [13]int32{0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334}
+
+// days is daysSinceEpoch, from tables for the years 1900 to 2155.
+// TestDaysMatchesDaysSinceEpoch holds the two to the same value.
+func days(y, m, d int) int64 {
+	i := uint(y - tableYear0)
+	if i >= uint(len(yearStart)-1) {
+		return daysSinceEpoch(y, m, d)
+	}
+	n := yearStart[i] + monthStart[m] + int32(d) - 1
+	if m > 2 && yearStart[i+1]-yearStart[i] == 366 {
+		n++
+	}
+	return int64(n)
+}
+
+// daysIn returns how many days month m of year y has.
 func daysIn(m, y int) int {
 	switch m {
 	case 2:
@@ -407,12 +481,8 @@ func (tp *Parser) Timestamp(s string, loc *time.Location) (time.Time, bool) {
 	if len(s) < 19 {
 		return time.Time{}, false
 	}
-	y, mo, d, ok := parseYMD(s)
-	if !ok || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
-		return time.Time{}, false
-	}
-	h, mi, sec := two(s, 11), two(s, 14), two(s, 17)
-	if h < 0 || mi < 0 || sec < 0 || h > 23 || mi > 59 || sec > 59 {
+	y, mo, d, clock, ok := dateTime(s)
+	if !ok {
 		return time.Time{}, false
 	}
 	i, nsec := 19, 0
@@ -446,10 +516,20 @@ func (tp *Parser) Timestamp(s string, loc *time.Location) (time.Time, bool) {
 	case zone == "":
 		if loc != time.UTC {
 			// A zone with rules: the offset depends on the wall time.
-			return time.Date(y, time.Month(mo), d, h, mi, sec, nsec, loc), true
+			return time.Date(y, time.Month(mo), d, clock/3600, clock/60%60, clock%60, nsec, loc), true
 		}
 	case zone == "Z" || zone == "z":
 		loc = time.UTC
+	case len(zone) == 3 && (zone[0] == '+' || zone[0] == '-'):
+		// "+07", the form PostgreSQL prints for whole hours.
+		hh := two(zone, 1)
+		if hh < 0 || hh > 15 {
+			return time.Time{}, false
+		}
+		if off = hh * 3600; zone[0] == '-' {
+			off = -off
+		}
+		loc = tp.zone(off)
 	case zone[0] == '+' || zone[0] == '-':
 		if off, ok = parseOffset(zone); !ok {
 			return time.Time{}, false
@@ -461,7 +541,7 @@ func (tp *Parser) Timestamp(s string, loc *time.Location) (time.Time, bool) {
 	// The offset is known, so the instant is plain arithmetic; time.Date would find the
 	// same one at several times the cost. TestTimestampMatchesTimeDate holds the two to
 	// the same value.
-	unix := daysSinceEpoch(y, mo, d)*86400 + int64(h*3600+mi*60+sec-off)
+	unix := days(y, mo, d)*86400 + int64(clock-off)
 	return time.Unix(unix, int64(nsec)).In(loc), true
 }
 

@@ -315,8 +315,11 @@ func (p *copyPlan) appendRow(buf []byte, row etl.Row, n int64) ([]byte, error) {
 			case inlineNumeric:
 				if d, ok := v.(etl.Decimal); ok {
 					at := len(buf)
-					if out, ok := appendPlainNumeric(append(buf, 0, 0, 0, 0), string(d)); ok {
-						if p.precision[i] < 0 || checkNumericTypmod(out[at+4:], p.precision[i], p.scale[i]) == nil {
+					if out, intDigits, frac, ok := plainNumeric(append(buf, 0, 0, 0, 0), string(d)); ok {
+						// A value that needs no rounding and has no more integer digits
+						// than the modifier allows fits; the rest are checked digit by digit.
+						prec, scale := p.precision[i], p.scale[i]
+						if prec < 0 || (frac <= scale && intDigits <= prec-scale) || checkNumericTypmod(out[at+4:], prec, scale) == nil {
 							binary.BigEndian.PutUint32(out[at:], uint32(len(out)-at-4))
 							buf = out
 							continue

@@ -81,6 +81,15 @@
 //     partitioning or inheritance depend on. Checks run after the swap, so the exclusive
 //     lock is held while they run: prefer checks a unique index answers, and row counts.
 //
+// Truncate and Swap write the rows with COPY ... FREEZE (the table was truncated or
+// created in the load's transaction), so no later reader rewrites every page to set hint
+// bits and vacuum skips the pages. Before they build the indexes, they raise
+// maintenance_work_mem for the rest of the transaction to about 100 bytes a loaded row
+// plus 16MB, at most 1GB and never below the server's setting, so that the key's sort
+// fits in memory and the server can plan its parallel workers: about a quarter off a 2M-row
+// key build. It is a ceiling, not an allocation: the sort takes what the keys need, on the
+// order of the finished index's size.
+//
 // TRUNCATE and the swap's DROP wait for running queries under [Target.LockTimeout] inside
 // a savepoint and retry, so a long report query neither stalls the load forever nor
 // queues every new reader behind it.

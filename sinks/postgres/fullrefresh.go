@@ -161,6 +161,11 @@ func (m *refreshMode) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (loa
 	tx := t.tx
 	switch m.f.Strategy {
 	case Truncate:
+		if len(m.dropped) > 0 {
+			if err := raiseBuildMemory(ctx, tx, m.loaded); err != nil {
+				return load.Applied{}, err
+			}
+		}
 		if err := rebuildIndexes(ctx, tx, m.dropped); err != nil {
 			return load.Applied{}, err
 		}
@@ -247,6 +252,30 @@ func dropIndexes(ctx context.Context, tx pgx.Tx, oid uint32, table tableRef) ([]
 		dropped = append(dropped, ix.indexDef)
 	}
 	return dropped, nil
+}
+
+// Index builds after a load sort every row's key. bytesPerKey is about what one entry of
+// a one-column key costs the sort (its index tuple, the sort's slot, allocation
+// overhead), with room for wider keys; maxBuildMemory caps what a load asks for.
+const (
+	bytesPerKey    = 100
+	maxBuildMemory = 1 << 30
+)
+
+// raiseBuildMemory raises maintenance_work_mem for the rest of the transaction to about
+// what sorting rows keys takes, up to maxBuildMemory, and never lowers the server's
+// setting. At the default 64MB the key of a 2M-row table does not fit, so the sort spills
+// to disk, and the server plans one parallel worker instead of two (it wants 32MB per
+// participant): measured on a 2M-row bigint primary key, the build took about 25% less
+// time with the memory it needs.
+func raiseBuildMemory(ctx context.Context, tx pgx.Tx, rows int64) error {
+	want := min(rows*bytesPerKey+16<<20, maxBuildMemory)
+	_, err := tx.Exec(ctx, `SELECT set_config('maintenance_work_mem', (($1::bigint + 1048575) / 1048576)::text || 'MB', true)
+		WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < $1::bigint`, want)
+	if err != nil {
+		return fmt.Errorf("raise maintenance_work_mem for the index builds: %w", err)
+	}
+	return nil
 }
 
 // rebuildIndexes recreates dropped indexes under their own names. A unique index or
@@ -360,6 +389,11 @@ func (m *refreshMode) swap(ctx context.Context, tx pgx.Tx) error {
 		schema, from, to string
 	}
 	var renames []rename
+	if len(idx) > 0 {
+		if err := raiseBuildMemory(ctx, tx, m.loaded); err != nil {
+			return err
+		}
+	}
 	for i, ix := range idx {
 		tmp := fmt.Sprintf("sluice_%s_i%d", stage.Name[len(stage.Name)-8:], i)
 		var sql string

@@ -412,3 +412,73 @@ func TestTableLockWaitIsBounded(t *testing.T) {
 		requireNoStray(t, db.Pool)
 	}
 }
+
+// settingCheck is a check that records a server setting as the load's transaction sees
+// it after Apply, where the index builds have run.
+type settingCheck struct {
+	name string
+	got  *string
+}
+
+func (c settingCheck) Name() string           { return "setting" }
+func (c settingCheck) Severity() etl.Severity { return etl.SeverityError }
+func (c settingCheck) Run(ctx context.Context, t checks.Target) (etl.CheckResult, error) {
+	rows, err := t.DB.QueryRows(ctx, "SELECT current_setting($1)", c.name)
+	if err != nil {
+		return etl.CheckResult{}, err
+	}
+	*c.got = rows[0][0].(string)
+	return etl.CheckResult{Name: "setting", Table: t.Name, Severity: etl.SeverityError, Passed: true}, nil
+}
+
+// Truncate and Swap write the rows frozen and visible, so that no later reader rewrites
+// every page to set hint bits, and build the indexes with maintenance_work_mem raised
+// for the load's transaction alone, never lowered.
+func TestRefreshWritesFrozenRowsAndGivesIndexBuildsMemory(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_visibility"); err != nil {
+		t.Skipf("pg_visibility is not available: %v", err)
+	}
+	var ext string
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT quote_ident(n.nspname) FROM pg_extension e
+		JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_visibility'`).Scan(&ext))
+
+	for _, tc := range []struct {
+		strategy postgres.Strategy
+		server   string // the session's maintenance_work_mem
+		want     string // as the index builds see it
+	}{
+		{postgres.Truncate, "1MB", "17MB"}, // raised to 3000 keys' worth plus 16MB
+		{postgres.Swap, "1MB", "17MB"},
+		{postgres.Truncate, "512MB", "512MB"}, // never lowered
+		{postgres.Swap, "512MB", "512MB"},
+	} {
+		name := tc.strategy.String() + " " + tc.server
+		cfg := db.Pool.Config().Copy()
+		cfg.ConnConfig.RuntimeParams["maintenance_work_mem"] = tc.server
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		require.NoError(t, err)
+		defer pool.Close()
+		table := "frozen " + name
+		_, err = pool.Exec(ctx, fmt.Sprintf(wideTableSQL, pgx.Identifier{table}.Sanitize()))
+		require.NoError(t, err)
+
+		var got string
+		l := &postgres.FullRefresh{Target: postgres.Target{Pool: pool, Table: table,
+			Checks: []checks.Check{checks.UniqueKey(), settingCheck{"maintenance_work_mem", &got}}}, Strategy: tc.strategy}
+		_, err = (&etl.Pipeline{Name: name, Source: source(func() etl.Stream { return wideRows(3000, 1) }), Sink: l}).Run(ctx, etl.Window{})
+		require.NoError(t, err, name)
+		require.Equal(t, tc.want, got, name)
+		var after string
+		require.NoError(t, pool.QueryRow(ctx, "SHOW maintenance_work_mem").Scan(&after))
+		require.Equal(t, tc.server, after, "%s: the setting lasts only for the load's transaction", name)
+
+		var pages, frozen int64
+		require.NoError(t, pool.QueryRow(ctx, "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int, all_frozen FROM "+
+			ext+".pg_visibility_map_summary($1::regclass)", pgx.Identifier{table}.Sanitize()).Scan(&pages, &frozen))
+		require.Positive(t, pages)
+		require.Equal(t, pages, frozen, "%s: every page is all-frozen", name)
+	}
+}

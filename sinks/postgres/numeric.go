@@ -44,6 +44,14 @@ func appendNumeric(buf []byte, s string) ([]byte, error) {
 // for anything else, which appendNumericText then reads. FuzzPlainNumeric holds the two
 // to the same bytes.
 func appendPlainNumeric(buf []byte, s string) ([]byte, bool) {
+	out, _, _, ok := plainNumeric(buf, s)
+	return out, ok
+}
+
+// plainNumeric is appendPlainNumeric, which also returns how many digits the integer
+// part has (none of them a leading zero) and how many the fraction has: the value fits
+// numeric(p, s) without rounding when frac <= s and intDigits <= p-s.
+func plainNumeric(buf []byte, s string) (out []byte, intDigits, frac int, ok bool) {
 	i := 0
 	sign := uint16(numericPos)
 	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
@@ -57,22 +65,21 @@ func appendPlainNumeric(buf []byte, s string) ([]byte, bool) {
 	for ; i < len(s) && s[i]-'0' < 10; i++ {
 		ip = ip*10 + uint64(s[i]-'0')
 	}
-	intDigits := i - start
+	intDigits = i - start
 	if intDigits == 0 || intDigits > 16 || s[start] == '0' {
-		return buf, false
+		return buf, 0, 0, false
 	}
 	var fp uint64 // the fraction, scaled to 8 digits
-	frac := 0
 	if i < len(s) {
 		if s[i] != '.' {
-			return buf, false
+			return buf, 0, 0, false
 		}
 		for i++; i < len(s) && s[i]-'0' < 10; i++ {
 			fp = fp*10 + uint64(s[i]-'0')
 			frac++
 		}
 		if i < len(s) || frac > 8 {
-			return buf, false
+			return buf, 0, 0, false
 		}
 		for k := frac; k < 8; k++ {
 			fp *= 10
@@ -95,7 +102,7 @@ func appendPlainNumeric(buf []byte, s string) ([]byte, bool) {
 	for _, g := range d[:n] {
 		buf = binary.BigEndian.AppendUint16(buf, g)
 	}
-	return buf, true
+	return buf, intDigits, frac, true
 }
 
 // appendNumericText is appendNumeric for every form PostgreSQL's numeric input takes.

@@ -43,6 +43,10 @@ type scanner struct {
 	// its text fields need no UTF-8 check.
 	ascii bool
 	arena []byte // where the fast path's records are copied: see text
+	// fast reports that the last record came from split, whose fields start after the
+	// delimiters at s.ends, on line fastLine; s.pos holds the positions otherwise.
+	fast     bool
+	fastLine int
 	// lend makes the fast path's fields point into the line as read, valid until the
 	// next Read (see etl.LendingExtractor), instead of into the arena.
 	lend bool
@@ -57,6 +61,15 @@ func newScanner(r *bufio.Reader, comma byte) *scanner {
 // FieldPos returns the line and 1-based byte column where field i of the last record
 // starts.
 func (s *scanner) FieldPos(i int) (line, column int) {
+	if s.fast {
+		if i < 0 || i >= len(s.ends) {
+			return s.numLine, 0
+		}
+		if i == 0 {
+			return s.fastLine, 1
+		}
+		return s.fastLine, s.ends[i-1] + 2
+	}
 	if i < 0 || i >= len(s.pos) {
 		return s.numLine, 0
 	}
@@ -147,7 +160,7 @@ func (s *scanner) Read() ([]string, error) {
 	// quotes, with the line breaks inside quotes kept and the escape character added.
 	var err error
 	s.buf, s.ends = s.buf[:0], s.ends[:0]
-	s.ascii = false
+	s.ascii, s.fast = false, false
 	pos := position{line: s.numLine, col: 1}
 parseField:
 	for {
@@ -271,39 +284,61 @@ func equalBytes(x, pat uint64) uint64 {
 
 // split reads a record without a quote, body being its line without the line break: it
 // finds the delimiters eight bytes at a time and makes the fields substrings of one copy
-// of the line. It reports false, having read nothing, when the line holds a quote.
+// of the line. It reports false, having read nothing, when the line holds a quote. The
+// field positions are not stored: FieldPos finds them from s.ends.
 func (s *scanner) split(body []byte, recLine int) bool {
 	commas, quotes := uint64(s.comma)*ones, uint64(s.quote)*ones
-	s.ends = s.ends[:0]
+	ends := s.ends[:0]
 	var seen uint64
+	n := len(body)
 	i := 0
-	for ; i+8 <= len(body); i += 8 {
+	for ; i+8 <= n; i += 8 {
 		x := binary.LittleEndian.Uint64(body[i:])
 		seen |= x
 		if equalBytes(x, quotes) != 0 {
+			s.ends = ends
 			return false
 		}
 		for m := equalBytes(x, commas); m != 0; m &= m - 1 {
-			s.ends = append(s.ends, i+bits.TrailingZeros64(m)>>3)
+			ends = append(ends, i+bits.TrailingZeros64(m)>>3)
 		}
 	}
-	for ; i < len(body); i++ {
-		c := body[i]
-		seen |= uint64(c)
-		switch c {
-		case s.quote:
+	switch {
+	case i == n:
+	case n >= 8:
+		// The last eight bytes, the first of which were searched above: their matches
+		// are masked off.
+		x := binary.LittleEndian.Uint64(body[n-8:])
+		seen |= x
+		keep := ^uint64(0) << (8 * (8 - (n - i)))
+		if equalBytes(x, quotes)&keep != 0 {
+			s.ends = ends
 			return false
-		case s.comma:
-			s.ends = append(s.ends, i)
+		}
+		for m := equalBytes(x, commas) & keep; m != 0; m &= m - 1 {
+			ends = append(ends, n-8+bits.TrailingZeros64(m)>>3)
+		}
+	default:
+		for ; i < n; i++ {
+			c := body[i]
+			seen |= uint64(c)
+			switch c {
+			case s.quote:
+				s.ends = ends
+				return false
+			case s.comma:
+				ends = append(ends, i)
+			}
 		}
 	}
-	s.ends = append(s.ends, len(body))
+	ends = append(ends, n)
+	s.ends = ends
 	s.ascii = seen&highs == 0
+	s.fast, s.fastLine = true, recLine
 	str := s.text(body)
 	start := 0
-	for _, end := range s.ends {
+	for _, end := range ends {
 		s.rec = append(s.rec, str[start:end])
-		s.pos = append(s.pos, position{recLine, start + 1})
 		start = end + 1
 	}
 	return true

@@ -444,7 +444,8 @@ func (s *Source) read(ctx context.Context, in input, st *readState, yield func(e
 			}
 			continue
 		}
-		st.pos.Source, st.pos.Line = in.name, int64(cr.pos[0].line)
+		line, _ := cr.FieldPos(0)
+		st.pos.Source, st.pos.Line = in.name, int64(line)
 		if !yield(st.row, nil) {
 			return false, nil
 		}

@@ -18,12 +18,15 @@ type ChildResult struct {
 	PeakRSS int64
 	// Events counts the events the child's observer received, when it had one.
 	Events int64 `json:",omitempty"`
+	// Phases is where the load's time went, when the child timed it (see [PhaseTimer]).
+	Phases []Phase `json:",omitempty"`
 }
 
-// WriteChildResult writes res, the count of observer events and the process's peak RSS
-// for the driver to read with [ReadChildResult]. Call it last, once the load is done.
-func WriteChildResult(w io.Writer, res etl.Result, events int64) error {
-	return json.NewEncoder(w).Encode(ChildResult{Stats: res.Stats, Checks: res.Checks, PeakRSS: OwnPeakRSS(), Events: events})
+// WriteChildResult writes res, the count of observer events, the load's phases (if it
+// timed them) and the process's peak RSS for the driver to read with [ReadChildResult].
+// Call it last, once the load is done.
+func WriteChildResult(w io.Writer, res etl.Result, events int64, phases ...Phase) error {
+	return json.NewEncoder(w).Encode(ChildResult{Stats: res.Stats, Checks: res.Checks, PeakRSS: OwnPeakRSS(), Events: events, Phases: phases})
 }
 
 // ReadChildResult decodes what a child wrote with [WriteChildResult], ignoring anything

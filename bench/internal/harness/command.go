@@ -56,9 +56,9 @@ func ExitUnknownChild(name string) int {
 
 // FinishChild ends a sluice child: it reports err on stderr, or else writes res for the
 // driver with [WriteChildResult], and returns the child's exit status.
-func FinishChild(res etl.Result, err error, events int64) int {
+func FinishChild(res etl.Result, err error, events int64, phases ...Phase) int {
 	if err == nil {
-		err = WriteChildResult(os.Stdout, res, events)
+		err = WriteChildResult(os.Stdout, res, events, phases...)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

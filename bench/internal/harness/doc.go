@@ -18,6 +18,14 @@
 // machine falls on every case alike. [Report] prints the median of each case, its ratio to
 // its baseline, and [Target] lines that say PASS or FAIL.
 //
+// # Where the time goes
+//
+// [PhaseTimer] is a pgx query tracer a sluice child sets on its pool to time each step of
+// its load (the COPY, the index builds, the checks, the commit) and report them in its
+// [ChildResult]; [PSQLPhases] reads the same from psql's \timing output, and [PhaseTable]
+// prints the medians. [Results.WriteTablePerRow] adds client CPU per row to the table,
+// and [Results.CPUTarget] bounds it.
+//
 // # A benchmark command
 //
 // The parts every benchmark's main repeats live here too: [Main] (signals, the child

@@ -180,7 +180,7 @@ type Target struct {
 	Goal string
 	// Got and Limit are the measured value and its upper bound, in Unit.
 	Got, Limit float64
-	// Unit is "x" for ratios or "MiB"; it decides the number format.
+	// Unit is "x" for ratios, "%", "s" or "MiB"; it decides the number format.
 	Unit string
 	// Missing, when set, says why the value could not be measured.
 	Missing string
@@ -207,6 +207,8 @@ func (t Target) format(v float64) string {
 		return fmt.Sprintf("%.2fx", v)
 	case "%":
 		return fmt.Sprintf("%+.1f%%", v)
+	case "s":
+		return fmt.Sprintf("%.2f s", v)
 	}
 	return fmt.Sprintf("%.1f %s", v, t.Unit)
 }
@@ -231,6 +233,19 @@ func (rs Results) RSSTarget(name string, limitMiB float64) Target {
 		return t
 	}
 	t.Got = float64(r.PeakRSS()) / (1 << 20)
+	return t
+}
+
+// CPUTarget is the goal "the case's median CPU, scaled to 2M rows from a load of rows
+// rows, at most limit seconds".
+func (rs Results) CPUTarget(name string, rows int64, limit time.Duration) Target {
+	t := Target{Goal: "client CPU of " + name + " per 2M rows", Limit: limit.Seconds(), Unit: "s"}
+	r := rs.Get(name)
+	if !r.OK() {
+		t.Missing = "not measured" + rs.why(name)
+		return t
+	}
+	t.Got = r.CPUPer2M(rows).Seconds()
 	return t
 }
 
@@ -266,9 +281,29 @@ func (rs Results) Fastest(names ...string) *CaseResult {
 
 // WriteTable prints the results as a Markdown table: case, median seconds, the runs,
 // ratio to the case's baseline, peak RSS, median CPU and the case's note or error.
-func (rs Results) WriteTable(w io.Writer) {
-	fmt.Fprintln(w, "| case | median s | runs s | ratio | peak RSS MiB | cpu s | note |")
-	fmt.Fprintln(w, "|---|---:|---|---|---:|---:|---|")
+func (rs Results) WriteTable(w io.Writer) { rs.writeTable(w, 0) }
+
+// WriteTablePerRow is [Results.WriteTable] with the median CPU also given per row loaded,
+// in microseconds, and as seconds per 2M rows, the size the targets are stated for.
+func (rs Results) WriteTablePerRow(w io.Writer, rows int64) { rs.writeTable(w, rows) }
+
+// CPUPer2M returns the case's median CPU scaled to 2M rows, for a load of rows rows.
+func (c *CaseResult) CPUPer2M(rows int64) time.Duration {
+	if rows <= 0 {
+		return 0
+	}
+	return time.Duration(float64(c.MedianCPU()) * 2e6 / float64(rows))
+}
+
+func (rs Results) writeTable(w io.Writer, rows int64) {
+	perRow := rows > 0
+	if perRow {
+		fmt.Fprintln(w, "| case | median s | runs s | ratio | peak RSS MiB | cpu s | cpu µs/row | cpu s per 2M | note |")
+		fmt.Fprintln(w, "|---|---:|---|---|---:|---:|---:|---:|---|")
+	} else {
+		fmt.Fprintln(w, "| case | median s | runs s | ratio | peak RSS MiB | cpu s | note |")
+		fmt.Fprintln(w, "|---|---:|---|---|---:|---:|---|")
+	}
 	for _, r := range rs {
 		runs := make([]string, len(r.Samples))
 		for i, s := range r.Samples {
@@ -282,14 +317,22 @@ func (rs Results) WriteTable(w io.Writer) {
 		if r.Err != nil {
 			note = "FAILED: " + firstLine(r.Err.Error())
 		}
-		med, rss, cpu := "-", "-", "-"
+		med, rss, cpu, usRow, per2M := "-", "-", "-", "-", "-"
 		if len(r.Samples) > 0 {
 			med = fmt.Sprintf("%.2f", r.Median().Seconds())
 			rss = fmt.Sprintf("%.1f", float64(r.PeakRSS())/(1<<20))
 			cpu = fmt.Sprintf("%.2f", r.MedianCPU().Seconds())
+			if perRow {
+				usRow = fmt.Sprintf("%.2f", float64(r.MedianCPU().Microseconds())/float64(rows))
+				per2M = fmt.Sprintf("%.2f", r.CPUPer2M(rows).Seconds())
+			}
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n",
-			r.Name, med, strings.Join(runs, " "), ratio, rss, cpu, strings.ReplaceAll(note, "|", "/"))
+		cols := []string{r.Name, med, strings.Join(runs, " "), ratio, rss, cpu}
+		if perRow {
+			cols = append(cols, usRow, per2M)
+		}
+		cols = append(cols, strings.ReplaceAll(note, "|", "/"))
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cols, " | "))
 	}
 }
 
