@@ -109,6 +109,8 @@ type mergeMode struct {
 	cursor, deleted string
 	// tombstones counts the staged rows marked deleted, before deduplication.
 	tombstones int64
+	// keys counts the distinct staged keys.
+	keys int64
 }
 
 func (mm *mergeMode) Kind() string { return "merge" }
@@ -192,8 +194,8 @@ func (mm *mergeMode) Apply(ctx context.Context, ltx load.Tx, run *etl.Run) (load
 		nullKey[i] = quoteIdent(k) + " IS NULL"
 	}
 	var nullKeys, dupKeys int64
-	if err := tx.QueryRow(ctx, "SELECT coalesce(sum(n) FILTER (WHERE "+strings.Join(nullKey, " OR ")+"), 0), count(*) FILTER (WHERE n > 1), coalesce(sum(gone), 0) FROM (SELECT "+
-		quoteList(key)+", count(*) AS n, count(*) FILTER (WHERE "+mm.tombstone(stage)+") AS gone FROM "+stage+" GROUP BY "+quoteList(key)+") g").Scan(&nullKeys, &dupKeys, &mm.tombstones); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT coalesce(sum(n) FILTER (WHERE "+strings.Join(nullKey, " OR ")+"), 0), count(*) FILTER (WHERE n > 1), coalesce(sum(gone), 0), count(*) FROM (SELECT "+
+		quoteList(key)+", count(*) AS n, count(*) FILTER (WHERE "+mm.tombstone(stage)+") AS gone FROM "+stage+" GROUP BY "+quoteList(key)+") g").Scan(&nullKeys, &dupKeys, &mm.tombstones, &mm.keys); err != nil {
 		return load.Applied{}, fmt.Errorf("inspect stage of %s: %w", target, err)
 	}
 	if nullKeys > 0 {
@@ -292,25 +294,21 @@ func (mm *mergeMode) upsert(ctx context.Context, ltx load.Tx) (load.Applied, boo
 	return applied, true, nil
 }
 
-// deleteTombstones deletes the target rows of the staged tombstones. With a one-column
-// key and few tombstones, it probes the key's index for each one: as a join, the planner
-// hashes the stage and scans the whole target (20k tombstones against 2M rows: 0.44 s
-// where the probes take a fraction of that), since it costs random index reads above a
-// sequential scan. The stage needs no statistics for either form.
+// deleteTombstones deletes the target rows of the staged tombstones, by index probes
+// when probeKeys says so: as a join, the planner hashes the stage and scans the whole
+// target (20k tombstones against 2M rows: 0.44 s where the probes take a fraction of
+// that), since it costs random index reads above a sequential scan. The stage needs no
+// statistics for either form.
 func (mm *mergeMode) deleteTombstones(ctx context.Context, tx pgx.Tx) (int64, error) {
 	target, stage, key := mm.p.ref, mm.stage.sql(), mm.p.key
+	probe, err := mm.probeKeys(ctx, tx, mm.tombstones)
+	if err != nil {
+		return 0, err
+	}
 	del := "DELETE FROM " + target.sql() + " t USING " + stage + " s WHERE " + keyMatch(key, "t", "s") +
 		" AND " + mm.tombstone("s")
-	if len(key) == 1 {
-		var rows float64
-		if err := tx.QueryRow(ctx, "SELECT reltuples FROM pg_catalog.pg_class WHERE oid = $1", mm.p.oid).Scan(&rows); err != nil {
-			return 0, fmt.Errorf("size of %s: %w", target, err)
-		}
-		if float64(mm.tombstones)*tombstoneProbeRatio <= rows {
-			k := quoteIdent(key[0])
-			del = "DELETE FROM " + target.sql() + " t WHERE t." + k + " = ANY (ARRAY(SELECT s." + k + " FROM " + stage +
-				" s WHERE " + mm.tombstone("s") + "))"
-		}
+	if probe {
+		del = mm.probeDelete(mm.tombstone("s"))
 	}
 	tag, err := tx.Exec(ctx, del)
 	if err != nil {
@@ -319,30 +317,93 @@ func (mm *mergeMode) deleteTombstones(ctx context.Context, tx pgx.Tx) (int64, er
 	return tag.RowsAffected(), nil
 }
 
-// tombstoneProbeRatio is how many target rows (by the table's statistics) each staged
-// tombstone needs for deleteTombstones to probe the index rather than join: a tenth of
-// the table or fewer.
-const tombstoneProbeRatio = 10
+// probeDelete returns a DELETE of the target rows whose one-column key is among the
+// staged rows where cond holds, written so that the planner probes the key's index once
+// per key: t.k = ANY (ARRAY(SELECT ...)), which it cannot turn into a hash join.
+func (mm *mergeMode) probeDelete(cond string) string {
+	k := quoteIdent(mm.p.key[0])
+	return "DELETE FROM " + mm.p.ref.sql() + " t WHERE t." + k + " = ANY (ARRAY(SELECT s." + k + " FROM " +
+		mm.stage.sql() + " s WHERE " + cond + "))"
+}
+
+// probeKeys reports whether deleting n staged keys from the target should probe the
+// key's index rather than join: only for a one-column key, and only when n is at most a
+// tenth of the table's rows (by its statistics; never for a table not yet analyzed), or a
+// third when the table's rows lie in key order (|correlation| >= 0.9 in pg_stats), where
+// the probes read the heap almost sequentially. Backend CPU of the DELETE, 2M rows, the
+// stage analyzed for the join:
+//
+//	keys         rows in key order       rows shuffled
+//	220k (11%)   probes 0.57 s, join 1.05-1.53 s   probes 1.14-1.41 s, join 1.31-1.35 s
+//	620k (31%)   probes 1.28-1.33 s, join 2.41-2.89 s
+func (mm *mergeMode) probeKeys(ctx context.Context, tx pgx.Tx, n int64) (bool, error) {
+	if len(mm.p.key) != 1 {
+		return false, nil
+	}
+	ref := mm.p.ref
+	var rows, corr float64
+	if err := tx.QueryRow(ctx, "SELECT c.reltuples, coalesce((SELECT max(abs(s.correlation)) FROM pg_catalog.pg_stats s"+
+		" WHERE s.schemaname = $2 AND s.tablename = $3 AND s.attname = $4), 0) FROM pg_catalog.pg_class c WHERE c.oid = $1",
+		mm.p.oid, ref.Schema, ref.Name, mm.p.key[0]).Scan(&rows, &corr); err != nil {
+		return false, fmt.Errorf("statistics of %s: %w", ref, err)
+	}
+	ratio := float64(probeRatio)
+	if corr >= 0.9 {
+		ratio = probeRatioOrdered
+	}
+	return float64(n)*ratio <= rows, nil
+}
+
+// probeRatio and probeRatioOrdered are how many target rows each deleted key needs for
+// probeKeys to choose index probes, for rows in no order and in key order.
+const (
+	probeRatio        = 10
+	probeRatioOrdered = 3
+)
 
 // replace applies the deduplicated stage by deleting every staged key from the target and
-// inserting the rows that are not tombstones.
+// inserting the rows that are not tombstones. Where probeKeys allows, the deletes probe
+// the key's index and the stage goes without statistics; otherwise they join the stage,
+// analyzed first.
 func (mm *mergeMode) replace(ctx context.Context, tx pgx.Tx) (load.Applied, error) {
 	target, stage, key := mm.p.ref, mm.stage.sql(), mm.p.key
-	// Temporary tables are never auto-analyzed; without statistics the planner may hash
-	// the whole target instead of the stage. The key's statistics (and the delete flag's)
-	// are all the join needs, and far cheaper to gather than every column's.
-	analyzed := key
-	if mm.deleted != "" {
-		analyzed = append(append([]string(nil), key...), mm.deleted)
+	probe, err := mm.probeKeys(ctx, tx, mm.keys)
+	if err != nil {
+		return load.Applied{}, err
 	}
-	if _, err := tx.Exec(ctx, "ANALYZE "+stage+" ("+quoteList(analyzed)+")"); err != nil {
-		return load.Applied{}, fmt.Errorf("analyze stage of %s: %w", target, err)
-	}
-	var matched, gone int64
-	del := "WITH d AS (DELETE FROM " + target.sql() + " t USING " + stage + " s WHERE " + keyMatch(key, "t", "s") +
-		" RETURNING " + mm.tombstone("s") + " AS gone) SELECT count(*), count(*) FILTER (WHERE gone) FROM d"
-	if err := tx.QueryRow(ctx, del).Scan(&matched, &gone); err != nil {
-		return load.Applied{}, fmt.Errorf("delete changed rows of %s: %w", target, err)
+	var gone int64
+	if probe {
+		// Two deletes over disjoint keys, to count the tombstones' rows.
+		dels := []string{mm.probeDelete("true")}
+		if !mm.m.KeepDeleted && mm.tombstones > 0 {
+			dels = []string{mm.probeDelete(mm.tombstone("s")), mm.probeDelete("NOT " + mm.tombstone("s"))}
+		}
+		for i, del := range dels {
+			tag, err := tx.Exec(ctx, del)
+			if err != nil {
+				return load.Applied{}, fmt.Errorf("delete changed rows of %s: %w", target, err)
+			}
+			if i == 0 && len(dels) == 2 {
+				gone = tag.RowsAffected()
+			}
+		}
+	} else {
+		// Temporary tables are never auto-analyzed; without statistics the planner may hash
+		// the whole target instead of the stage. The key's statistics (and the delete
+		// flag's) are all the join needs, and far cheaper to gather than every column's.
+		analyzed := key
+		if mm.deleted != "" {
+			analyzed = append(append([]string(nil), key...), mm.deleted)
+		}
+		if _, err := tx.Exec(ctx, "ANALYZE "+stage+" ("+quoteList(analyzed)+")"); err != nil {
+			return load.Applied{}, fmt.Errorf("analyze stage of %s: %w", target, err)
+		}
+		var matched int64
+		del := "WITH d AS (DELETE FROM " + target.sql() + " t USING " + stage + " s WHERE " + keyMatch(key, "t", "s") +
+			" RETURNING " + mm.tombstone("s") + " AS gone) SELECT count(*), count(*) FILTER (WHERE gone) FROM d"
+		if err := tx.QueryRow(ctx, del).Scan(&matched, &gone); err != nil {
+			return load.Applied{}, fmt.Errorf("delete changed rows of %s: %w", target, err)
+		}
 	}
 	ins := "INSERT INTO " + target.sql() + " (" + quoteList(mm.names) + ") SELECT " + quoteList(mm.names) +
 		" FROM " + stage + " s"

@@ -327,3 +327,56 @@ func TestMergeDeletesTombstonesByProbeOrJoin(t *testing.T) {
 		require.Equal(t, []string{"30:new", "40:back", "1001:new"}, got, tc.name)
 	}
 }
+
+// Into a key without a unique index, where the target may hold a key more than once, an
+// analyzed table has the staged keys deleted by probing the index, a table without
+// statistics by a join; either way every row of a staged key goes (both copies of 10 and
+// of 30), the tombstones' rows are counted, and with KeepDeleted the tombstones are
+// inserted instead.
+func TestMergeReplacesByProbeOrJoin(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "v"}, {Name: "deleted", Type: etl.TypeBool}}
+	for _, tc := range []struct {
+		name          string
+		analyze, keep bool
+		deleted       int64
+		written       int64
+		count         int64
+		want          []string
+	}{
+		{"rprobed", true, false, 3, 3, 999, []string{"30:new:false", "40:back:false", "1001:new:false"}},
+		{"rjoined", false, false, 3, 3, 999, []string{"30:new:false", "40:back:false", "1001:new:false"}},
+		{"rprobedkeep", true, true, 0, 6, 1002, []string{"10:old:true", "20:old:true", "30:new:false", "40:back:false", "1001:new:false", "2000:x:true"}},
+		{"rjoinedkeep", false, true, 0, 6, 1002, []string{"10:old:true", "20:old:true", "30:new:false", "40:back:false", "1001:new:false", "2000:x:true"}},
+	} {
+		_, err := db.Pool.Exec(ctx, `CREATE TABLE `+tc.name+` (id bigint NOT NULL, v text, deleted boolean NOT NULL);
+			INSERT INTO `+tc.name+` SELECT g, 'old', false FROM generate_series(1, 1000) g;
+			INSERT INTO `+tc.name+` VALUES (10, 'dup', false), (30, 'dup', false);
+			CREATE INDEX ON `+tc.name+` (id)`)
+		require.NoError(t, err)
+		if tc.analyze {
+			_, err = db.Pool.Exec(ctx, "ANALYZE "+tc.name)
+			require.NoError(t, err)
+		}
+		rows := []etl.Row{
+			{int64(10), "old", true}, {int64(20), "old", true}, {int64(2000), "x", true},
+			{int64(30), "new", false}, {int64(1001), "new", false},
+			{int64(40), "old", true}, {int64(40), "back", false},
+		}
+		m := &postgres.Merge{Target: postgres.Target{Pool: db.Pool, Table: tc.name, Key: []string{"id"}}, Deleted: "deleted", KeepDeleted: tc.keep}
+		res, err := (&etl.Pipeline{Name: tc.name, Sink: m, Source: source(func() etl.Stream { return etl.SliceStream(schema, rows) })}).Run(ctx, etl.Window{})
+		require.NoError(t, err, tc.name)
+		require.EqualValues(t, tc.deleted, res.Stats.RowsDeleted, tc.name)
+		require.EqualValues(t, tc.written, res.Stats.RowsWritten, tc.name)
+		var n int64
+		require.NoError(t, db.Pool.QueryRow(ctx, "SELECT count(*) FROM "+tc.name).Scan(&n))
+		require.EqualValues(t, tc.count, n, tc.name)
+		r, err := db.Pool.Query(ctx, "SELECT id || ':' || v || ':' || deleted FROM "+tc.name+" WHERE id IN (10, 20, 30, 40, 1001, 2000) ORDER BY id")
+		require.NoError(t, err)
+		got, err := pgx.CollectRows(r, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got, tc.name)
+	}
+}
