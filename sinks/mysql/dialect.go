@@ -157,7 +157,11 @@ func openSession(ctx context.Context, db *sql.DB, meta string) (*session, error)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: connect: %w", err)
 	}
-	s := &session{conn: conn, meta: meta}
+	s := &session{conn: conn, db: db, meta: meta}
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&s.id); err != nil {
+		s.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("mysql: set up the session: %w", err)
+	}
 	for _, q := range []string{
 		"SET NAMES utf8mb4",
 		"SET SESSION sql_mode = '" + sessionMode + "', time_zone = '+00:00', sql_notes = 1",
@@ -173,6 +177,8 @@ func openSession(ctx context.Context, db *sql.DB, meta string) (*session, error)
 // session is one connection held for a whole load.
 type session struct {
 	conn *sql.Conn
+	db   *sql.DB
+	id   int64 // the server's CONNECTION_ID() of conn
 	meta string
 	// atClose runs when the load is over, rolled back or committed, on the session's
 	// connection and while its locks are still held.
@@ -270,12 +276,46 @@ func (s *session) Begin(ctx context.Context) (load.Tx, error) {
 
 // Close runs what the load left to do at its end, then discards the connection: its
 // session settings, temporary tables and locks end with it.
+//
+// A connection the driver gave up on (a cancelled statement closes the socket) leaves
+// its server thread behind until the server notices, which for a statement still
+// running, a LOAD DATA rolling back say, is when that statement ends; until then the
+// thread keeps the pipeline's lock and the next run finds it taken. So when the
+// connection is lost, Close ends the thread with KILL through another connection and
+// waits, within ctx, until it is gone.
 func (s *session) Close(ctx context.Context) {
 	for _, f := range s.atClose {
 		f(ctx, s.conn)
 	}
+	lost := s.conn.PingContext(ctx) != nil
 	_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
 	_ = s.conn.Close()
+	if lost && s.id != 0 && ctx.Err() == nil {
+		endThread(ctx, s.db, s.id)
+	}
+}
+
+// endThread kills the server thread id, a connection this process lost, and waits until
+// it has gone. Killing a thread of one's own user needs no privilege. An error (the
+// thread already gone, the server unreachable) ends the wait: the thread then ends when
+// the server notices.
+func endThread(ctx context.Context, db *sql.DB, id int64) {
+	if _, err := db.ExecContext(ctx, "KILL "+strconv.FormatInt(id, 10)); err != nil {
+		return
+	}
+	for {
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&n); err != nil || n == 0 {
+			return
+		}
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // tx is a transaction on the session's connection, begun and ended with plain

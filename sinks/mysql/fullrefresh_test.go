@@ -392,3 +392,27 @@ func TestValueErrorsNameTheSourceLine(t *testing.T) {
 		require.ErrorContains(t, err, `amounts.csv: line 14: table `+db.Name+`.amounts, row 3, column "amount": value "3.125"`)
 	}
 }
+
+// A load cancelled while the server runs one of its statements gives the pipeline's lock
+// back before Run returns: the driver only closes its socket, and the server thread, busy
+// in the statement, would keep the lock until the statement ended.
+func TestCancelledLoadReleasesTheLockBeforeReturning(t *testing.T) {
+	t.Parallel()
+	db := mysqltest.New(t)
+	ctx := context.Background()
+	execSQL(t, db.DB, fmt.Sprintf(itemTable, "items"))
+	slow := &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "items",
+		Checks: []checks.Check{checks.SQL("slow", "SELECT id FROM {{table}} WHERE SLEEP(10) = 1")}}}
+	cctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := runLoad(cctx, "refresh", slow, itemSchema, item(1, "a", 1, t0, false))
+	require.Error(t, err)
+	require.Less(t, time.Since(start), 8*time.Second, "the cancelled load waited for its statement")
+
+	// LockWait 0: the lock must be free now, not when the SLEEP ends.
+	fast := &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: "items"}}
+	_, err = runLoad(ctx, "refresh", fast, itemSchema, item(2, "b", 2, t0, false))
+	require.NoError(t, err)
+	require.Equal(t, []string{"2|b|2"}, contents(t, db.DB, "items"))
+}
