@@ -327,7 +327,8 @@ func (mm *mergeMode) probeDelete(cond string) string {
 }
 
 // probeKeys reports whether deleting n staged keys from the target should probe the
-// key's index rather than join: only for a one-column key, and only when n is at most a
+// key's index rather than join: only for a one-column key with a btree index that leads
+// with it, for at most maxProbeKeys keys, and only when n is at most a
 // tenth of the table's rows (by its statistics; never for a table not yet analyzed), or a
 // third when the table's rows lie in key order (|correlation| >= 0.9 in pg_stats), where
 // the probes read the heap almost sequentially. Backend CPU of the DELETE, 2M rows, the
@@ -337,15 +338,29 @@ func (mm *mergeMode) probeDelete(cond string) string {
 //	220k (11%)   probes 0.57 s, join 1.05-1.53 s   probes 1.14-1.41 s, join 1.31-1.35 s
 //	620k (31%)   probes 1.28-1.33 s, join 2.41-2.89 s
 func (mm *mergeMode) probeKeys(ctx context.Context, tx pgx.Tx, n int64) (bool, error) {
-	if len(mm.p.key) != 1 {
+	if len(mm.p.key) != 1 || n > maxProbeKeys {
 		return false, nil
 	}
 	ref := mm.p.ref
 	var rows, corr float64
+	var indexed bool
+	// Probes need a valid, whole-table btree index that leads with the key in the
+	// column's own collation; without one, = ANY of an array checks every row against
+	// every key.
 	if err := tx.QueryRow(ctx, "SELECT c.reltuples, coalesce((SELECT max(abs(s.correlation)) FROM pg_catalog.pg_stats s"+
-		" WHERE s.schemaname = $2 AND s.tablename = $3 AND s.attname = $4), 0) FROM pg_catalog.pg_class c WHERE c.oid = $1",
-		mm.p.oid, ref.Schema, ref.Name, mm.p.key[0]).Scan(&rows, &corr); err != nil {
+		" WHERE s.schemaname = $2 AND s.tablename = $3 AND s.attname = $4), 0),"+
+		" EXISTS (SELECT 1 FROM pg_catalog.pg_index i"+
+		" JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"+
+		" JOIN pg_catalog.pg_am am ON am.oid = ic.relam"+
+		" JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attname = $4"+
+		" WHERE i.indrelid = $1 AND am.amname = 'btree' AND i.indisvalid AND i.indpred IS NULL"+
+		" AND i.indkey[0] = a.attnum AND i.indcollation[0] = a.attcollation)"+
+		" FROM pg_catalog.pg_class c WHERE c.oid = $1",
+		mm.p.oid, ref.Schema, ref.Name, mm.p.key[0]).Scan(&rows, &corr, &indexed); err != nil {
 		return false, fmt.Errorf("statistics of %s: %w", ref, err)
+	}
+	if !indexed {
+		return false, nil
 	}
 	ratio := float64(probeRatio)
 	if corr >= 0.9 {
@@ -360,6 +375,10 @@ const (
 	probeRatio        = 10
 	probeRatioOrdered = 3
 )
+
+// maxProbeKeys bounds the keys one probing DELETE puts in its array, which PostgreSQL
+// holds in memory and caps at 1 GB; larger batches join.
+const maxProbeKeys = 1_000_000
 
 // replace applies the deduplicated stage by deleting every staged key from the target and
 // inserting the rows that are not tombstones. Where probeKeys allows, the deletes probe

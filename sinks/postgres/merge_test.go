@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -337,24 +339,49 @@ func TestMergeReplacesByProbeOrJoin(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	require.NoError(t, err)
+	seen := &statements{}
+	cfg.ConnConfig.Tracer = seen
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer pool.Close()
 	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "v"}, {Name: "deleted", Type: etl.TypeBool}}
+	const (
+		keyIndex     = "CREATE INDEX ON %s (id)"
+		laterIndex   = "CREATE INDEX ON %s (v, id)" // does not lead with the key
+		partialIndex = "CREATE INDEX ON %s (id) WHERE NOT deleted"
+	)
 	for _, tc := range []struct {
 		name          string
+		index         string
 		analyze, keep bool
+		probed        bool
 		deleted       int64
 		written       int64
 		count         int64
 		want          []string
 	}{
-		{"rprobed", true, false, 3, 3, 999, []string{"30:new:false", "40:back:false", "1001:new:false"}},
-		{"rjoined", false, false, 3, 3, 999, []string{"30:new:false", "40:back:false", "1001:new:false"}},
-		{"rprobedkeep", true, true, 0, 6, 1002, []string{"10:old:true", "20:old:true", "30:new:false", "40:back:false", "1001:new:false", "2000:x:true"}},
-		{"rjoinedkeep", false, true, 0, 6, 1002, []string{"10:old:true", "20:old:true", "30:new:false", "40:back:false", "1001:new:false", "2000:x:true"}},
+		{"rprobed", keyIndex, true, false, true, 3, 3, 999, []string{"30:new:false", "40:back:false", "1001:new:false"}},
+		{"rjoined", keyIndex, false, false, false, 3, 3, 999, []string{"30:new:false", "40:back:false", "1001:new:false"}},
+		{"rprobedkeep", keyIndex, true, true, true, 0, 6, 1002, []string{"10:old:true", "20:old:true", "30:new:false", "40:back:false", "1001:new:false", "2000:x:true"}},
+		{"rjoinedkeep", keyIndex, false, true, false, 0, 6, 1002, []string{"10:old:true", "20:old:true", "30:new:false", "40:back:false", "1001:new:false", "2000:x:true"}},
+		// Without an index that leads with the key, = ANY of an array would check every
+		// row against every key: such a target joins however small the batch.
+		{"rnoindex", "", true, false, false, 3, 3, 999, []string{"30:new:false", "40:back:false", "1001:new:false"}},
+		{"rlaterindex", laterIndex, true, false, false, 3, 3, 999, []string{"30:new:false", "40:back:false", "1001:new:false"}},
+		{"rpartialindex", partialIndex, true, false, false, 3, 3, 999, []string{"30:new:false", "40:back:false", "1001:new:false"}},
 	} {
-		_, err := db.Pool.Exec(ctx, `CREATE TABLE `+tc.name+` (id bigint NOT NULL, v text, deleted boolean NOT NULL);
-			INSERT INTO `+tc.name+` SELECT g, 'old', false FROM generate_series(1, 1000) g;
-			INSERT INTO `+tc.name+` VALUES (10, 'dup', false), (30, 'dup', false);
-			CREATE INDEX ON `+tc.name+` (id)`)
+		// The index is built on the empty table: building it on the full one would count
+		// the rows into the table's statistics as an ANALYZE does.
+		_, err := db.Pool.Exec(ctx, `CREATE TABLE `+tc.name+` (id bigint NOT NULL, v text, deleted boolean NOT NULL)`)
+		require.NoError(t, err)
+		if tc.index != "" {
+			_, err = db.Pool.Exec(ctx, fmt.Sprintf(tc.index, tc.name))
+			require.NoError(t, err)
+		}
+		_, err = db.Pool.Exec(ctx, `INSERT INTO `+tc.name+` SELECT g, 'old', false FROM generate_series(1, 1000) g;
+			INSERT INTO `+tc.name+` VALUES (10, 'dup', false), (30, 'dup', false)`)
 		require.NoError(t, err)
 		if tc.analyze {
 			_, err = db.Pool.Exec(ctx, "ANALYZE "+tc.name)
@@ -365,9 +392,12 @@ func TestMergeReplacesByProbeOrJoin(t *testing.T) {
 			{int64(30), "new", false}, {int64(1001), "new", false},
 			{int64(40), "old", true}, {int64(40), "back", false},
 		}
-		m := &postgres.Merge{Target: postgres.Target{Pool: db.Pool, Table: tc.name, Key: []string{"id"}}, Deleted: "deleted", KeepDeleted: tc.keep}
+		m := &postgres.Merge{Target: postgres.Target{Pool: pool, Table: tc.name, Key: []string{"id"}}, Deleted: "deleted", KeepDeleted: tc.keep}
+		seen.reset()
 		res, err := (&etl.Pipeline{Name: tc.name, Sink: m, Source: source(func() etl.Stream { return etl.SliceStream(schema, rows) })}).Run(ctx, etl.Window{})
 		require.NoError(t, err, tc.name)
+		require.Equal(t, tc.probed, seen.any("= ANY (ARRAY("), "%s: index probes", tc.name)
+		require.Equal(t, !tc.probed, seen.any("DELETE FROM "+`"`+db.Schema+`"."`+tc.name+`" t USING`), "%s: join", tc.name)
 		require.EqualValues(t, tc.deleted, res.Stats.RowsDeleted, tc.name)
 		require.EqualValues(t, tc.written, res.Stats.RowsWritten, tc.name)
 		var n int64
@@ -379,4 +409,32 @@ func TestMergeReplacesByProbeOrJoin(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tc.want, got, tc.name)
 	}
+}
+
+// statements records the SQL a pool's connections run.
+type statements struct {
+	mu  sync.Mutex
+	sql []string
+}
+
+func (s *statements) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sql = append(s.sql, d.SQL)
+	return ctx
+}
+
+func (s *statements) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (s *statements) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sql = nil
+}
+
+// any reports whether a statement run since the last reset contains part.
+func (s *statements) any(part string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.ContainsFunc(s.sql, func(q string) bool { return strings.Contains(q, part) })
 }
