@@ -64,13 +64,13 @@
 // [Config.FetchPollInterval] only as a fallback; schedulers learn of results through a
 // LISTEN of their own, whose notification carries a plain success's outcome.
 //
-// An attempt's path waits for one disk flush: the statement that starts it (takes the
+// An attempt's path waits for two disk flushes: the statement that starts it (takes the
 // task's lock and marks it running) commits with synchronous_commit on, which makes
-// the attempt's job durable with it. The job's insert, river's fetch and completion
-// (a worker's river client runs on a pool of its own with synchronous_commit off) and
-// the result's statement commit without waiting for the disk; what a crash of the
-// server can lose of them is an attempt not yet started, failed as lost and retried, or
-// a result the scheduler already has (see [Executor.Work]).
+// the attempt's job durable with it, and so does the statement that records its result.
+// The job's insert and river's fetch and completion (a worker's river client runs on a
+// pool of its own with synchronous_commit off) commit without waiting for the disk; what
+// a crash of the server can lose of them is an attempt not yet started, failed as lost
+// and retried (see [Executor.Work]).
 //
 // bench/river measures the latency this adds to a task, the CPU time per task, and the
 // throughput on 1, 2 and 4 workers.

@@ -38,12 +38,11 @@ import (
 // Only the statement that starts an attempt waits for the disk when it commits; since
 // PostgreSQL flushes its WAL in order, that also makes the attempt's job and its fetch
 // durable. River's own statements (fetches, completions, upkeep) run on a pool of the
-// worker's own, of at most 10 connections, with synchronous_commit off, and so does
-// the statement that records a result. A crash of the server can therefore lose only
-// the fetch of an attempt not yet started (a worker fetches the job again), a
+// worker's own, of at most 10 connections, with synchronous_commit off; the statement
+// that records a result waits for the disk. A crash of the server can therefore lose
+// only the fetch of an attempt not yet started (a worker fetches the job again) or a
 // completion (river's rescuer discards the job, whose MaxAttempts is 1, and the
-// attempts table keeps the result), or a result the scheduler already had from its
-// notification (the attempt's row stays running).
+// attempts table keeps the result).
 func (e *Executor) Work(ctx context.Context, d *dag.DAG, opts dag.WorkOptions) error {
 	if err := e.checkReady(ctx); err != nil {
 		return err
@@ -292,13 +291,11 @@ func (e *Executor) watchSession(ctx context.Context, done <-chan struct{}, conn 
 // which is safe: the scheduling side marks an attempt lost only with an UPDATE that the
 // row lock of this one's makes wait, and then finds the attempt no longer running.
 //
-// Its commit does not wait for the WAL to reach the disk (synchronous_commit off, for
-// this transaction only), which takes a disk flush off each task's path: the next
-// commit that waits (the next attempt's start, the run's report) flushes it too. Only a
-// crash of the server in between loses it, and then only the attempts table's row,
-// left running without its lock: the scheduler has already taken the result from the
-// notification, and the task does not run again, since its river job is no longer
-// available.
+// Its commit waits for the disk, as the start's does. The notification reaches the
+// scheduler only after the commit, but a crash of the server could still lose a result
+// committed without waiting: the row would be left running without its lock, the
+// scheduler would fail the attempt as lost, and a task that succeeded would be retried,
+// or reported failed with no retries left.
 func (e *Executor) record(ctx context.Context, conn *pgxpool.Conn, a attemptArgs, r *dag.Run, runErr error, lockName string) (unlocked bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -322,10 +319,9 @@ func (e *Executor) record(ctx context.Context, conn *pgxpool.Conn, a attemptArgs
 			UPDATE `+e.table()+` SET status = $4, error = $5, step = $6, timed_out = $7, rows = $8, checks = $9, finished = now()
 			WHERE run_id = $1 AND task = $2 AND attempt = $3 AND status = 'running'
 			RETURNING 1)
-		SELECT pg_notify($10, $11), pg_advisory_unlock(hashtextextended($12, 0)),
-			set_config('synchronous_commit', 'off', true) FROM done`,
+		SELECT pg_notify($10, $11), pg_advisory_unlock(hashtextextended($12, 0)) FROM done`,
 		a.RunID, a.Task, a.Attempt, status, msg, step, errors.Is(runErr, dag.ErrTimeout), r.Rows(), checks,
-		e.channel(), attemptKey{a.RunID, a.Task, a.Attempt}.payload(status, r.Rows(), checks != nil), lockName).Scan(nil, &unlocked, nil)
+		e.channel(), attemptKey{a.RunID, a.Task, a.Attempt}.payload(status, r.Rows(), checks != nil), lockName).Scan(nil, &unlocked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("task %q attempt %d was no longer running when it ended (marked lost?)", a.Task, a.Attempt)
 	}
