@@ -1,6 +1,7 @@
 package textvalue
 
 import (
+	"math"
 	"strconv"
 	"testing"
 	"time"
@@ -23,28 +24,25 @@ func (tp *Parser) timestampByDate(s string, loc *time.Location) (time.Time, bool
 		return time.Time{}, false
 	}
 	i, nsec := 19, 0
-	if i < len(s) && (s[i] == '.' || s[i] == ',') {
+	if i < len(s) && s[i] == '.' {
 		i++
 		start := i
-		sticky := false // a non-zero digit past the ninth
 		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-			if i-start < 9 {
-				nsec = nsec*10 + int(s[i]-'0')
-			} else if s[i] != '0' {
-				sticky = true
-			}
 		}
-		n := i - start
-		if n == 0 {
+		if i == start {
 			return time.Time{}, false
 		}
-		for ; n < 9; n++ {
-			nsec *= 10
+		// PostgreSQL's rule for any number of digits: rint(strtod("0.fff") * 1e6) whole
+		// microseconds; up to nine digits the nanoseconds are kept exactly.
+		f, err := strconv.ParseFloat("0."+s[start:i], 64)
+		if err != nil {
+			return time.Time{}, false
 		}
-		if sticky && nsec%1000 == 500 {
-			// Past the ninth digit the value is above a half microsecond, which a sink that
-			// rounds to microseconds must see, as PostgreSQL's input sees every digit.
-			nsec++
+		if i-start > 9 {
+			nsec = int(math.RoundToEven(f*1e6)) * 1000
+		} else {
+			v, _ := strconv.Atoi(s[start:i] + "000000000"[:9-(i-start)])
+			nsec = v
 		}
 	}
 	zone := s[i:]
@@ -69,7 +67,7 @@ func (tp *Parser) timestampByDate(s string, loc *time.Location) (time.Time, bool
 func FuzzTimestampMatchesTimeDate(f *testing.F) {
 	for _, s := range []string{"2024-05-01 12:30:45+00", "2024-05-01T12:30:45.123456Z", "0001-01-01 00:00:00-15:59:59",
 		"9999-12-31 23:59:59.999999999+14", "2000-02-29 01:02:03", "1900-02-29 00:00:00", "2024-03-10 02:30:00",
-		"1970-01-01 00:00:00,5-0130", "2024-05-01 24:00:00", "0000-01-01 00:00:00"} {
+		"1970-01-01 00:00:00,5-0130", "1970-01-01 00:00:00.0000025000000001+01", "2024-12-31 23:59:59.99999999999", "2024-05-01 24:00:00", "0000-01-01 00:00:00"} {
 		f.Add(s)
 	}
 	ny, err := time.LoadLocation("America/New_York")

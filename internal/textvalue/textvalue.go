@@ -486,28 +486,32 @@ func (tp *Parser) Timestamp(s string, loc *time.Location) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	i, nsec := 19, 0
-	if i < len(s) && (s[i] == '.' || s[i] == ',') {
+	if i < len(s) && s[i] == '.' { // PostgreSQL refuses ISO 8601's decimal comma here
 		i++
 		start := i
-		sticky := false // a non-zero digit past the ninth
 		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
 			if i-start < 9 {
 				nsec = nsec*10 + int(s[i]-'0')
-			} else if s[i] != '0' {
-				sticky = true
 			}
 		}
 		n := i - start
 		if n == 0 {
 			return time.Time{}, false
 		}
-		for ; n < 9; n++ {
-			nsec *= 10
-		}
-		if sticky && nsec%1000 == 500 {
-			// Past the ninth digit the value is above a half microsecond, which a sink that
-			// rounds to microseconds must see, as PostgreSQL's input sees every digit.
-			nsec++
+		if n > 9 {
+			// Nanoseconds cannot hold the value, and rounding it to them first could round
+			// it twice. PostgreSQL reads the fraction as a double and rounds it to whole
+			// microseconds, half to even (rint(strtod("0.fff") * 1e6)); so does this, and
+			// the nanoseconds are then whole microseconds, which every sink keeps as they are.
+			f, err := strconv.ParseFloat("0."+s[start:i], 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			nsec = int(math.RoundToEven(f*1e6)) * 1000
+		} else {
+			for ; n < 9; n++ {
+				nsec *= 10
+			}
 		}
 	}
 	zone := s[i:]

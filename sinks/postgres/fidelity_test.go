@@ -338,3 +338,44 @@ func TestExportShapesLoad(t *testing.T) {
 	require.ErrorContains(t, err, "UTF-16: set Encoding")
 	_ = checks.RowCount{}
 }
+
+// A fraction of seconds is rounded to microseconds as PostgreSQL's own input rounds it,
+// however many digits it has: PostgreSQL reads it as a double and rounds half to even,
+// which for ten digits or more is not what exact decimal rounding gives. A decimal comma
+// before the fraction is refused, as PostgreSQL refuses it.
+func TestFractionsOfSecondsRoundAsPostgreSQLDoes(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `CREATE TABLE f (id int, tz timestamptz)`)
+	require.NoError(t, err)
+	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "tz", Type: etl.TypeTimestamp}}
+	inputs := []string{
+		"2024-01-01 00:00:00.0000005000000000000000000001",
+		"2024-01-01 00:00:00.0000025000000000000000001",
+		"2024-01-01 00:00:00.00000149999999999999999999",
+		"2024-01-01 00:00:00.0000035",
+		"2024-01-01 00:00:00.1234565",
+		"2024-01-01 00:00:00.123456500",
+		"2024-01-01 00:00:00.1234565000001",
+		"2024-12-31 23:59:59.99999999999",
+		"2024-01-01 00:00:00.5",
+	}
+	data := "id,tz\n"
+	for i, in := range inputs {
+		data += fmt.Sprintf("%d,%s+00\n", i, in)
+	}
+	sink := &postgres.FullRefresh{Target: postgres.Target{Pool: db.Pool, Table: "f"}}
+	require.NoError(t, loadCSV(t, sink, []byte(data), csv.Config{Schema: schema}, false))
+	got := texts(t, db.Pool, `SELECT (tz AT TIME ZONE 'UTC')::text FROM f ORDER BY id`)
+	for i, in := range inputs {
+		var want string
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT (($1::text)::timestamptz AT TIME ZONE 'UTC')::text`, in+"+00").Scan(&want))
+		require.Equal(t, want, got[i], in)
+	}
+
+	err = loadCSV(t, sink, []byte("id,tz\n1,\"2024-01-01 00:00:00,5+00\"\n"), csv.Config{Schema: schema}, false)
+	require.ErrorContains(t, err, "2024-01-01 00:00:00,5+00")
+	_, perr := db.Pool.Exec(ctx, `SELECT '2024-01-01 00:00:00,5+00'::timestamptz`)
+	require.Error(t, perr, "PostgreSQL refuses a decimal comma in the seconds")
+}
