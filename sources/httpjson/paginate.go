@@ -12,7 +12,9 @@ import (
 // Pagination says how a [Source] finds the next page. It is one of [NextLink],
 // [LinkHeader], [NextCursor], [PageNumber] and [Offset]. [PageNumber] and [Offset] stop
 // at a page that holds no records; the others follow their link or cursor through empty
-// pages and stop where the API gives none. [Config.MaxPages] bounds them all.
+// pages and stop where the API gives none, or where an empty page gives back the link or
+// cursor that fetched it (a feed's "nothing more for now"). [Config.MaxPages] bounds them
+// all.
 type Pagination interface {
 	pagination()
 }
@@ -116,7 +118,9 @@ func (p *pager) number(i int) int {
 // An empty page ends a PageNumber or Offset walk: past the last record, that is all such
 // an API can answer. A next link or cursor is followed through empty pages, because an
 // API that filters a page after cutting it (by permission, by deletion) may serve an
-// empty page that is not the last.
+// empty page that is not the last. An empty page that hands back the very cursor or link
+// that fetched it ends the walk too: that is how a feed says "nothing more for now, ask
+// again later with this".
 func (p *pager) next(n int, cur *url.URL, h http.Header, info pageInfo) (*url.URL, error) {
 	switch s := p.style.(type) {
 	case nil:
@@ -137,7 +141,7 @@ func (p *pager) next(n int, cur *url.URL, h http.Header, info pageInfo) (*url.UR
 		u.RawQuery = setParam(u.RawQuery, s.Param, strconv.FormatInt(p.offset, 10))
 		return &u, nil
 	case NextCursor:
-		if info.next == "" {
+		if info.next == "" || info.records == 0 && cur.Query().Get(s.Param) == info.next {
 			return nil, nil
 		}
 		if err := p.once(info.next, n, "cursor"); err != nil {
@@ -147,15 +151,16 @@ func (p *pager) next(n int, cur *url.URL, h http.Header, info pageInfo) (*url.UR
 		u.RawQuery = setParam(u.RawQuery, s.Param, info.next)
 		return &u, nil
 	case NextLink:
-		return p.link(n, cur, info.next)
+		return p.link(n, cur, info.next, info.records == 0)
 	case LinkHeader:
-		return p.link(n, cur, nextLink(h))
+		return p.link(n, cur, nextLink(h), info.records == 0)
 	}
 	return nil, fmt.Errorf("unknown pagination %T", p.style)
 }
 
-// link resolves a next link and checks it.
-func (p *pager) link(n int, cur *url.URL, link string) (*url.URL, error) {
+// link resolves a next link and checks it. From an empty page, a link back to the page
+// itself ends the walk.
+func (p *pager) link(n int, cur *url.URL, link string, empty bool) (*url.URL, error) {
 	if link == "" {
 		return nil, nil
 	}
@@ -165,6 +170,9 @@ func (p *pager) link(n int, cur *url.URL, link string) (*url.URL, error) {
 	}
 	u := cur.ResolveReference(ref)
 	u.Fragment, u.RawFragment = "", ""
+	if empty && u.String() == cur.String() {
+		return nil, nil
+	}
 	if origin(u) != p.origin {
 		return nil, fmt.Errorf("%w: %s, not %s", ErrForeignHost, origin(u), p.origin)
 	}

@@ -1103,4 +1103,34 @@ func TestEmptyPagesWithALinkAreFollowed(t *testing.T) {
 			require.Equal(t, int32(3), calls.Load())
 		}
 	})
+
+	// A feed answers its last, empty page with the cursor or link that fetched it, to be
+	// asked again later: that ends the run, with the records read so far.
+	t.Run("an empty page that points at itself ends the run", func(t *testing.T) {
+		t.Parallel()
+		for _, tt := range []struct {
+			cfg    httpjson.Config
+			prefix string
+		}{
+			{httpjson.Config{Records: "data", Pagination: httpjson.NextLink{Path: "next"}}, "/items?p="},
+			{httpjson.Config{Records: "data", Pagination: httpjson.NextCursor{Path: "next", Param: "p"}}, ""},
+		} {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				if r.URL.Query().Get("p") == "" {
+					fmt.Fprintf(w, `{"data":%s,"next":%q}`, recordsJSON(1, 3), tt.prefix+"2")
+					return
+				}
+				fmt.Fprintf(w, `{"data":[],"next":%q}`, tt.prefix+"2")
+			}))
+			cfg := tt.cfg
+			cfg.URL = srv.URL + "/items"
+			rows, err := collect(t, newSource(t, cfg), nil)
+			srv.Close()
+			require.NoError(t, err, "%T", cfg.Pagination)
+			require.Equal(t, wantRows(1, 3), rows)
+			require.Equal(t, int32(2), calls.Load())
+		}
+	})
 }
