@@ -158,7 +158,7 @@ func openSession(ctx context.Context, db *sql.DB, meta string) (*session, error)
 		return nil, fmt.Errorf("mysql: connect: %w", err)
 	}
 	s := &session{conn: conn, db: db, meta: meta}
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&s.id); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID(), COALESCE((SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()), '')").Scan(&s.id, &s.host); err != nil {
 		s.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("mysql: set up the session: %w", err)
 	}
@@ -178,7 +178,8 @@ func openSession(ctx context.Context, db *sql.DB, meta string) (*session, error)
 type session struct {
 	conn *sql.Conn
 	db   *sql.DB
-	id   int64 // the server's CONNECTION_ID() of conn
+	id   int64  // the server's CONNECTION_ID() of conn
+	host string // the client's address and port as the server's process list shows conn
 	meta string
 	// atClose runs when the load is over, rolled back or committed, on the session's
 	// connection and while its locks are still held.
@@ -290,22 +291,37 @@ func (s *session) Close(ctx context.Context) {
 	lost := s.conn.PingContext(ctx) != nil
 	_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
 	_ = s.conn.Close()
-	if lost && s.id != 0 && ctx.Err() == nil {
-		endThread(ctx, s.db, s.id)
+	if lost && s.id != 0 && s.host != "" && ctx.Err() == nil {
+		endThread(ctx, s.db, s.id, s.host)
 	}
 }
 
 // endThread kills the server thread id, a connection this process lost, and waits until
-// it has gone. Killing a thread of one's own user needs no privilege. An error (the
-// thread already gone, the server unreachable) ends the wait: the thread then ends when
-// the server notices.
-func endThread(ctx context.Context, db *sql.DB, id int64) {
+// it has gone. Killing a thread of one's own user needs no privilege. The thread must
+// still show the client address and port it had (host): after a restart of the server,
+// or behind a proxy, the id may name another client's connection, which is left alone.
+// An error (the thread already gone, the server unreachable) ends the wait, and so does
+// etl.DefaultCleanupTimeout when ctx has no deadline: the thread then ends when the
+// server notices.
+func endThread(ctx context.Context, db *sql.DB, id int64, host string) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, etl.DefaultCleanupTimeout)
+		defer cancel()
+	}
+	alive := func() bool {
+		var n int
+		err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND HOST = ?", id, host).Scan(&n)
+		return err == nil && n > 0
+	}
+	if !alive() {
+		return
+	}
 	if _, err := db.ExecContext(ctx, "KILL "+strconv.FormatInt(id, 10)); err != nil {
 		return
 	}
 	for {
-		var n int
-		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&n); err != nil || n == 0 {
+		if !alive() {
 			return
 		}
 		t := time.NewTimer(10 * time.Millisecond)
