@@ -562,7 +562,7 @@ func (e *Executor) check(ctx context.Context, k attemptKey, jobID int64) (*outco
 	}
 	switch status {
 	case "queued":
-		return nil, nil
+		return e.checkHandedBack(ctx, k, jobID)
 	case "running":
 		if !orphaned {
 			return nil, nil
@@ -634,6 +634,42 @@ func (e *Executor) checkUnstarted(ctx context.Context, k attemptKey, jobID int64
 		worker = job.AttemptedBy[len(job.AttemptedBy)-1]
 	}
 	return &outcome{status: "lost", err: &AttemptError{Task: k.task, Attempt: k.attempt, Worker: worker, Message: msg, Lost: true}}, nil
+}
+
+// checkHandedBack handles an attempt a stopping worker handed back to the queue. Its
+// job waits for the next worker; the attempt ends as lost only when the job ended
+// instead, as when the worker was killed before river recorded the hand-back and
+// river's rescuer later gave up on the job, or an operator cancelled it. Without this,
+// Execute would wait for a worker that never comes.
+func (e *Executor) checkHandedBack(ctx context.Context, k attemptKey, jobID int64) (*outcome, error) {
+	state, ended, err := e.jobEnded(ctx, jobID)
+	if err != nil || !ended {
+		return nil, err
+	}
+	msg := fmt.Sprintf("attempt %d of task %q was handed back to the queue, but its river job %d ended %s", k.attempt, k.task, jobID, state)
+	tag, err := e.pool.Exec(ctx, `UPDATE `+e.table()+` SET status = 'lost', error = $4, finished = now()
+		WHERE run_id = $1 AND task = $2 AND attempt = $3 AND status = 'queued'`, k.run, k.task, k.attempt, msg)
+	if err != nil || tag.RowsAffected() == 0 {
+		return nil, err // a worker took it up after all; the next check reads it
+	}
+	return &outcome{status: "lost", err: &AttemptError{Task: k.task, Attempt: k.attempt, Message: msg, Lost: true}}, nil
+}
+
+// jobEnded reports whether river's job jobID is over (cancelled, discarded, completed or
+// gone), and its state.
+func (e *Executor) jobEnded(ctx context.Context, jobID int64) (rivertype.JobState, bool, error) {
+	job, err := e.client.JobGet(ctx, jobID)
+	if errors.Is(err, river.ErrNotFound) {
+		return rivertype.JobStateDiscarded, true, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	switch job.State {
+	case rivertype.JobStateCancelled, rivertype.JobStateDiscarded, rivertype.JobStateCompleted:
+		return job.State, true, nil
+	}
+	return job.State, false, nil
 }
 
 // forgetJob cancels the job of a lost attempt, so that river's rescuer ends it as

@@ -360,3 +360,48 @@ func TestEveryAttemptWakesAWorker(t *testing.T) {
 	// Each attempt may wait out one cooldown; a missed wake-up waits a minute.
 	require.Less(t, time.Since(start), 20*time.Second)
 }
+
+// TestHandedBackAttemptWhoseJobEndedIsLost: an attempt handed back to the queue whose
+// river job then ended without a worker (river's rescuer discarded it, say, after the
+// worker was killed before river recorded the hand-back) fails as lost instead of
+// leaving its run waiting for ever.
+func TestHandedBackAttemptWhoseJobEndedIsLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	d := dag.New("orphan", dag.Config{Executor: e.executor("orphan-sched"), Store: e.store})
+	d.Task("t", func(context.Context, *dag.Run) error { return nil })
+	type out struct {
+		rep *dag.Report
+		err error
+	}
+	res := make(chan out, 1)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel() // on a failure, ends the run so that the test's cleanup can
+	go func() {
+		rep, err := d.Run(runCtx, etl.Window{})
+		res <- out{rep, err}
+	}()
+	// No worker runs: the job waits. Make it look handed back, then end the job.
+	var jobID int64
+	var runID string
+	require.Eventually(t, func() bool {
+		return e.db.Pool.QueryRow(ctx, `SELECT id, args->>'run_id' FROM river_job WHERE kind = 'sluice_task_attempt'`).Scan(&jobID, &runID) == nil
+	}, 10*time.Second, 10*time.Millisecond)
+	_, err := e.db.Pool.Exec(ctx, `INSERT INTO dag_attempts (run_id, task, attempt, dag, job_id, status) VALUES ($1, 't', 1, 'orphan', $2, 'queued')`, runID, jobID)
+	require.NoError(t, err)
+	_, err = e.db.Pool.Exec(ctx, `UPDATE river_job SET state = 'discarded', finalized_at = now() WHERE id = $1`, jobID)
+	require.NoError(t, err)
+	select {
+	case o := <-res:
+		require.Error(t, o.err)
+		task := o.rep.Task("t")
+		require.Equal(t, dag.StatusFailed, task.Status)
+		require.ErrorContains(t, o.err, "was handed back to the queue, but its river job")
+		var status string
+		require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT status FROM dag_attempts WHERE run_id = $1 AND task = 't'`, runID).Scan(&status))
+		require.Equal(t, "lost", status)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the run still waits for an attempt whose job ended")
+	}
+}
