@@ -134,7 +134,7 @@ func Invalid(t etl.Type, s string) error {
 // A value beyond a double's range is refused as PostgreSQL refuses it: a magnitude that
 // overflows, and a non-zero value so small that it would round to zero.
 func Float(s string) (float64, error) {
-	if !floatSyntax(s) {
+	if !FloatSyntax(s) {
 		switch {
 		case strings.EqualFold(s, "nan"):
 			return math.NaN(), nil
@@ -147,15 +147,15 @@ func Float(s string) (float64, error) {
 		return 0, Invalid(etl.TypeFloat64, s)
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || (f == 0 && nonZeroMantissa(s)) {
+	if err != nil || (f == 0 && NonZeroMantissa(s)) {
 		return 0, outOfRange(etl.TypeFloat64, s)
 	}
 	return f, nil
 }
 
-// floatSyntax reports whether s is [+-]digits[.digits][e[+-]digits] or
-// [+-][digits].digits[e[+-]digits].
-func floatSyntax(s string) bool {
+// FloatSyntax reports whether s is [+-]digits[.digits][e[+-]digits] or
+// [+-][digits].digits[e[+-]digits]: the numeric forms PostgreSQL's float input takes.
+func FloatSyntax(s string) bool {
 	i := 0
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
 		i++
@@ -188,9 +188,9 @@ func floatSyntax(s string) bool {
 	return i == len(s)
 }
 
-// nonZeroMantissa reports whether the digits before any exponent of a float's text hold
-// one other than zero.
-func nonZeroMantissa(s string) bool {
+// NonZeroMantissa reports whether the digits before any exponent of a float's text hold
+// one other than zero: a value that parses to zero then underflowed.
+func NonZeroMantissa(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == 'e' || c == 'E':

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/textvalue"
 )
 
 // A fieldEncoder appends one non-NULL value in PostgreSQL's binary format for one column
@@ -185,7 +186,7 @@ func toFloat(v any, bits int, typ string) (float64, error) {
 // rounds to zero, as PostgreSQL refuses them.
 func parseFloat(s string, bits int, typ string) (float64, error) {
 	t := trimSpace(s)
-	if !floatSyntax(t) {
+	if !textvalue.FloatSyntax(t) {
 		u := strings.TrimLeft(t, "+-")
 		switch {
 		case strings.EqualFold(u, "nan") && len(u) == len(t):
@@ -202,58 +203,10 @@ func parseFloat(s string, bits int, typ string) (float64, error) {
 		return 0, fmt.Errorf("invalid input syntax for type %s: %q", typ, s)
 	}
 	f, err := strconv.ParseFloat(t, bits)
-	if err != nil || (f == 0 && nonZeroMantissa(t)) {
+	if err != nil || (f == 0 && textvalue.NonZeroMantissa(t)) {
 		return 0, fmt.Errorf("%q is out of range for type %s", s, typ)
 	}
 	return f, nil
-}
-
-// floatSyntax reports whether s is [+-]digits[.digits][e[+-]digits] or
-// [+-][digits].digits[e[+-]digits].
-func floatSyntax(s string) bool {
-	i := 0
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		i++
-	}
-	digits := 0
-	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		digits++
-	}
-	if i < len(s) && s[i] == '.' {
-		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-			digits++
-		}
-	}
-	if digits == 0 {
-		return false
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		exp := 0
-		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-			exp++
-		}
-		if exp == 0 {
-			return false
-		}
-	}
-	return i == len(s)
-}
-
-// nonZeroMantissa reports whether the digits before any exponent hold one other than 0.
-func nonZeroMantissa(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == 'e' || c == 'E':
-			return false
-		case c >= '1' && c <= '9':
-			return true
-		}
-	}
-	return false
 }
 
 func encodeNumeric(buf []byte, v any) ([]byte, error) {
