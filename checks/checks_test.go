@@ -127,6 +127,26 @@ func TestUniqueKeyTrustsACoveringUniqueIndex(t *testing.T) {
 	require.Empty(t, r.Note)
 }
 
+// fakeDB answers every query with the same rows.
+type fakeDB [][]any
+
+func (d fakeDB) QueryRows(context.Context, string, ...any) ([][]any, error) { return d, nil }
+
+// A NULL count that comes back in an unexpected shape is an error: read as "no NULLs" it
+// would pass a check that never looked.
+func TestNotNullRefusesAnUnexpectedAnswer(t *testing.T) {
+	t.Parallel()
+	c := checks.NotNull("id", "Name")
+	for _, rows := range []fakeDB{nil, {{int64(0)}}, {{int64(0), int64(0)}, {int64(0), int64(0)}}} {
+		_, err := c.Run(context.Background(), checks.Target{DB: rows, Dialect: pgDialect{}, Table: `"t"`, Name: "t"})
+		require.Error(t, err, "%v", rows)
+	}
+	r, err := c.Run(context.Background(), checks.Target{DB: fakeDB{{int64(0), int64(2)}}, Dialect: pgDialect{}, Table: `"t"`, Name: "t"})
+	require.NoError(t, err)
+	require.False(t, r.Passed)
+	require.Equal(t, "2 NULLs in Name", r.Found)
+}
+
 func TestShrinkComparesWithThePriorCount(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
