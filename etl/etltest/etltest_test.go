@@ -414,6 +414,12 @@ func TestRequireRows(t *testing.T) {
 			lines:    []string{"rows differ (in any order): want 3, got 4", "  (1)", "+ (1)", "  (2)", "- (3)", "+ (4)"},
 		},
 		{
+			name:  "an empty byte slice is not a nil one",
+			want:  []etl.Row{{int64(1), []byte{}}},
+			got:   []etl.Row{{int64(1), []byte(nil)}},
+			lines: []string{`- (1, bytes(""))`, `+ (1, bytes(nil))`},
+		},
+		{
 			name:  "nothing loaded",
 			want:  []etl.Row{{"a"}},
 			got:   nil,
