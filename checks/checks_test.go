@@ -312,3 +312,42 @@ func TestWarnKeepsTheCheckButNotItsVeto(t *testing.T) {
 	require.False(t, res[0].Passed)
 	require.NoError(t, checks.Failed(res))
 }
+
+// fakeCheck returns what it is given, for testing Run itself.
+type fakeCheck struct {
+	name   string
+	result etl.CheckResult
+	err    error
+}
+
+func (c fakeCheck) Name() string           { return c.name }
+func (c fakeCheck) Severity() etl.Severity { return etl.SeverityError }
+func (c fakeCheck) Run(context.Context, checks.Target) (etl.CheckResult, error) {
+	return c.result, c.err
+}
+
+// Run names each result after its check and table when the check left them empty, and
+// stops at the first check that cannot run with an error naming both.
+func TestRunFillsNamesAndStopsAtACheckThatCannotRun(t *testing.T) {
+	t.Parallel()
+	tg := checks.Target{Name: "s.t"}
+	res, err := checks.Run(context.Background(), tg, []checks.Check{
+		fakeCheck{name: "first", result: etl.CheckResult{Passed: true}},
+		fakeCheck{name: "second", result: etl.CheckResult{Name: "own", Table: "other"}},
+	})
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	require.Equal(t, "first", res[0].Name)
+	require.Equal(t, "s.t", res[0].Table)
+	require.Equal(t, etl.SeverityError, res[0].Severity)
+	require.Equal(t, "own", res[1].Name, "a name the check gave is kept")
+	require.Equal(t, "other", res[1].Table)
+
+	res, err = checks.Run(context.Background(), tg, []checks.Check{
+		fakeCheck{name: "first", result: etl.CheckResult{Passed: true}},
+		fakeCheck{name: "broken", err: errors.New("no such column")},
+		fakeCheck{name: "never", result: etl.CheckResult{Passed: true}},
+	})
+	require.EqualError(t, err, "check broken on table s.t: no such column")
+	require.Len(t, res, 1, "the results so far, and none after the broken check")
+}
