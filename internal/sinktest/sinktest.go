@@ -177,6 +177,7 @@ func Exercise(t *testing.T, newHarness func(t *testing.T) *Harness) {
 			require.NoError(t, err, "run %d", i+1)
 			require.Equal(t, int64(3), res.Stats.RowsRead)
 			require.Equal(t, want, contents(t, h, "items"), "run %d", i+1)
+			require.Len(t, res.Checks, 2, "run %d: both checks report", i+1)
 			for _, c := range res.Checks {
 				require.True(t, c.Passed, "check %s", c.Name)
 			}

@@ -49,6 +49,7 @@ func exerciseVocabulary(t *testing.T, newHarness func(t *testing.T) *Harness) {
 			for i := range 2 {
 				res, err := p.Run(ctx, w)
 				require.NoError(t, err, "%s run %d", mode, i+1)
+				require.Len(t, res.Checks, len(guards), "%s run %d: every check reports", mode, i+1)
 				for _, c := range res.Checks {
 					require.True(t, c.Passed, "%s run %d: check %s: %s", mode, i+1, c.Name, c.Found)
 				}
