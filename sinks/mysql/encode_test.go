@@ -215,6 +215,11 @@ func TestFitsScale(t *testing.T) {
 		{"1", 0, true}, {"1.0", 0, true}, {"1.5", 0, false}, {"-1.50", 1, true}, {"+.25", 2, true},
 		{"1e-2", 2, true}, {"1e-3", 2, false}, {"1.5e1", 0, true}, {"12.345e2", 1, true}, {"12.345e1", 1, false},
 		{"0.000", 0, true}, {"abc", 0, true}, {"1.5", -1, true},
+		// As the server reads them: around spaces, and by where the last nonzero digit
+		// lands once the exponent moves the point.
+		{" 1.5", 0, false}, {"1.5 ", 0, false}, {"\t+.05\n", 1, false}, {"1500e-2", 0, true}, {"1500e-3", 0, false},
+		{"100", 0, true}, {"0.0e-5", 0, true}, {"1e-99999999999999999999", 30, false}, {"0e-99999999999999999999", 0, true},
+		{"1e99999999999999999999", 0, true}, {"1e-9223372036854775808", 30, false}, {"5e9223372036854775807", 0, true},
 	} {
 		err := fitsScale(tc.s, tc.scale)
 		require.Equal(t, tc.ok, err == nil, "%s at scale %d: %v", tc.s, tc.scale, err)
