@@ -173,11 +173,15 @@ func encodeValue(t etl.Type, v any) (any, error) {
 		default:
 			return nil, fmt.Errorf("%w: %s column got %T", ErrValue, t, v)
 		}
+		if t == etl.TypeDate {
+			// A date is its own calendar day, so its own year counts, not its UTC one.
+			if y := tm.Year(); y < 0 || y > 9999 {
+				return nil, fmt.Errorf("%w: %s is outside years 0000-9999, which the stored text form needs to sort", ErrValue, tm)
+			}
+			return formatDate(tm), nil
+		}
 		if y := tm.UTC().Year(); y < 0 || y > 9999 || tm.Year() < 0 || tm.Year() > 9999 {
 			return nil, fmt.Errorf("%w: %s is outside years 0000-9999, which the stored text form needs to sort", ErrValue, tm)
-		}
-		if t == etl.TypeDate {
-			return formatDate(tm), nil
 		}
 		return formatTimestamp(tm), nil
 	case etl.TypeBytes:
