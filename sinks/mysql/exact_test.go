@@ -78,8 +78,9 @@ type stored struct {
 }
 
 // TestValuesMatchTheServersOwnInput is a differential test of the bulk path: every value
-// goes through a full refresh (LOAD DATA LOCAL straight into the table) and a merge
-// (LOAD DATA into a stage, then INSERT ... SELECT ... ON DUPLICATE KEY UPDATE), and its
+// goes through a full refresh (LOAD DATA LOCAL straight into the table), a swap (into a
+// new table LIKE it) and a merge (LOAD DATA into a stage, then INSERT ... SELECT ... ON
+// DUPLICATE KEY UPDATE), and its
 // text goes through a plain INSERT in the same strict session. Where the INSERT stores it
 // without a warning or note, both loads must store the same bytes (the same bits for a
 // float); where the INSERT fails or warns (a change: rounded, truncated, cut), both loads
@@ -334,8 +335,8 @@ func TestValuesMatchTheServersOwnInput(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			refTable := fmt.Sprintf("ref_%d", i)
-			full, merged := fmt.Sprintf("full_%d", i), fmt.Sprintf("merged_%d", i)
-			for _, table := range []string{refTable, full, merged} {
+			full, swapped, merged := fmt.Sprintf("full_%d", i), fmt.Sprintf("swapped_%d", i), fmt.Sprintf("merged_%d", i)
+			for _, table := range []string{refTable, full, swapped, merged} {
 				execSQL(t, db.DB, "CREATE TABLE `"+table+"` (id BIGINT NOT NULL PRIMARY KEY, v "+tc.column+") CHARACTER SET utf8mb4")
 			}
 			float := strings.HasPrefix(tc.column, "DOUBLE") || strings.HasPrefix(tc.column, "FLOAT")
@@ -361,6 +362,7 @@ func TestValuesMatchTheServersOwnInput(t *testing.T) {
 				loader etl.Loader
 			}{
 				{full, &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: full}}},
+				{swapped, &mysql.FullRefresh{Target: mysql.Target{DB: db.DB, Table: swapped}, Strategy: mysql.Swap}},
 				{merged, &mysql.Merge{Target: mysql.Target{DB: db.DB, Table: merged}}},
 			} {
 				_, err := lineStream(ctx, "exact "+sink.table, sink.loader, schema, etl.Row{int64(1), tc.first}, etl.Row{int64(2), tc.value})
