@@ -82,7 +82,7 @@ func readLine(line []byte) ([][]byte, error) {
 func textPlan(n int) *loadPlan {
 	lp := &loadPlan{table: "t"}
 	for range n {
-		lp.cols = append(lp.cols, colPlan{name: "c", col: column{DataType: "varchar", Scale: -1, Precision: -1}})
+		lp.cols = append(lp.cols, colPlan{name: "c", col: column{DataType: "varchar", Nullable: true, Scale: -1, Precision: -1}})
 	}
 	return lp
 }
@@ -163,6 +163,14 @@ func TestValuesEncodeForTheirColumns(t *testing.T) {
 		{"year 10000", col("datetime", -1, 0, etl.TypeTimestamp), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "", "year out of"},
 		{"time column", col("time", -1, 0, etl.TypeTimestamp), time.Now(), "", "TIME"},
 		{"unknown type", col("varchar", -1, -1, etl.TypeText), struct{}{}, "", "not supported"},
+		{"NULL into NOT NULL", col("varchar", -1, -1, etl.TypeText), nil, "", "NOT NULL column"},
+		{"fraction into an integer", col("int", 0, -1, etl.TypeNumeric), etl.Decimal(" 2.5"), "", "1 digits after the point"},
+		{"integer out of range", colPlan{name: "v", stream: etl.Column{Name: "v", Type: etl.TypeInt64},
+			col: column{Name: "v", DataType: "tinyint", Type: "tinyint(3) unsigned", Scale: 0, Precision: -1}}, int64(256), "", "out of the range"},
+		{"characters, not bytes", colPlan{name: "v", stream: etl.Column{Name: "v", Type: etl.TypeText},
+			col: column{Name: "v", DataType: "varchar", Type: "varchar(2)", Scale: -1, Precision: -1, MaxChars: 2, MaxBytes: 8}}, "日本", "日本", ""},
+		{"one character too many", colPlan{name: "v", stream: etl.Column{Name: "v", Type: etl.TypeText},
+			col: column{Name: "v", DataType: "varchar", Type: "varchar(2)", Scale: -1, Precision: -1, MaxChars: 2, MaxBytes: 8}}, "日本語", "", "3 characters"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
