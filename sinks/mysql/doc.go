@@ -59,14 +59,15 @@
 // VARBINARY or BLOB column holds, an integer outside its column's range, and a
 // JSON-typed value that is not a JSON document.
 //
-// Values are what a plain INSERT of the same text would store, with two kinds of
-// exception, both refusals of a silent change, reported as a *[ValueError]:
+// Values are what a plain INSERT of the same text would store, with these exceptions,
+// all refusals of a silent change, reported as a *[ValueError]:
 //
 //   - a number with more digits after the point than its column keeps: a DECIMAL's scale,
 //     which INSERT rounds to with a note, none for an integer column, and a FLOAT(M,D) or
 //     DOUBLE(M,D)'s scale, which INSERT rounds to without a word ('1.5' into an INT
-//     stores 2); and a time with more sub-second digits than a DATETIME or TIMESTAMP
-//     keeps, which MariaDB cuts and MySQL rounds without a word;
+//     stores 2); a time, or a time's text, with more sub-second digits than a DATETIME,
+//     TIMESTAMP or TIME keeps, which MariaDB cuts and MySQL rounds without a word; and a
+//     nonzero number too small for a FLOAT or DOUBLE, which INSERT stores as 0;
 //   - a timestamp with a time of day loaded into a DATE, and NaN or infinity;
 //   - a NULL for a NOT NULL column, which INSERT turns into the current time in a
 //     TIMESTAMP and into a new number in an AUTO_INCREMENT column.

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/textvalue"
 )
 
 // The text format of the bulk path: LOAD DATA ... CHARACTER SET utf8mb4 FIELDS
@@ -245,24 +246,13 @@ func (c *colPlan) appendValue(b []byte, v any) ([]byte, error) {
 	}
 	switch x := v.(type) {
 	case string:
-		if c.scaled() {
-			if err := fitsScale(x, c.col.Scale); err != nil {
-				return b, err
-			}
-		}
-		if err := c.fitsText(x); err != nil {
+		if err := c.checkText(x); err != nil {
 			return b, err
-		}
-		if (c.stream.Type == etl.TypeJSON || c.col.DataType == "json") && !json.Valid([]byte(x)) {
-			// MariaDB refuses it through the JSON column's CHECK, whose warning names no row.
-			return b, errors.New("not a valid JSON document")
 		}
 		return appendEscaped(b, x), nil
 	case etl.Decimal:
-		if c.scaled() {
-			if err := fitsScale(string(x), c.col.Scale); err != nil {
-				return b, err
-			}
+		if err := c.checkText(string(x)); err != nil {
+			return b, err
 		}
 		return appendEscaped(b, string(x)), nil
 	case int64:
@@ -305,6 +295,62 @@ func (c *colPlan) appendValue(b []byte, v any) ([]byte, error) {
 // The checks below refuse what the server would refuse anyway, or change: the server's
 // own refusal names the row and the column but not the value, so the load names it
 // first. What they leave alone, the server's warnings still catch.
+
+// checkText refuses a text the server would change silently in the column, or refuse
+// without naming the value (see the checks below).
+func (c *colPlan) checkText(x string) error {
+	if c.scaled() {
+		if err := fitsScale(x, c.col.Scale); err != nil {
+			return err
+		}
+	}
+	switch c.col.DataType {
+	case "float", "double":
+		// A number too small for the type, which the server stores as 0 without a word.
+		bits := 64
+		if c.col.DataType == "float" {
+			bits = 32
+		}
+		t := strings.Trim(x, " \t\n\r\v\f")
+		if f, err := strconv.ParseFloat(t, bits); err == nil && f == 0 && textvalue.NonZeroMantissa(t) {
+			return fmt.Errorf("too small for column type %s, which would store 0", c.col.Type)
+		}
+	case "datetime", "timestamp", "time":
+		if err := fitsFraction(x, max(c.col.Precision, 0), c.col.Type); err != nil {
+			return err
+		}
+	}
+	if err := c.fitsText(x); err != nil {
+		return err
+	}
+	if (c.stream.Type == etl.TypeJSON || c.col.DataType == "json") && !json.Valid([]byte(x)) {
+		// MariaDB refuses it through the JSON column's CHECK, whose warning names no row.
+		return errors.New("not a valid JSON document")
+	}
+	return nil
+}
+
+// fitsFraction refuses a time text with more sub-second digits than fsp (trailing zeros
+// aside), which MariaDB cuts and MySQL rounds without a word: "00:00:00.5" into a
+// DATETIME stores 00:00:00. The fraction is the digits after the last '.' that follows
+// the time's last ':'.
+func fitsFraction(s string, fsp int, typ string) error {
+	s = strings.Trim(s, " \t\n\r\v\f")
+	colon := strings.LastIndexByte(s, ':')
+	dot := strings.LastIndexByte(s, '.')
+	if colon < 0 || dot < colon {
+		return nil
+	}
+	frac := s[dot+1:]
+	end := 0
+	for end < len(frac) && frac[end] >= '0' && frac[end] <= '9' {
+		end++
+	}
+	if digits := len(strings.TrimRight(frac[:end], "0")); digits > fsp {
+		return fmt.Errorf("the column %s keeps %d fractional digits of a second; the value has %d", typ, fsp, digits)
+	}
+	return nil
+}
 
 // fitsText refuses a text longer than a CHAR, VARCHAR or TEXT column holds: CHAR and
 // VARCHAR count characters, the TEXT types bytes (checked for the UTF-8 character sets,
@@ -389,6 +435,9 @@ func (c *colPlan) appendFloat(b []byte, f float64, bits int) ([]byte, error) {
 	// The shortest text that reads back as the same float, as the driver binds it.
 	start := len(b)
 	b = strconv.AppendFloat(b, f, 'g', -1, bits)
+	if c.col.DataType == "float" && f != 0 && float32(f) == 0 {
+		return b[:start], fmt.Errorf("too small for column type %s, which would store 0", c.col.Type)
+	}
 	if c.scaled() {
 		if err := fitsScale(string(b[start:]), c.col.Scale); err != nil {
 			return b[:start], err

@@ -145,6 +145,11 @@ func TestValuesMatchTheServersOwnInput(t *testing.T) {
 		{name: "padded digits into int", column: "INT", typ: etl.TypeText, value: " 12 "},
 		{name: "fraction text into int", column: "INT", typ: etl.TypeText, value: "1.5", stricter: true},
 		{name: "text into date", column: "DATE", typ: etl.TypeText, value: "2024-02-30"},
+		{name: "text fraction into DATETIME", column: "DATETIME", typ: etl.TypeText, value: "2026-01-01 00:00:00.5", stricter: true}, // INSERT cuts it
+		{name: "text with a zero fraction", column: "DATETIME", typ: etl.TypeText, value: "2026-01-01 00:00:00.000", stored: "2026-01-01 00:00:00"},
+		{name: "text with a seventh digit", column: "DATETIME(6)", typ: etl.TypeText, value: "2026-01-01 00:00:00.1234567"},
+		{name: "text fraction into TIME(1)", column: "TIME(1)", typ: etl.TypeText, value: "10:00:00.25", stricter: true},
+		{name: "text into TIME(1)", column: "TIME(1)", typ: etl.TypeText, value: "-838:59:59.5", stored: "-838:59:59.5"},
 		{name: "empty text into date", column: "DATE", typ: etl.TypeText, value: ""},
 		{name: "NULL", column: "VARCHAR(10)", typ: etl.TypeText, value: nil},
 		{name: "NULL into NOT NULL", column: "VARCHAR(10) NOT NULL", typ: etl.TypeText, value: nil, first: "x"},
@@ -185,6 +190,7 @@ func TestValuesMatchTheServersOwnInput(t *testing.T) {
 		{name: "FLOAT keeps single precision", column: "FLOAT", typ: etl.TypeFloat64, value: 0.1},
 		{name: "int into DOUBLE beyond 2^53", column: "DOUBLE", typ: etl.TypeInt64, value: int64(1<<53 + 1)},
 		{name: "beyond FLOAT", column: "FLOAT", typ: etl.TypeFloat64, value: 1e39},
+		{name: "below FLOAT", column: "FLOAT", typ: etl.TypeFloat64, value: 1e-46, stricter: true}, // INSERT stores 0
 		{name: "scaled DOUBLE", column: "DOUBLE(10,2)", typ: etl.TypeFloat64, value: 0.5},
 		{name: "beyond a DOUBLE's scale", column: "DOUBLE(10,2)", typ: etl.TypeFloat64, value: 0.125, stricter: true},
 		{name: "float into DECIMAL", column: "DECIMAL(12,2)", typ: etl.TypeFloat64, value: 0.1, stored: "0.10"},
@@ -233,7 +239,9 @@ func TestValuesMatchTheServersOwnInput(t *testing.T) {
 		{name: "exponent into INT", column: "INT", typ: etl.TypeNumeric, value: etl.Decimal("1.5e1"), stored: "15"},
 		{name: "decimal into DOUBLE", column: "DOUBLE", typ: etl.TypeNumeric, value: etl.Decimal("0.1")},
 		{name: "decimal beyond DOUBLE", column: "DOUBLE", typ: etl.TypeNumeric, value: etl.Decimal("1e309")},
-		{name: "decimal below DOUBLE", column: "DOUBLE", typ: etl.TypeNumeric, value: etl.Decimal("1e-400")},
+		{name: "decimal below DOUBLE", column: "DOUBLE", typ: etl.TypeNumeric, value: etl.Decimal("1e-400"), stricter: true}, // INSERT stores 0
+		{name: "zero decimal into DOUBLE", column: "DOUBLE", typ: etl.TypeNumeric, value: etl.Decimal("0.000e-400")},
+		{name: "text below FLOAT", column: "FLOAT", typ: etl.TypeText, value: "1e-46", stricter: true},
 		{name: "decimal beyond a DOUBLE's scale", column: "DOUBLE(10,2)", typ: etl.TypeNumeric, value: etl.Decimal("0.125"), stricter: true},
 
 		// bool
