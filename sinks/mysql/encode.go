@@ -400,29 +400,34 @@ func (c *colPlan) fitsBytes(n int) error {
 	return nil
 }
 
-// intRanges are the signed integer types' ranges; an unsigned one holds 0 to twice the
-// maximum plus one.
-var intRanges = map[string][2]int64{
-	"tinyint":   {math.MinInt8, math.MaxInt8},
-	"smallint":  {math.MinInt16, math.MaxInt16},
-	"mediumint": {-1 << 23, 1<<23 - 1},
-	"int":       {math.MinInt32, math.MaxInt32},
-	"bigint":    {math.MinInt64, math.MaxInt64},
+// intRange returns the range of an integer column type, or ok false for other types.
+func intRange(dataType, columnType string) (lo, hi int64, ok bool) {
+	switch dataType {
+	case "tinyint":
+		lo, hi = math.MinInt8, math.MaxInt8
+	case "smallint":
+		lo, hi = math.MinInt16, math.MaxInt16
+	case "mediumint":
+		lo, hi = -1<<23, 1<<23-1
+	case "int":
+		lo, hi = math.MinInt32, math.MaxInt32
+	case "bigint":
+		lo, hi = math.MinInt64, math.MaxInt64
+	default:
+		return 0, 0, false
+	}
+	if strings.Contains(columnType, "unsigned") {
+		if dataType == "bigint" {
+			return 0, math.MaxInt64, true // an int64 cannot pass the top
+		}
+		return 0, 2*hi + 1, true
+	}
+	return lo, hi, true
 }
 
 // fitsInt refuses an integer outside an integer column's range.
 func (c *colPlan) fitsInt(x int64) error {
-	r, ok := intRanges[c.col.DataType]
-	if !ok {
-		return nil
-	}
-	if strings.Contains(c.col.Type, "unsigned") {
-		if x < 0 || (c.col.DataType != "bigint" && x > 2*r[1]+1) {
-			return fmt.Errorf("out of the range of column type %s", c.col.Type)
-		}
-		return nil
-	}
-	if x < r[0] || x > r[1] {
+	if lo, hi, ok := intRange(c.col.DataType, c.col.Type); ok && (x < lo || x > hi) {
 		return fmt.Errorf("out of the range of column type %s", c.col.Type)
 	}
 	return nil
