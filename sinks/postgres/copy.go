@@ -359,37 +359,30 @@ func (p *copyPlan) appendRow(buf []byte, row etl.Row, n int64) ([]byte, error) {
 	return buf, nil
 }
 
-// chunkSize is how many encoded bytes the encoder hands to the sender at once. With
-// chunkBuffers chunks in flight, the encoder's memory stays under a megabyte whatever the
-// row count.
-const (
-	chunkSize    = 128 << 10
-	chunkBuffers = 3
-)
+// chunkSize is how many encoded bytes the encoder hands to CopyFrom at once; the
+// encoder's memory stays under a megabyte whatever the row count.
+const chunkSize = 128 << 10
 
 // copyIn streams rows into table into with a binary COPY and returns the rows the server
-// stored. Encoding runs on its own goroutine, a chunk ahead of the sender, so the client's
-// CPU work overlaps the network and the server. An error from the stream (a bad CSV line,
-// say) aborts the COPY and is returned as is, not as the server's "COPY failed" message.
+// stored. The rows are read, encoded and written to the connection on one goroutine,
+// CopyFrom's (see rowReader); the socket's buffer is what lets the client's work overlap
+// the server's. An error from the stream (a bad CSV line, say) aborts the COPY and is
+// returned as is, not as the server's "COPY failed" message.
 //
 // A value the encoder refuses, and an error PostgreSQL raises about a row of the COPY, is
 // a *ValueError naming the row and, when the stream tells where its rows came from, the
 // input and line.
 func (p *copyPlan) copyIn(ctx context.Context, conn *pgconn.PgConn, into tableRef, freeze bool, in etl.Stream) (int64, error) {
-	pr := newChunkReader()
 	track := origin.New(in)
-	var wg sync.WaitGroup
-	wg.Go(func() { pr.produce(p, in.Rows, track) })
-
-	tag, err := conn.CopyFrom(ctx, pr, p.copySQL(into, freeze))
-	close(pr.done)
-	wg.Wait()
-	if pr.err != nil && pr.err != io.EOF && pr.err != errStopped {
+	rr := newRowReader(p, in.Rows, track)
+	tag, err := conn.CopyFrom(ctx, rr, p.copySQL(into, freeze))
+	rerr := rr.close()
+	if rerr != nil && rerr != io.EOF && rerr != errStopped {
 		var ve *ValueError
-		if errors.As(pr.err, &ve) {
+		if errors.As(rerr, &ve) {
 			locate(ve, track)
 		}
-		return 0, pr.err
+		return 0, rerr
 	}
 	if err != nil {
 		if ve := p.serverValueError(err, track); ve != nil {
@@ -475,89 +468,75 @@ func clipValue(v any, max ...int) string {
 	return s[:cut] + "..."
 }
 
-// errStopped marks a producer stopped because the COPY ended first; the COPY's own error
-// is the one to report.
+// errStopped marks a reader closed because the COPY ended before the stream; the COPY's
+// own error is the one to report.
 var errStopped = errors.New("copy ended before the stream")
 
-// chunkReader hands encoded chunks from the producing goroutine to pgconn's reader.
-type chunkReader struct {
-	full, free chan []byte
-	done       chan struct{}
-	err        error // set by produce before it closes full: io.EOF or the first failure
-
-	cur []byte
-	off int
+// rowReader is the io.Reader that pgconn's CopyFrom reads the COPY's data from. Each Read
+// that finds its chunk used up resumes a coroutine (iter.Pull) that ranges over the rows
+// and encodes them until the next chunk is full, so the stream is read, encoded and sent
+// by CopyFrom's one goroutine, switching once a chunk rather than once a row. Encoding on
+// a goroutine of its own, a chunk ahead, cost more client CPU in the hand-offs between
+// the two threads than the overlap saved: the server is the slower side, and the
+// socket's buffer already keeps it fed while the client encodes.
+type rowReader struct {
+	// mu serialises Read with close: CopyFrom can return on a server error while its
+	// goroutine is still in Read.
+	mu     sync.Mutex
+	next   func() ([]byte, bool)
+	stop   func()
+	err    error // set by the coroutine: io.EOF after the trailer, or the first failure
+	cur    []byte
+	off    int
+	closed bool
 }
 
-func newChunkReader() *chunkReader {
-	r := &chunkReader{
-		full: make(chan []byte, chunkBuffers),
-		free: make(chan []byte, chunkBuffers),
-		done: make(chan struct{}),
-	}
-	for range chunkBuffers {
-		r.free <- make([]byte, 0, chunkSize+chunkSize/4)
-	}
+func newRowReader(p *copyPlan, rows iter.Seq2[etl.Row, error], track *origin.Tracker) *rowReader {
+	r := &rowReader{}
+	r.next, r.stop = iter.Pull(func(yield func([]byte) bool) {
+		buf := append(make([]byte, 0, chunkSize+chunkSize/4), copyHeader...)
+		var n int64
+		for row, err := range rows {
+			if err != nil {
+				r.err = err
+				return
+			}
+			n++
+			track.Next()
+			if buf, err = p.appendRow(buf, row, n); err != nil {
+				r.err = err
+				return
+			}
+			if len(buf) >= chunkSize {
+				if !yield(buf) {
+					r.err = errStopped
+					return
+				}
+				buf = buf[:0] // Read has copied all of it out
+			}
+		}
+		if !yield(binary.BigEndian.AppendUint16(buf, 0xFFFF)) {
+			r.err = errStopped
+			return
+		}
+		r.err = io.EOF
+	})
 	return r
 }
 
-func (r *chunkReader) produce(p *copyPlan, rows iter.Seq2[etl.Row, error], track *origin.Tracker) {
-	defer close(r.full)
-	var buf []byte
-	select {
-	case buf = <-r.free:
-	case <-r.done:
-		r.err = errStopped
-		return
-	}
-	buf = append(buf[:0], copyHeader...)
-	var n int64
-	for row, err := range rows {
-		if err != nil {
-			r.err = err
-			return
-		}
-		n++
-		track.Next()
-		if buf, err = p.appendRow(buf, row, n); err != nil {
-			r.err = err
-			return
-		}
-		if len(buf) >= chunkSize {
-			select {
-			case r.full <- buf:
-			case <-r.done:
-				r.err = errStopped
-				return
-			}
-			select {
-			case buf = <-r.free:
-				buf = buf[:0]
-			case <-r.done:
-				r.err = errStopped
-				return
-			}
-		}
-	}
-	buf = binary.BigEndian.AppendUint16(buf, 0xFFFF)
-	select {
-	case r.full <- buf:
-	case <-r.done:
-	}
-	r.err = io.EOF
-}
-
 // Read implements io.Reader for pgconn's CopyFrom.
-func (r *chunkReader) Read(p []byte) (int, error) {
+func (r *rowReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.off == len(r.cur) {
-		if r.cur != nil {
-			r.free <- r.cur[:0]
-			r.cur = nil
+		if r.closed {
+			return 0, errStopped
 		}
-		c, ok := <-r.full
+		c, ok := r.next()
 		if !ok {
-			if r.err == nil || r.err == io.EOF {
-				return 0, io.EOF
+			r.cur, r.off = nil, 0
+			if r.err == nil {
+				r.err = errStopped
 			}
 			return 0, r.err
 		}
@@ -566,4 +545,19 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	n := copy(p, r.cur[r.off:])
 	r.off += n
 	return n, nil
+}
+
+// close stops the coroutine, which ends the stream's iteration (closing what the source
+// opened) if the COPY ended before it, and returns the reader's outcome: io.EOF when
+// every row was sent, errStopped when the COPY stopped first, or the stream's or the
+// encoder's error.
+func (r *rowReader) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	r.stop()
+	if r.err == nil {
+		return errStopped
+	}
+	return r.err
 }

@@ -221,8 +221,9 @@ func TestCopyServerErrorStopsTheStream(t *testing.T) {
 	ctx := context.Background()
 	_, err := db.Pool.Exec(ctx, `CREATE TABLE t (id bigint PRIMARY KEY)`)
 	require.NoError(t, err)
-	yielded := 0
+	yielded, closed := 0, false
 	s := etl.Stream{Schema: etl.Schema{{Name: "id", Type: etl.TypeInt64}}, Rows: func(yield func(etl.Row, error) bool) {
+		defer func() { closed = true }() // what the source opened is closed
 		for i := range 10_000_000 {
 			yielded++
 			if !yield(etl.Row{int64(i % 5)}, nil) {
@@ -233,4 +234,5 @@ func TestCopyServerErrorStopsTheStream(t *testing.T) {
 	_, err = copyRows(ctx, db.Pool, tableRef{Name: "t"}, s)
 	require.ErrorContains(t, err, "duplicate key")
 	require.Less(t, yielded, 10_000_000)
+	require.True(t, closed, "the stream's iteration ended when the COPY failed")
 }

@@ -34,8 +34,9 @@
 // numeric's base-10000 digits directly, without math/big, whose encoding we measured as
 // the largest client-side cost of the stock typed path; the parsing moves to the client's
 // core, which is why a binary COPY beats a server-parsed text COPY on a small machine.
-// Encoding runs one chunk ahead of the sender on its own goroutine, in three 128 KiB
-// buffers, so memory stays flat whatever the row count. A column type outside that list
+// Rows are read, encoded and sent on one goroutine, a 128 KiB chunk at a time, so memory
+// stays flat whatever the row count; the socket's buffer keeps the server fed while the
+// next chunk is encoded. A column type outside that list
 // (arrays, ranges, intervals, network types) fails with [ErrUnsupportedType].
 //
 // # Values: what PostgreSQL would store, or an error that says where

@@ -146,66 +146,22 @@ func benchCSVToCopy(b *testing.B, lent bool) {
 	b.ReportMetric(float64(sent)/float64(rows*b.N), "B/row-sent")
 }
 
-// BenchmarkCSVToCopyOneGoroutine is BenchmarkCSVToCopy without the hand-off between the
-// encoder and the reader, so the figure on a busy machine depends less on scheduling:
-// the rows are read (lent, as a pipeline into FullRefresh reads them) and encoded on one
-// goroutine, into a buffer that is reset per chunk.
-func BenchmarkCSVToCopyOneGoroutine(b *testing.B) {
-	const rows = 200_000
-	data := loadBenchCSV()
-	plan, err := planCopy(tableRef{Name: "t"}, loadSchema, loadColumns)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	buf := make([]byte, 0, chunkSize+chunkSize/4)
-	for b.Loop() {
-		src, err := csv.New(csv.Config{Reader: bytes.NewReader(data), Schema: loadSchema})
-		if err != nil {
-			b.Fatal(err)
-		}
-		s, err := src.ExtractLent(ctx, etl.NewRun("bench", etl.Window{}))
-		if err != nil {
-			b.Fatal(err)
-		}
-		var n int64
-		for row, err := range s.Rows {
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-			if buf, err = plan.appendRow(buf, row, n); err != nil {
-				b.Fatal(err)
-			}
-			if len(buf) >= chunkSize {
-				buf = buf[:0]
-			}
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows*b.N), "ns/row")
-}
-
-// drainCopy runs the copy path's producer over s and reads its chunks 64 KiB at a time,
-// as pgconn's CopyFrom does, returning the bytes read.
+// drainCopy reads s through the copy path's reader 64 KiB at a time, as pgconn's
+// CopyFrom does, returning the bytes read.
 func drainCopy(p *copyPlan, s etl.Stream) (int64, error) {
-	pr := newChunkReader()
-	var wg sync.WaitGroup
-	wg.Go(func() { pr.produce(p, s.Rows, origin.New(s)) })
+	rr := newRowReader(p, s.Rows, origin.New(s))
 	buf := make([]byte, 65536)
 	var n int64
 	var err error
 	for {
 		var k int
-		k, err = pr.Read(buf[5:])
+		k, err = rr.Read(buf[5:])
 		n += int64(k)
 		if err != nil {
 			break
 		}
 	}
-	close(pr.done)
-	wg.Wait()
+	rr.close()
 	if err == io.EOF {
 		err = nil
 	}
