@@ -57,7 +57,10 @@
 // knows it), column and value: a text longer than its CHAR, VARCHAR or TEXT column holds
 // (characters for CHAR and VARCHAR, bytes for TEXT), bytes longer than a BINARY,
 // VARBINARY or BLOB column holds, an integer outside its column's range, and a
-// JSON-typed value that is not a JSON document.
+// JSON-typed value that is not a JSON document. A row that fails a CHECK constraint is
+// named by a merge, which finds it in its stage; a full refresh or window replace can
+// name only the constraint, since the server skips such a row with a warning that names
+// neither row nor column.
 //
 // Values are what a plain INSERT of the same text would store, with these exceptions,
 // all refusals of a silent change, reported as a *[ValueError]:

@@ -35,10 +35,16 @@ const chunk = 64 << 10
 // fails the load, as does a stored row count that differs from the rows sent; the
 // caller's transaction then rolls everything back.
 func loadData(ctx context.Context, t *tx, table string, plan *loadPlan, in etl.Stream) (int64, error) {
+	return loadTracked(ctx, t, table, plan, in, origin.New(in))
+}
+
+// loadTracked is loadData recording where each row came from in track, which the caller
+// keeps to locate rows that a later statement refuses.
+func loadTracked(ctx context.Context, t *tx, table string, plan *loadPlan, in etl.Stream, track *origin.Tracker) (int64, error) {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	name := "sluice-" + hex.EncodeToString(id[:])
-	enc := &encoder{plan: plan, rows: in.Rows, track: origin.New(in)}
+	enc := &encoder{plan: plan, rows: in.Rows, track: track}
 	mysqldriver.RegisterReaderHandler(name, enc.start)
 	defer mysqldriver.DeregisterReaderHandler(name)
 
