@@ -76,9 +76,9 @@
 //     TIMESTAMP and into a new number in an AUTO_INCREMENT column.
 //
 // What the column type itself does to a value that fits it, the load does too: a FLOAT
-// column keeps a single-precision float, a CHAR drops trailing spaces, a BINARY pads
-// with zero bytes, an integer into a DOUBLE beyond 2^53 is rounded, and an ENUM takes
-// the text "2" as its second member.
+// column keeps a single-precision float, MariaDB stores -0 as 0, a CHAR drops trailing
+// spaces, a BINARY pads with zero bytes, an integer into a DOUBLE beyond 2^53 is rounded,
+// and an ENUM takes the text "2" as its second member.
 //
 // Timestamps follow the rule of package sinks: the session's time zone is UTC, so a
 // TIMESTAMP column stores the instant and a DATETIME its UTC wall-clock time
