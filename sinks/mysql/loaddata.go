@@ -44,7 +44,7 @@ func loadTracked(ctx context.Context, t *tx, table string, plan *loadPlan, in et
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	name := "sluice-" + hex.EncodeToString(id[:])
-	enc := &encoder{plan: plan, rows: in.Rows, track: track}
+	enc := &encoder{plan: plan, rows: in.Rows, pos: in.Position, track: track}
 	mysqldriver.RegisterReaderHandler(name, enc.start)
 	defer mysqldriver.DeregisterReaderHandler(name)
 
@@ -87,6 +87,7 @@ func loadTracked(ctx context.Context, t *tx, table string, plan *loadPlan, in et
 type encoder struct {
 	plan *loadPlan
 	rows iter.Seq2[etl.Row, error]
+	pos  func() etl.Position // where the current row came from; nil when unknown
 	// track remembers where each row came from, for the server's warnings, which name
 	// rows by number once they have gone by; nil when the stream does not say.
 	track *origin.Tracker
@@ -131,10 +132,9 @@ func (e *encoder) encode(pw *io.PipeWriter) {
 		e.track.Next()
 		if buf, err = e.plan.appendRow(buf, row, e.n); err != nil {
 			var ve *ValueError
-			if errors.As(err, &ve) {
-				if p, ok := e.track.Locate(e.n); ok {
-					ve.Source, ve.Line = p.Source, p.Line
-				}
+			if e.pos != nil && errors.As(err, &ve) {
+				p := e.pos() // the row's own position, even past the tracker's bound
+				ve.Source, ve.Line = p.Source, p.Line
 			}
 			break
 		}
