@@ -292,16 +292,18 @@ func (c NonNull) Run(ctx context.Context, t Target) (etl.CheckResult, error) {
 	if err != nil {
 		return r, err
 	}
+	// One row of one count per column, or the check did not look: never read that as none.
+	if len(rows) != 1 || len(rows[0]) != len(c.Columns) {
+		return r, fmt.Errorf("not_null: the NULL count returned %d rows, want one of %d columns", len(rows), len(c.Columns))
+	}
 	var found []string
-	if len(rows) == 1 {
-		for i, v := range rows[0] {
-			n, err := asInt64(v)
-			if err != nil {
-				return r, err
-			}
-			if n > 0 {
-				found = append(found, fmt.Sprintf("%d NULLs in %s", n, c.Columns[i]))
-			}
+	for i, v := range rows[0] {
+		n, err := asInt64(v)
+		if err != nil {
+			return r, err
+		}
+		if n > 0 {
+			found = append(found, fmt.Sprintf("%d NULLs in %s", n, c.Columns[i]))
 		}
 	}
 	return notNullResult(r, found), nil

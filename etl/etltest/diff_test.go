@@ -106,6 +106,8 @@ func TestFormatValue(t *testing.T) {
 		{etl.Decimal("-0.10"), "decimal(-0.10)"},
 		{time.Date(2024, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600)), "time(2024-01-02T02:04:05.000000006Z)"},
 		{[]byte("a\x00"), `bytes("a\x00")`},
+		{[]byte{}, `bytes("")`},
+		{[]byte(nil), "bytes(nil)"},
 		{[]int{1}, "[]int([]int{1})"},
 	}
 	for _, tt := range tests {

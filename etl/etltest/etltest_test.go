@@ -306,7 +306,10 @@ func TestCheckFuncAndLostRows(t *testing.T) {
 	r := etltest.RequireCheckFailed(t, err, "row_count")
 	require.Equal(t, "2 rows loaded (read 2 - rejected 0 - filtered 0)", r.Expected)
 	require.Equal(t, 1, calls)
-	require.True(t, sink.Last().Checks[0].Passed)
+	custom := sink.Last().Checks[0]
+	require.True(t, custom.Passed)
+	require.Equal(t, etl.SeverityError, custom.Severity, "a check that names no severity is an error check")
+	require.Equal(t, "etltest", custom.Table)
 }
 
 // fakeChecksError has the shape of package checks' *checks.Error.
@@ -342,6 +345,8 @@ func TestRequireCheckFailedMessages(t *testing.T) {
 		{"no error", nil, `expected check "row_count" to fail, but there was no error`},
 		{"plain error", errors.New("disk full"), "expected check \"row_count\" to fail, but no failed check is in the error chain\n\t            \terror: disk full"},
 		{"passed result", passed, `but no failed check is in the error chain`},
+		{"passed among results", &multiFailure{results: []etl.CheckResult{{Name: "row_count", Passed: true}, {Name: "not_null(a)"}}},
+			`expected check "row_count" to fail, but the failed checks are "not_null(a)"`},
 		{"other checks failed", other, `expected check "row_count" to fail, but the failed checks are "unique_key(id)", "not_null(a)"`},
 		{"prefix is not enough", &multiFailure{results: []etl.CheckResult{{Name: "row_count_x"}}}, `the failed checks are "row_count_x"`},
 	}
@@ -407,6 +412,12 @@ func TestRequireRows(t *testing.T) {
 			got:      []etl.Row{{int64(2)}, {int64(4)}, {int64(1)}, {int64(1)}},
 			anyOrder: true,
 			lines:    []string{"rows differ (in any order): want 3, got 4", "  (1)", "+ (1)", "  (2)", "- (3)", "+ (4)"},
+		},
+		{
+			name:  "an empty byte slice is not a nil one",
+			want:  []etl.Row{{int64(1), []byte{}}},
+			got:   []etl.Row{{int64(1), []byte(nil)}},
+			lines: []string{`- (1, bytes(""))`, `+ (1, bytes(nil))`},
 		},
 		{
 			name:  "nothing loaded",
@@ -498,6 +509,14 @@ func TestSinkLoadWithoutPipeline(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, etl.LoadResult{RowsWritten: 1}, res)
 	require.Equal(t, "etltest", sink.Last().Run.Pipeline)
+
+	// A load whose context ends fails, as a SQL sink's statement does, and keeps the rows.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = sink.Load(ctx, nil, etl.SliceStream(people, []etl.Row{{int64(2), "b"}}))
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, "stage", etl.Step(err))
+	etltest.RequireRows(t, []etl.Row{{int64(1), "a"}}, sink.Rows())
 }
 
 // multiFailure is an error carrying several results, as a sink of your own may return.

@@ -17,8 +17,9 @@ import (
 // failure message shows a line diff of the rows, then msgAndArgs as testify formats them.
 //
 // Values compare by their formatted form, which keeps the Go type: int64(1) and int(1)
-// differ, float64 values compare exactly, byte slices by content, and times as instants,
-// so the same moment in two time zones is equal.
+// differ, float64 values compare exactly, byte slices by content (a nil slice differs
+// from an empty one and from NULL), and times as instants, so the same moment in two time
+// zones is equal.
 func RequireRows(tb testing.TB, want, got []etl.Row, msgAndArgs ...any) {
 	tb.Helper()
 	requireRows(tb, want, got, false, msgAndArgs)
@@ -158,6 +159,9 @@ func formatValue(v any) string {
 	case time.Time:
 		return "time(" + x.UTC().Format(time.RFC3339Nano) + ")"
 	case []byte:
+		if x == nil {
+			return "bytes(nil)" // neither NULL nor the empty value: a sink may store either
+		}
 		return fmt.Sprintf("bytes(%q)", x)
 	}
 	return fmt.Sprintf("%T(%#v)", v, v)

@@ -290,18 +290,44 @@ func checkValue(t *testing.T, n int, c column, v, got any) {
 	}
 }
 
-// FuzzParseLinks feeds arbitrary Link header values to the parser: it must not panic,
-// and a target it returns is text the header held between '<' and '>'.
+// FuzzParseLinks feeds arbitrary Link header values to the parser: it must not panic, a
+// target it returns is text the header held between '<' and '>', the next link is one of
+// those targets, and any text without '>' wrapped as a well-formed next link is read back
+// as it was.
 func FuzzParseLinks(f *testing.F) {
 	f.Add(`<https://api.example.com/x?page=2>; rel="next", <https://api.example.com/x?page=9>; rel="last"`)
 	f.Add(`<a>; title="x, \"y\""; rel=next, </b>;rel="prev next"`)
 	f.Add(`garbage, <unterminated; rel=next`)
 	f.Fuzz(func(t *testing.T, v string) {
-		for _, l := range parseLinks(v) {
+		links := parseLinks(v)
+		for _, l := range links {
 			if !strings.Contains(v, "<"+l.target+">") {
 				t.Fatalf("target %q is not in %q", l.target, v)
 			}
 		}
-		_ = nextLink(map[string][]string{"Link": {v}})
+		if next := nextLink(map[string][]string{"Link": {v}}); next != "" {
+			found := false
+			for _, l := range links {
+				found = found || l.target == next && strings.Contains(strings.ToLower(l.rel), "next")
+			}
+			if !found {
+				t.Fatalf("next link %q of %q is none of the links with rel next: %+v", next, v, links)
+			}
+		}
+		if strings.Contains(v, ">") {
+			return
+		}
+		h := "<" + v + `>; rel="next"`
+		if got := parseLinks(h); len(got) != 1 || got[0] != (link{target: v, rel: "next"}) {
+			t.Fatalf("%q reads as %+v", h, got)
+		}
+		// An unquoted value loses the spaces around it, and a second rel is ignored
+		// (RFC 8288, section 3.3).
+		if h2 := "<" + v + `> ; rel = next ; rel="last"`; !reflect.DeepEqual(parseLinks(h2), []link{{target: v, rel: "next"}}) {
+			t.Fatalf("%q reads as %+v", h2, parseLinks(h2))
+		}
+		if got := nextLink(map[string][]string{"Link": {`<x>; rel="prev", ` + h}}); got != v {
+			t.Fatalf("the next link of %q is %q", h, got)
+		}
 	})
 }
