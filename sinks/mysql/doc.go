@@ -49,16 +49,36 @@
 // LOAD DATA LOCAL cannot stop the client mid-file, so the server turns what would be
 // errors into warnings and goes on: a value it cannot store is truncated, rounded or
 // zeroed, and a row with a duplicate key is skipped. So any warning or note fails the load
-// with a *[WarningsError] quoting the server (row and column included), as does a stored
-// row count that differs from the rows sent; the transaction then rolls everything back.
-// Values are what a plain INSERT with a bound parameter would store, with two kinds of
-// exception, both refusals of a silent change, reported as a *[ValueError] naming the row
-// (and its input's line, when the stream knows it), column and value:
+// with a *[WarningsError] quoting the server (row and column included, and the row's
+// input and line when the stream knows them), as does a stored row count that differs
+// from the rows sent; the transaction then rolls everything back. The server's warnings
+// do not quote the value, so the load refuses the commonest misfits itself, before they
+// are sent, with a *[ValueError] naming the row (and its input's line, when the stream
+// knows it), column and value: a text longer than its CHAR, VARCHAR or TEXT column holds
+// (characters for CHAR and VARCHAR, bytes for TEXT), bytes longer than a BINARY,
+// VARBINARY or BLOB column holds, an integer outside its column's range, and a
+// JSON-typed value that is not a JSON document. A row that fails a CHECK constraint is
+// named by a merge, which finds it in its stage; a full refresh or window replace can
+// name only the constraint, since the server skips such a row with a warning that names
+// neither row nor column.
 //
-//   - a decimal with more digits after the point than the column's scale, which INSERT
-//     rounds with a note, and a time with more sub-second digits than a DATETIME or
-//     TIMESTAMP keeps, which MariaDB cuts and MySQL rounds without a word;
-//   - a timestamp with a time of day loaded into a DATE, and NaN or infinity.
+// Values are what a plain INSERT of the same text would store, with these exceptions,
+// all refusals of a silent change, reported as a *[ValueError]:
+//
+//   - a number with more digits after the point than its column keeps: a DECIMAL's scale,
+//     which INSERT rounds to with a note, none for an integer column, and a FLOAT(M,D) or
+//     DOUBLE(M,D)'s scale, which INSERT rounds to without a word ('1.5' into an INT
+//     stores 2); a time, or a time's text, with more sub-second digits than a DATETIME,
+//     TIMESTAMP or TIME keeps, which MariaDB cuts and MySQL rounds without a word; and a
+//     nonzero number too small for a FLOAT or DOUBLE, which INSERT stores as 0;
+//   - a timestamp with a time of day loaded into a DATE, and NaN or infinity;
+//   - a NULL for a NOT NULL column, which INSERT turns into the current time in a
+//     TIMESTAMP and into a new number in an AUTO_INCREMENT column.
+//
+// What the column type itself does to a value that fits it, the load does too: a FLOAT
+// column keeps a single-precision float, MariaDB stores -0 as 0, a CHAR drops trailing
+// spaces, a BINARY pads with zero bytes, an integer into a DOUBLE beyond 2^53 is rounded,
+// and an ENUM takes the text "2" as its second member.
 //
 // Timestamps follow the rule of package sinks: the session's time zone is UTC, so a
 // TIMESTAMP column stores the instant and a DATETIME its UTC wall-clock time

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/textvalue"
 )
 
 // The text format of the bulk path: LOAD DATA ... CHARACTER SET utf8mb4 FIELDS
@@ -156,6 +158,8 @@ const maxShown = 80
 func shown(v any) string {
 	var s string
 	switch x := v.(type) {
+	case nil:
+		return "NULL"
 	case []byte:
 		if len(x) > maxShown/2 {
 			return "0x" + hex.EncodeToString(x[:maxShown/2]) + "..."
@@ -195,14 +199,26 @@ func (lp *loadPlan) appendRow(b []byte, row etl.Row, n int64) ([]byte, error) {
 
 func (c *colPlan) appendValue(b []byte, v any) ([]byte, error) {
 	if v == nil {
+		if !c.col.Nullable && c.col.DataType != "" {
+			// LOAD DATA stores the type's zero with a warning, and an INSERT stores the
+			// current time into a TIMESTAMP NOT NULL, or a new number into an
+			// AUTO_INCREMENT column, without a word: none of them is the NULL sent.
+			return b, fmt.Errorf("NULL cannot be loaded into a NOT NULL column")
+		}
 		return append(b, `\N`...), nil
 	}
 	switch c.kind {
 	case kindBinary:
 		switch x := v.(type) {
 		case []byte:
+			if err := c.fitsBytes(len(x)); err != nil {
+				return b, err
+			}
 			return hex.AppendEncode(b, x), nil
 		case string:
+			if err := c.fitsBytes(len(x)); err != nil {
+				return b, err
+			}
 			return hex.AppendEncode(b, []byte(x)), nil
 		}
 		return b, fmt.Errorf("a %T cannot be loaded into binary column type %s", v, c.col.Type)
@@ -230,24 +246,29 @@ func (c *colPlan) appendValue(b []byte, v any) ([]byte, error) {
 	}
 	switch x := v.(type) {
 	case string:
-		if c.col.DataType == "decimal" {
-			if err := fitsScale(x, c.col.Scale); err != nil {
-				return b, err
-			}
+		if err := c.checkText(x); err != nil {
+			return b, err
 		}
 		return appendEscaped(b, x), nil
 	case etl.Decimal:
-		if c.col.DataType == "decimal" {
-			if err := fitsScale(string(x), c.col.Scale); err != nil {
-				return b, err
-			}
+		if err := c.checkText(string(x)); err != nil {
+			return b, err
 		}
 		return appendEscaped(b, string(x)), nil
 	case int64:
+		if err := c.fitsInt(x); err != nil {
+			return b, err
+		}
 		return strconv.AppendInt(b, x, 10), nil
 	case int:
+		if err := c.fitsInt(int64(x)); err != nil {
+			return b, err
+		}
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int32:
+		if err := c.fitsInt(int64(x)); err != nil {
+			return b, err
+		}
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case uint64:
 		return strconv.AppendUint(b, x, 10), nil
@@ -263,9 +284,153 @@ func (c *colPlan) appendValue(b []byte, v any) ([]byte, error) {
 	case time.Time:
 		return c.appendTime(b, x)
 	case []byte:
+		if err := c.fitsText(x); err != nil {
+			return b, err
+		}
 		return appendEscaped(b, x), nil
 	}
 	return b, fmt.Errorf("values of type %T are not supported", v)
+}
+
+// The checks below refuse what the server would refuse anyway, or change: the server's
+// own refusal names the row and the column but not the value, so the load names it
+// first. What they leave alone, the server's warnings still catch.
+
+// checkText refuses a text the server would change silently in the column, or refuse
+// without naming the value (see the checks below).
+func (c *colPlan) checkText(x string) error {
+	if c.scaled() {
+		if err := fitsScale(x, c.col.Scale); err != nil {
+			return err
+		}
+	}
+	switch c.col.DataType {
+	case "float", "double":
+		// A number too small for the type, which the server stores as 0 without a word.
+		bits := 64
+		if c.col.DataType == "float" {
+			bits = 32
+		}
+		t := strings.Trim(x, " \t\n\r\v\f")
+		if f, err := strconv.ParseFloat(t, bits); err == nil && f == 0 && textvalue.NonZeroMantissa(t) {
+			return fmt.Errorf("too small for column type %s, which would store 0", c.col.Type)
+		}
+	case "datetime", "timestamp", "time":
+		if err := fitsFraction(x, max(c.col.Precision, 0), c.col.Type); err != nil {
+			return err
+		}
+	}
+	if err := c.fitsText(x); err != nil {
+		return err
+	}
+	if (c.stream.Type == etl.TypeJSON || c.col.DataType == "json") && !json.Valid([]byte(x)) {
+		// MariaDB refuses it through the JSON column's CHECK, whose warning names no row.
+		return errors.New("not a valid JSON document")
+	}
+	return nil
+}
+
+// fitsFraction refuses a time text with more sub-second digits than fsp (trailing zeros
+// aside), which MariaDB cuts and MySQL rounds without a word: "00:00:00.5" into a
+// DATETIME stores 00:00:00. The fraction is the digits after the last '.' that follows
+// the time's last ':'.
+func fitsFraction(s string, fsp int, typ string) error {
+	s = strings.Trim(s, " \t\n\r\v\f")
+	colon := strings.LastIndexByte(s, ':')
+	dot := strings.LastIndexByte(s, '.')
+	if colon < 0 || dot < colon {
+		return nil
+	}
+	frac := s[dot+1:]
+	end := 0
+	for end < len(frac) && frac[end] >= '0' && frac[end] <= '9' {
+		end++
+	}
+	if digits := len(strings.TrimRight(frac[:end], "0")); digits > fsp {
+		return fmt.Errorf("the column %s keeps %d fractional digits of a second; the value has %d", typ, fsp, digits)
+	}
+	return nil
+}
+
+// fitsText refuses a text longer than a CHAR, VARCHAR or TEXT column holds: CHAR and
+// VARCHAR count characters, the TEXT types bytes (checked for the UTF-8 character sets,
+// where the text's bytes are the stored ones). A CHAR drops trailing spaces without a
+// word, as it does for INSERT, so they do not count. Invalid UTF-8 is left to the server,
+// which refuses it.
+func fitsText[T string | []byte](c *colPlan, s T) error {
+	switch c.col.DataType {
+	case "char", "varchar":
+		limit := c.col.MaxChars
+		if limit <= 0 || int64(len(s)) <= limit {
+			return nil // no character takes less than a byte
+		}
+		t := string(s)
+		if c.col.DataType == "char" {
+			t = strings.TrimRight(t, " ")
+		}
+		if !utf8.ValidString(t) {
+			return nil
+		}
+		if n := utf8.RuneCountInString(t); int64(n) > limit {
+			return fmt.Errorf("%d characters do not fit column type %s", n, c.col.Type)
+		}
+	case "tinytext", "text", "mediumtext", "longtext":
+		if c.col.MaxBytes > 0 && int64(len(s)) > c.col.MaxBytes && strings.HasPrefix(c.col.Charset, "utf8") {
+			return fmt.Errorf("%d bytes do not fit column type %s, which holds %d", len(s), c.col.Type, c.col.MaxBytes)
+		}
+	}
+	return nil
+}
+
+func (c *colPlan) fitsText(s any) error {
+	switch x := s.(type) {
+	case string:
+		return fitsText(c, x)
+	case []byte:
+		return fitsText(c, x)
+	}
+	return nil
+}
+
+// fitsBytes refuses bytes longer than a BINARY, VARBINARY or BLOB column holds.
+func (c *colPlan) fitsBytes(n int) error {
+	if c.col.MaxBytes > 0 && int64(n) > c.col.MaxBytes {
+		return fmt.Errorf("%d bytes do not fit column type %s, which holds %d", n, c.col.Type, c.col.MaxBytes)
+	}
+	return nil
+}
+
+// intRange returns the range of an integer column type, or ok false for other types.
+func intRange(dataType, columnType string) (lo, hi int64, ok bool) {
+	switch dataType {
+	case "tinyint":
+		lo, hi = math.MinInt8, math.MaxInt8
+	case "smallint":
+		lo, hi = math.MinInt16, math.MaxInt16
+	case "mediumint":
+		lo, hi = -1<<23, 1<<23-1
+	case "int":
+		lo, hi = math.MinInt32, math.MaxInt32
+	case "bigint":
+		lo, hi = math.MinInt64, math.MaxInt64
+	default:
+		return 0, 0, false
+	}
+	if strings.Contains(columnType, "unsigned") {
+		if dataType == "bigint" {
+			return 0, math.MaxInt64, true // an int64 cannot pass the top
+		}
+		return 0, 2*hi + 1, true
+	}
+	return lo, hi, true
+}
+
+// fitsInt refuses an integer outside an integer column's range.
+func (c *colPlan) fitsInt(x int64) error {
+	if lo, hi, ok := intRange(c.col.DataType, c.col.Type); ok && (x < lo || x > hi) {
+		return fmt.Errorf("out of the range of column type %s", c.col.Type)
+	}
+	return nil
 }
 
 func (c *colPlan) appendFloat(b []byte, f float64, bits int) ([]byte, error) {
@@ -275,7 +440,10 @@ func (c *colPlan) appendFloat(b []byte, f float64, bits int) ([]byte, error) {
 	// The shortest text that reads back as the same float, as the driver binds it.
 	start := len(b)
 	b = strconv.AppendFloat(b, f, 'g', -1, bits)
-	if c.col.DataType == "decimal" {
+	if c.col.DataType == "float" && f != 0 && float32(f) == 0 {
+		return b[:start], fmt.Errorf("too small for column type %s, which would store 0", c.col.Type)
+	}
+	if c.scaled() {
 		if err := fitsScale(string(b[start:]), c.col.Scale); err != nil {
 			return b[:start], err
 		}
@@ -371,42 +539,73 @@ func appendDate(b []byte, y, m, d int) []byte {
 		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10))
 }
 
+// scaled reports a numeric column with a fixed count of digits after the point: a
+// DECIMAL, an integer (none), or a FLOAT or DOUBLE declared with one, as in DOUBLE(10,2).
+// The server rounds a number with more digits to that scale, with only a note for a
+// DECIMAL and without a word for the others ('1.5' into an INT stores 2), so the load
+// refuses such a number instead (see fitsScale).
+func (c *colPlan) scaled() bool {
+	if c.col.Scale < 0 {
+		return false
+	}
+	switch c.col.DataType {
+	case "decimal", "tinyint", "smallint", "mediumint", "int", "bigint", "float", "double":
+		return true
+	}
+	return false
+}
+
 // fitsScale refuses a decimal text with more digits after the point than scale: MySQL
-// would round it to the column's scale with only a note. Other malformations are left to
-// the server, which refuses them.
+// would round it to the column's scale. It reads the text as the server does, around
+// spaces and with an exponent: "1500e-2" needs no digit after the point, " 1.5" one.
+// Other malformations are left to the server, which refuses them.
 func fitsScale(s string, scale int) error {
 	if scale < 0 {
 		return nil
 	}
+	s = strings.Trim(s, " \t\n\r\v\f")
 	i := 0
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
 		i++
 	}
+	// need is how many digits after the point the last nonzero digit sits at: negative
+	// for one before the point (-2 for the 1 of 100).
+	need, nonzero := int64(0), false
+	start := i
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 		i++
 	}
-	frac := 0
+	for j := i - 1; j >= start; j-- {
+		if s[j] != '0' {
+			need, nonzero = -int64(i-1-j), true
+			break
+		}
+	}
 	if i < len(s) && s[i] == '.' {
 		i++
-		start := i
-		last := i // one past the last nonzero digit
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		for k := int64(1); i < len(s) && s[i] >= '0' && s[i] <= '9'; k, i = k+1, i+1 {
 			if s[i] != '0' {
-				last = i + 1
+				need, nonzero = k, true
 			}
-			i++
 		}
-		frac = last - start
+	}
+	if !nonzero {
+		return nil
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		exp, err := strconv.Atoi(s[i+1:])
-		if err != nil {
-			return nil
+		exp, err := strconv.ParseInt(s[i+1:], 10, 64)
+		switch {
+		case errors.Is(err, strconv.ErrRange) && s[i+1] == '-':
+			// A number too small to tell from zero, which the server would round to it.
+			return fmt.Errorf("the exponent %s is too small for the column's scale of %d; MySQL would round it to zero", s[i+1:], scale)
+		case err != nil:
+			return nil // an exponent too large, or no number: the server refuses it
 		}
-		frac -= exp
+		exp = max(min(exp, 1<<40), -1<<40) // beyond the widest scale either way, and no overflow
+		need -= exp
 	}
-	if frac > scale {
-		return fmt.Errorf("%d digits after the point do not fit the column's scale of %d; MySQL would round it", frac, scale)
+	if need > int64(scale) {
+		return fmt.Errorf("%d digits after the point do not fit the column's scale of %d; MySQL would round it", need, scale)
 	}
 	return nil
 }

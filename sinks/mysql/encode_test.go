@@ -82,7 +82,7 @@ func readLine(line []byte) ([][]byte, error) {
 func textPlan(n int) *loadPlan {
 	lp := &loadPlan{table: "t"}
 	for range n {
-		lp.cols = append(lp.cols, colPlan{name: "c", col: column{DataType: "varchar", Scale: -1, Precision: -1}})
+		lp.cols = append(lp.cols, colPlan{name: "c", col: column{DataType: "varchar", Nullable: true, Scale: -1, Precision: -1}})
 	}
 	return lp
 }
@@ -163,6 +163,14 @@ func TestValuesEncodeForTheirColumns(t *testing.T) {
 		{"year 10000", col("datetime", -1, 0, etl.TypeTimestamp), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "", "year out of"},
 		{"time column", col("time", -1, 0, etl.TypeTimestamp), time.Now(), "", "TIME"},
 		{"unknown type", col("varchar", -1, -1, etl.TypeText), struct{}{}, "", "not supported"},
+		{"NULL into NOT NULL", col("varchar", -1, -1, etl.TypeText), nil, "", "NOT NULL column"},
+		{"fraction into an integer", col("int", 0, -1, etl.TypeNumeric), etl.Decimal(" 2.5"), "", "1 digits after the point"},
+		{"integer out of range", colPlan{name: "v", stream: etl.Column{Name: "v", Type: etl.TypeInt64},
+			col: column{Name: "v", DataType: "tinyint", Type: "tinyint(3) unsigned", Scale: 0, Precision: -1}}, int64(256), "", "out of the range"},
+		{"characters, not bytes", colPlan{name: "v", stream: etl.Column{Name: "v", Type: etl.TypeText},
+			col: column{Name: "v", DataType: "varchar", Type: "varchar(2)", Scale: -1, Precision: -1, MaxChars: 2, MaxBytes: 8}}, "日本", "日本", ""},
+		{"one character too many", colPlan{name: "v", stream: etl.Column{Name: "v", Type: etl.TypeText},
+			col: column{Name: "v", DataType: "varchar", Type: "varchar(2)", Scale: -1, Precision: -1, MaxChars: 2, MaxBytes: 8}}, "日本語", "", "3 characters"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,6 +223,11 @@ func TestFitsScale(t *testing.T) {
 		{"1", 0, true}, {"1.0", 0, true}, {"1.5", 0, false}, {"-1.50", 1, true}, {"+.25", 2, true},
 		{"1e-2", 2, true}, {"1e-3", 2, false}, {"1.5e1", 0, true}, {"12.345e2", 1, true}, {"12.345e1", 1, false},
 		{"0.000", 0, true}, {"abc", 0, true}, {"1.5", -1, true},
+		// As the server reads them: around spaces, and by where the last nonzero digit
+		// lands once the exponent moves the point.
+		{" 1.5", 0, false}, {"1.5 ", 0, false}, {"\t+.05\n", 1, false}, {"1500e-2", 0, true}, {"1500e-3", 0, false},
+		{"100", 0, true}, {"0.0e-5", 0, true}, {"1e-99999999999999999999", 30, false}, {"0e-99999999999999999999", 0, true},
+		{"1e99999999999999999999", 0, true}, {"1e-9223372036854775808", 30, false}, {"5e9223372036854775807", 0, true},
 	} {
 		err := fitsScale(tc.s, tc.scale)
 		require.Equal(t, tc.ok, err == nil, "%s at scale %d: %v", tc.s, tc.scale, err)

@@ -59,11 +59,17 @@ func TestFullRefreshFailuresKeepTheOldRows(t *testing.T) {
 			require.ErrorContains(t, err, "source broke")
 			require.Equal(t, old, contents(t, db.DB, "items"))
 
-			// A value the column cannot hold, far into the stream.
+			// A value the column cannot hold, far into the stream: one the load refuses
+			// itself, and one only the server does.
 			bad := append(append([]etl.Row(nil), many...), item(9999, string(make([]byte, 101)), 1, t0, false))
 			_, err = runLoad(ctx, "refresh", sink, itemSchema, bad...)
 			require.ErrorContains(t, err, "row 5001")
-			require.ErrorContains(t, err, "'name'")
+			require.ErrorContains(t, err, `column "name"`)
+			require.Equal(t, old, contents(t, db.DB, "items"))
+			bad[len(bad)-1] = item(9999, "not UTF-8: \xff", 1, t0, false)
+			_, err = runLoad(ctx, "refresh", sink, itemSchema, bad...)
+			require.ErrorContains(t, err, "row 5001")
+			require.ErrorContains(t, err, "`name`")
 			require.Equal(t, old, contents(t, db.DB, "items"))
 
 			// A cancelled load.
@@ -87,12 +93,12 @@ func TestFullRefreshFailuresKeepTheOldRows(t *testing.T) {
 			requireNoStray(t, db.DB)
 			runs, err := (&mysql.State{DB: db.DB}).Runs(ctx, "refresh", 0)
 			require.NoError(t, err)
-			require.Len(t, runs, 5)
-			require.Equal(t, "success", runs[4].Status)
-			for _, r := range runs[:4] {
+			require.Len(t, runs, 6)
+			require.Equal(t, "success", runs[5].Status)
+			for _, r := range runs[:5] {
 				require.Equal(t, "failed", r.Status, "%+v", r)
 			}
-			require.Equal(t, "check", runs[3].Step)
+			require.Equal(t, "check", runs[4].Step)
 
 			// The lock went with the failed loads: the next run goes through.
 			_, err = runLoad(ctx, "refresh", sink, itemSchema, item(5, "e", 5, t0, false))

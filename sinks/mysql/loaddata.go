@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 
 	"github.com/sluice-etl/sluice/etl"
+	"github.com/sluice-etl/sluice/internal/origin"
 )
 
 // chunk is how many encoded bytes the encoder hands to the driver at a time.
@@ -32,10 +35,16 @@ const chunk = 64 << 10
 // fails the load, as does a stored row count that differs from the rows sent; the
 // caller's transaction then rolls everything back.
 func loadData(ctx context.Context, t *tx, table string, plan *loadPlan, in etl.Stream) (int64, error) {
+	return loadTracked(ctx, t, table, plan, in, origin.New(in))
+}
+
+// loadTracked is loadData recording where each row came from in track, which the caller
+// keeps to locate rows that a later statement refuses.
+func loadTracked(ctx context.Context, t *tx, table string, plan *loadPlan, in etl.Stream, track *origin.Tracker) (int64, error) {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	name := "sluice-" + hex.EncodeToString(id[:])
-	enc := &encoder{plan: plan, rows: in.Rows, pos: in.Position}
+	enc := &encoder{plan: plan, rows: in.Rows, pos: in.Position, track: track}
 	mysqldriver.RegisterReaderHandler(name, enc.start)
 	defer mysqldriver.DeregisterReaderHandler(name)
 
@@ -58,6 +67,10 @@ func loadData(ctx context.Context, t *tx, table string, plan *loadPlan, in etl.S
 		return 0, fmt.Errorf("table %s: load rows: %w", plan.table, err)
 	}
 	if err := checkWarnings(ctx, t, plan.table, "loading rows"); err != nil {
+		var we *WarningsError
+		if errors.As(err, &we) {
+			we.locate(enc.track)
+		}
 		return 0, err
 	}
 	stored, err := res.RowsAffected()
@@ -75,6 +88,9 @@ type encoder struct {
 	plan *loadPlan
 	rows iter.Seq2[etl.Row, error]
 	pos  func() etl.Position // where the current row came from; nil when unknown
+	// track remembers where each row came from, for the server's warnings, which name
+	// rows by number once they have gone by; nil when the stream does not say.
+	track *origin.Tracker
 
 	once    sync.Once
 	started bool
@@ -113,10 +129,11 @@ func (e *encoder) encode(pw *io.PipeWriter) {
 			break
 		}
 		e.n++
+		e.track.Next()
 		if buf, err = e.plan.appendRow(buf, row, e.n); err != nil {
 			var ve *ValueError
 			if e.pos != nil && errors.As(err, &ve) {
-				p := e.pos()
+				p := e.pos() // the row's own position, even past the tracker's bound
 				ve.Source, ve.Line = p.Source, p.Line
 			}
 			break
@@ -159,6 +176,38 @@ type Warning struct {
 	Code int64
 	// Message is the server's text; it names the column and the row.
 	Message string
+	// Row is the row of the stream the warning is about, from 1, when the server names
+	// it and counts rows as the stream does (while loading rows); else 0.
+	Row int64
+	// Source and Line say where that row came from, when the stream says so (see
+	// [etl.Stream.Position]).
+	Source string
+	Line   int64
+}
+
+// atRow finds the row number a server message ends with, as in "Data truncated for
+// column 'v' at row 2".
+var atRow = regexp.MustCompile(` at row (\d+)$`)
+
+// locate numbers the warnings by the rows of the stream they are about and says where
+// those rows came from. It is for the warnings of a LOAD DATA, whose rows are the
+// stream's in order.
+func (e *WarningsError) locate(track *origin.Tracker) {
+	for i := range e.Warnings {
+		w := &e.Warnings[i]
+		m := atRow.FindStringSubmatch(w.Message)
+		if m == nil {
+			continue
+		}
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		w.Row = n
+		if p, ok := track.Locate(n); ok {
+			w.Source, w.Line = p.Source, p.Line
+		}
+	}
 }
 
 // WarningsError fails a load during which the server reported warnings: a value that it
@@ -178,6 +227,12 @@ type WarningsError struct {
 // Error implements the error interface.
 func (e *WarningsError) Error() string {
 	var b strings.Builder
+	for _, w := range e.Warnings {
+		if w.Source != "" {
+			fmt.Fprintf(&b, "%s: line %d: ", w.Source, w.Line)
+			break
+		}
+	}
 	fmt.Fprintf(&b, "table %s: the server reported %d warnings while %s, so the load is refused rather than store changed values", e.Table, e.Count, e.Step)
 	for i, w := range e.Warnings {
 		if i == 0 {
@@ -186,6 +241,9 @@ func (e *WarningsError) Error() string {
 			b.WriteString("; ")
 		}
 		fmt.Fprintf(&b, "%s %d: %s", w.Level, w.Code, w.Message)
+		if w.Source != "" {
+			fmt.Fprintf(&b, " (%s: line %d)", w.Source, w.Line)
+		}
 	}
 	if int64(len(e.Warnings)) < e.Count {
 		b.WriteString("; ...")

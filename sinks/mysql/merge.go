@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-etl/sluice/etl"
 	"github.com/sluice-etl/sluice/internal/load"
+	"github.com/sluice-etl/sluice/internal/origin"
 )
 
 // Merge applies a stream of changed rows to a table by key, with deletes, through the
@@ -117,7 +118,8 @@ type mergeMode struct {
 	stage           string // the stage's quoted, qualified name
 	keys            string // the reconcile stage's
 	names           []string
-	upsert          bool // the key's unique index is the only one: ON DUPLICATE KEY UPDATE
+	upsert          bool            // the key's unique index is the only one: ON DUPLICATE KEY UPDATE
+	track           *origin.Tracker // where each staged row came from
 }
 
 func (mm *mergeMode) Kind() string { return "merge" }
@@ -204,7 +206,8 @@ func (mm *mergeMode) Stage(ctx context.Context, ltx load.Tx, run *etl.Run, in et
 	if err := createStage(ctx, t, p, mm.stage, mm.names, true); err != nil {
 		return 0, err
 	}
-	return loadData(ctx, t, mm.stage, p.plan, in)
+	mm.track = origin.New(in)
+	return loadTracked(ctx, t, mm.stage, p.plan, in, mm.track)
 }
 
 func containsFoldSchema(s etl.Schema, name string) bool { return containsFold(s.Names(), name) }
@@ -339,6 +342,9 @@ func (mm *mergeMode) upsertRows(ctx context.Context, t *tx, key []string) (load.
 	ins := "INSERT INTO " + p.sql() + " (" + quoteList(mm.names) + ") SELECT " + strings.Join(cols, ", ") +
 		" FROM " + stage + " s" + live + " ON DUPLICATE KEY UPDATE " + strings.Join(set, ", ")
 	if _, err := t.Exec(ctx, ins); err != nil {
+		if ce := mm.locateCheck(ctx, t, err, live); ce != nil {
+			return load.Applied{}, ce
+		}
 		return load.Applied{}, fmt.Errorf("upsert changed rows into %s: %w", p.name(), err)
 	}
 	if err := checkWarnings(ctx, t, p.name(), "upserting changed rows"); err != nil {
@@ -371,12 +377,16 @@ func (mm *mergeMode) replaceRows(ctx context.Context, t *tx, key []string) (load
 	if _, err := t.Exec(ctx, "DELETE t FROM "+p.sql()+" t JOIN "+stage+" s ON "+keyMatch(key, "t", "s")); err != nil {
 		return load.Applied{}, fmt.Errorf("delete changed rows of %s: %w", p.name(), err)
 	}
-	ins := "INSERT INTO " + p.sql() + " (" + quoteList(mm.names) + ") SELECT " + quoteList(mm.names) + " FROM " + stage + " s"
+	live := ""
 	if !mm.m.KeepDeleted {
-		ins += " WHERE NOT " + mm.tombstone("s")
+		live = " WHERE NOT " + mm.tombstone("s")
 	}
+	ins := "INSERT INTO " + p.sql() + " (" + quoteList(mm.names) + ") SELECT " + quoteList(mm.names) + " FROM " + stage + " s" + live
 	n, err := t.Exec(ctx, ins)
 	if err != nil {
+		if ce := mm.locateCheck(ctx, t, err, live); ce != nil {
+			return load.Applied{}, ce
+		}
 		return load.Applied{}, fmt.Errorf("insert changed rows into %s: %w", p.name(), err)
 	}
 	if err := checkWarnings(ctx, t, p.name(), "inserting changed rows"); err != nil {
@@ -432,4 +442,67 @@ func (mm *mergeMode) reconcile(ctx context.Context, t *tx, run *etl.Run, r *Reco
 		return 0, fmt.Errorf("reconcile %s: delete rows gone from the source: %w", p.name(), err)
 	}
 	return deleted, nil
+}
+
+// locateCheck names the first staged row that fails a CHECK constraint of the table,
+// after the insert of the staged rows (live, the insert's WHERE clause, or "") failed on
+// one: the server's error names the constraint but no row. The stage keeps the stream's
+// rows and numbers, so the row, its source line and, for a column's own constraint, the
+// column and value can be named. It returns nil when the error is not a failed CHECK or
+// no staged row can be found to fail one.
+func (mm *mergeMode) locateCheck(ctx context.Context, t *tx, err error, live string) error {
+	if n := errorNumber(err); n != 4025 && n != 3819 { // MariaDB's and MySQL's failed CHECK
+		return nil
+	}
+	p := mm.p
+	checks, qerr := t.QueryRows(ctx, "SELECT CONSTRAINT_NAME, LEVEL, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "+
+		"WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?", p.schema, p.table)
+	if qerr != nil { // MySQL's view has neither TABLE_NAME nor LEVEL
+		checks, qerr = t.QueryRows(ctx, "SELECT cc.CONSTRAINT_NAME, 'Table', cc.CHECK_CLAUSE FROM information_schema.TABLE_CONSTRAINTS tc "+
+			"JOIN information_schema.CHECK_CONSTRAINTS cc ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME "+
+			"WHERE tc.TABLE_SCHEMA = ? AND tc.TABLE_NAME = ? AND tc.CONSTRAINT_TYPE = 'CHECK'", p.schema, p.table)
+		if qerr != nil {
+			return nil
+		}
+	}
+	cond := " WHERE "
+	if live != "" {
+		cond = live + " AND "
+	}
+	for _, c := range checks {
+		name, _ := c[0].(string)
+		level, _ := c[1].(string)
+		clause, _ := c[2].(string)
+		var col column
+		isCol := false
+		if level == "Column" {
+			col, isCol = p.column(name)
+		}
+		sel := quoteIdent(seqColumn)
+		if isCol {
+			sel += ", s." + quoteIdent(col.Name)
+		}
+		// A column absent from the stage makes the query fail: that constraint cannot be
+		// checked here.
+		rows, qerr := t.QueryRows(ctx, "SELECT "+sel+" FROM "+mm.stage+" s"+cond+"NOT ("+clause+") ORDER BY "+
+			quoteIdent(seqColumn)+" LIMIT 1")
+		if qerr != nil || len(rows) == 0 {
+			continue
+		}
+		seq, _ := rows[0][0].(int64)
+		reason := fmt.Errorf("fails CHECK constraint %s (%s): %w", quoteIdent(name), clause, err)
+		if isCol {
+			ve := &ValueError{Table: p.name(), Row: seq, Column: col.Name, Value: shown(rows[0][1]), Err: reason}
+			if pos, ok := mm.track.Locate(seq); ok {
+				ve.Source, ve.Line = pos.Source, pos.Line
+			}
+			return ve
+		}
+		loc := ""
+		if pos, ok := mm.track.Locate(seq); ok {
+			loc = pos.String() + ": "
+		}
+		return fmt.Errorf("%stable %s, row %d: %w", loc, p.name(), seq, reason)
+	}
+	return nil
 }

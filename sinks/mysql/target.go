@@ -158,6 +158,10 @@ type column struct {
 	Scale     int // NUMERIC_SCALE, or -1
 	Precision int // DATETIME_PRECISION, or -1
 	Generated bool
+	// MaxChars and MaxBytes are CHARACTER_MAXIMUM_LENGTH and CHARACTER_OCTET_LENGTH, or
+	// 0 when the column has none; Charset is CHARACTER_SET_NAME, lower case, or "".
+	MaxChars, MaxBytes int64
+	Charset            string
 }
 
 // prepared is what every mode learns about the target at the start of its stage.
@@ -307,7 +311,8 @@ func tableType(ctx context.Context, q rowQuerier, schema, table string) (string,
 
 func tableColumns(ctx context.Context, q rowQuerier, schema, table string) ([]column, error) {
 	rows, err := queryRows(ctx, q, `SELECT TABLE_NAME, COLUMN_NAME, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), IS_NULLABLE,
-		NUMERIC_SCALE, DATETIME_PRECISION, UPPER(EXTRA) FROM information_schema.COLUMNS
+		NUMERIC_SCALE, DATETIME_PRECISION, UPPER(EXTRA), CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH,
+		LOWER(CHARACTER_SET_NAME) FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = `+schemaArg+` AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, schema, table)
 	if err != nil {
 		return nil, err
@@ -330,6 +335,9 @@ func tableColumns(ctx context.Context, q rowQuerier, schema, table string) ([]co
 		}
 		extra, _ := r[7].(string)
 		c.Generated = strings.Contains(extra, "GENERATED")
+		c.MaxChars, _ = r[8].(int64)
+		c.MaxBytes, _ = r[9].(int64)
+		c.Charset, _ = r[10].(string)
 		cols = append(cols, c)
 	}
 	return cols, nil

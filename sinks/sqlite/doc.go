@@ -57,12 +57,20 @@
 //
 //	text, json   TEXT
 //	int64        INTEGER
-//	float64      REAL (SQLite stores NaN as NULL)
+//	float64      REAL (NaN is refused: SQLite stores it as NULL; -0 reads back as 0)
 //	numeric      TEXT, the decimal's text unchanged (a NUMERIC or REAL column would round it)
 //	bool         INTEGER 0 or 1
 //	timestamp    TEXT in UTC with nine fractional digits ([TimestampLayout]), so text order is time order
-//	date         TEXT, YYYY-MM-DD
+//	date         TEXT, YYYY-MM-DD, the date's own day and year
 //	bytes        BLOB
+//
+// Text and bytes are stored byte for byte, NUL bytes included; an empty text or BLOB
+// stays empty, never NULL. Into a column declared otherwise than the table above, the
+// value is bound the same way and SQLite's type affinity applies, as it does to any
+// INSERT: a column declared INTEGER, REAL or NUMERIC (or DECIMAL, BOOLEAN, ...) turns a
+// text that reads as a number into that number, a double unless it is a whole number
+// within 64 bits, so '007' becomes 7, '1.50' 1.5 and a longer decimal the nearest
+// double; a column declared TEXT keeps a number as its text.
 //
 // # State and run history
 //

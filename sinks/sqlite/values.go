@@ -170,14 +170,22 @@ func encodeValue(t etl.Type, v any) (any, error) {
 			if tm, err = time.Parse(layout, x); err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrValue, err)
 			}
+			if n := fractionDigits(x); n > 9 {
+				// time.Parse drops the digits past the nanosecond without a word.
+				return nil, fmt.Errorf("%w: %d digits of a second are finer than the nanoseconds a timestamp keeps", ErrValue, n)
+			}
 		default:
 			return nil, fmt.Errorf("%w: %s column got %T", ErrValue, t, v)
 		}
+		if t == etl.TypeDate {
+			// A date is its own calendar day, so its own year counts, not its UTC one.
+			if y := tm.Year(); y < 0 || y > 9999 {
+				return nil, fmt.Errorf("%w: %s is outside years 0000-9999, which the stored text form needs to sort", ErrValue, tm)
+			}
+			return formatDate(tm), nil
+		}
 		if y := tm.UTC().Year(); y < 0 || y > 9999 || tm.Year() < 0 || tm.Year() > 9999 {
 			return nil, fmt.Errorf("%w: %s is outside years 0000-9999, which the stored text form needs to sort", ErrValue, tm)
-		}
-		if t == etl.TypeDate {
-			return formatDate(tm), nil
 		}
 		return formatTimestamp(tm), nil
 	case etl.TypeBytes:
@@ -202,6 +210,20 @@ func encodeValue(t etl.Type, v any) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: %s column got %T", ErrValue, t, v)
+}
+
+// fractionDigits returns how many digits of a second an RFC 3339 text gives, trailing
+// zeros aside: those after the '.' or ',' that follows its seconds.
+func fractionDigits(s string) int {
+	const secondsEnd = len("2006-01-02T15:04:05")
+	if len(s) <= secondsEnd || (s[secondsEnd] != '.' && s[secondsEnd] != ',') {
+		return 0
+	}
+	end := secondsEnd + 1
+	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+		end++
+	}
+	return len(strings.TrimRight(s[secondsEnd+1:end], "0"))
 }
 
 // validDecimal reports whether s is a decimal number as PostgreSQL's numeric accepts it:
