@@ -377,6 +377,12 @@ func (p *copyPlan) copyIn(ctx context.Context, conn *pgconn.PgConn, into tableRe
 	rr := newRowReader(p, in.Rows, track)
 	tag, err := conn.CopyFrom(ctx, rr, p.copySQL(into, freeze))
 	rerr := rr.close()
+	if rr.panicked != nil {
+		// Raised again here, on the loader's goroutine, once the COPY has been abandoned
+		// cleanly: the load's deferred rollback and lock release run, and a caller that
+		// recovers (the DAG runner does) fails one task instead of losing the process.
+		panic(rr.panicked)
+	}
 	if rerr != nil && rerr != io.EOF && rerr != errStopped {
 		var ve *ValueError
 		if errors.As(rerr, &ve) {
@@ -472,6 +478,10 @@ func clipValue(v any, max ...int) string {
 // own error is the one to report.
 var errStopped = errors.New("copy ended before the stream")
 
+// errPanicked aborts a COPY whose stream panicked; the panic itself is raised again by
+// copyIn.
+var errPanicked = errors.New("the stream panicked")
+
 // rowReader is the io.Reader that pgconn's CopyFrom reads the COPY's data from. Each Read
 // that finds its chunk used up resumes a coroutine (iter.Pull) that ranges over the rows
 // and encodes them until the next chunk is full, so the stream is read, encoded and sent
@@ -482,18 +492,26 @@ var errStopped = errors.New("copy ended before the stream")
 type rowReader struct {
 	// mu serialises Read with close: CopyFrom can return on a server error while its
 	// goroutine is still in Read.
-	mu     sync.Mutex
-	next   func() ([]byte, bool)
-	stop   func()
-	err    error // set by the coroutine: io.EOF after the trailer, or the first failure
-	cur    []byte
-	off    int
-	closed bool
+	mu   sync.Mutex
+	next func() ([]byte, bool)
+	stop func()
+	err  error // set by the coroutine: io.EOF after the trailer, or the first failure
+	// panicked holds what the stream panicked with, if it did. The coroutine recovers it,
+	// so that it does not unwind through pgconn's goroutine, which would end the process.
+	panicked any
+	cur      []byte
+	off      int
+	closed   bool
 }
 
 func newRowReader(p *copyPlan, rows iter.Seq2[etl.Row, error], track *origin.Tracker) *rowReader {
 	r := &rowReader{}
 	r.next, r.stop = iter.Pull(func(yield func([]byte) bool) {
+		defer func() {
+			if p := recover(); p != nil {
+				r.panicked, r.err = p, errPanicked
+			}
+		}()
 		buf := append(make([]byte, 0, chunkSize+chunkSize/4), copyHeader...)
 		var n int64
 		for row, err := range rows {

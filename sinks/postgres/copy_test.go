@@ -236,3 +236,26 @@ func TestCopyServerErrorStopsTheStream(t *testing.T) {
 	require.Less(t, yielded, 10_000_000)
 	require.True(t, closed, "the stream's iteration ended when the COPY failed")
 }
+
+func TestCopyStreamPanicIsRaisedOnTheLoadersGoroutine(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `CREATE TABLE t (id bigint, s text)`)
+	require.NoError(t, err)
+	s := etl.Stream{Schema: etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "s"}}, Rows: func(yield func(etl.Row, error) bool) {
+		row := etl.Row{nil, strings.Repeat("x", 100)}
+		for i := range 70000 { // several chunks reach the server first
+			row[0] = int64(i)
+			if !yield(row, nil) {
+				return
+			}
+		}
+		panic("transform bug")
+	}}
+	// Without the hand-over, the panic would end the test binary from pgconn's goroutine.
+	require.PanicsWithValue(t, "transform bug", func() { _, _ = copyRows(ctx, db.Pool, tableRef{Name: "t"}, s) })
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&n), "the connection is usable again")
+	require.Zero(t, n, "the COPY was abandoned")
+}

@@ -195,6 +195,33 @@ func TestFullRefreshBadValueNamesRowAndColumn(t *testing.T) {
 	require.EqualValues(t, 250, read)
 }
 
+func TestFullRefreshTransformPanicLeavesTheTableAndFreesTheLock(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, fmt.Sprintf(wideTableSQL, "w"))
+	require.NoError(t, err)
+	l := &postgres.FullRefresh{Target: postgres.Target{Pool: db.Pool, Table: "w"}}
+	_, err = (&etl.Pipeline{Name: "p", Source: source(func() etl.Stream { return wideRows(100, 1) }), Sink: l}).Run(ctx, etl.Window{})
+	require.NoError(t, err)
+	old := checksum(t, db.Pool, "w")
+	buggy := etl.Map(nil, func(r etl.Row) (etl.Row, error) {
+		if r[0] == int64(250) {
+			panic("transform bug")
+		}
+		return r, nil
+	})
+	p := &etl.Pipeline{Name: "p", Source: source(func() etl.Stream { return wideRows(300, 2) }), Transforms: []etl.Transformer{buggy}, Sink: l}
+	// The panic reaches the caller (a DAG runner turns it into a failed task), not the
+	// process: before it does, the load rolls back and releases the pipeline's lock.
+	require.PanicsWithValue(t, "transform bug", func() { _, _ = p.Run(ctx, etl.Window{}) })
+	require.Equal(t, old, checksum(t, db.Pool, "w"))
+	p.Transforms = nil
+	res, err := p.Run(ctx, etl.Window{})
+	require.NoError(t, err, "the next run takes the lock")
+	require.EqualValues(t, 300, res.Stats.RowsWritten)
+}
+
 func TestSwapRefusesDependants(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
