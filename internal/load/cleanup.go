@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"time"
 
 	"github.com/sluice-etl/sluice/etl"
 )
@@ -35,4 +36,19 @@ func CloseSession(ctx context.Context, sess Session) {
 	c, cancel := CleanupContext(ctx)
 	defer cancel()
 	sess.Close(c)
+}
+
+// WaitGone calls alive every 10 ms until it reports false or ctx ends: for a sink that
+// ended the server process of a connection it lost, which holds the pipeline's lock
+// until it is gone.
+func WaitGone(ctx context.Context, alive func() bool) {
+	for alive() {
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }

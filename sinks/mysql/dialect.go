@@ -320,18 +320,7 @@ func endThread(ctx context.Context, db *sql.DB, id int64, host string) {
 	if _, err := db.ExecContext(ctx, "KILL "+strconv.FormatInt(id, 10)); err != nil {
 		return
 	}
-	for {
-		if !alive() {
-			return
-		}
-		t := time.NewTimer(10 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	load.WaitGone(ctx, alive)
 }
 
 // tx is a transaction on the session's connection, begun and ended with plain

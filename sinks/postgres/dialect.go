@@ -273,20 +273,12 @@ func endBackend(ctx context.Context, pool *pgxpool.Pool, pid uint32, started tim
 		int64(pid), started); err != nil {
 		return
 	}
-	for {
+	load.WaitGone(ctx, func() bool {
 		var alive bool
-		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND backend_start = $2)`,
-			int64(pid), started).Scan(&alive); err != nil || !alive {
-			return
-		}
-		t := time.NewTimer(10 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+		err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND backend_start = $2)`,
+			int64(pid), started).Scan(&alive)
+		return err == nil && alive
+	})
 }
 
 func (s *session) Begin(ctx context.Context) (load.Tx, error) {
