@@ -364,8 +364,8 @@ func (p *copyPlan) appendRow(buf []byte, row etl.Row, n int64) ([]byte, error) {
 const chunkSize = 128 << 10
 
 // copyIn streams rows into table into with a binary COPY and returns the rows the server
-// stored. The rows are read, encoded and written to the connection on one goroutine,
-// CopyFrom's (see rowReader); the socket's buffer is what lets the client's work overlap
+// stored. The rows are read, encoded and written to the connection on one goroutine, the
+// one pgconn's CopyFrom reads its data on (see rowReader); the socket's buffer is what lets the client's work overlap
 // the server's. An error from the stream (a bad CSV line, say) aborts the COPY and is
 // returned as is, not as the server's "COPY failed" message.
 //
@@ -552,11 +552,7 @@ func (r *rowReader) Read(p []byte) (int, error) {
 		}
 		c, ok := r.next()
 		if !ok {
-			r.cur, r.off = nil, 0
-			if r.err == nil {
-				r.err = errStopped
-			}
-			return 0, r.err
+			return 0, r.err // every way out of the coroutine sets it
 		}
 		r.cur, r.off = c, 0
 	}

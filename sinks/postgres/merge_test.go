@@ -411,6 +411,45 @@ func TestMergeReplacesByProbeOrJoin(t *testing.T) {
 	}
 }
 
+// A target in key order (by the key column's correlation in pg_stats) has its staged keys
+// deleted by probes up to a third of its rows, where a target in no order joins past a
+// tenth. The target has no Schema: its statistics are found where the search_path found
+// the table.
+func TestMergeProbesATargetInKeyOrder(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	require.NoError(t, err)
+	seen := &statements{}
+	cfg.ConnConfig.Tracer = seen
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer pool.Close()
+	_, err = db.Pool.Exec(ctx, `CREATE TABLE ordered (id bigint NOT NULL, v text, deleted boolean NOT NULL);
+		CREATE INDEX ON ordered (id);
+		INSERT INTO ordered SELECT g, 'old', false FROM generate_series(1, 30) g;
+		ANALYZE ordered`)
+	require.NoError(t, err)
+	// Six staged keys against 30 rows: more than a tenth, at most a third.
+	schema := etl.Schema{{Name: "id", Type: etl.TypeInt64}, {Name: "v"}, {Name: "deleted", Type: etl.TypeBool}}
+	rows := []etl.Row{
+		{int64(5), "old", true}, {int64(6), "old", true}, {int64(7), "new", false},
+		{int64(8), "new", false}, {int64(40), "new", false}, {int64(50), "x", true},
+	}
+	m := &postgres.Merge{Target: postgres.Target{Pool: pool, Table: "ordered", Key: []string{"id"}}, Deleted: "deleted"}
+	res, err := (&etl.Pipeline{Name: "ordered", Sink: m, Source: source(func() etl.Stream { return etl.SliceStream(schema, rows) })}).Run(ctx, etl.Window{})
+	require.NoError(t, err)
+	require.True(t, seen.any("= ANY (ARRAY("), "index probes")
+	require.EqualValues(t, 2, res.Stats.RowsDeleted)
+	require.EqualValues(t, 3, res.Stats.RowsWritten)
+	r, err := db.Pool.Query(ctx, "SELECT id || ':' || v FROM ordered WHERE id IN (5, 6, 7, 8, 40, 50) ORDER BY id")
+	require.NoError(t, err)
+	got, err := pgx.CollectRows(r, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"7:new", "8:new", "40:new"}, got)
+}
+
 // statements records the SQL a pool's connections run.
 type statements struct {
 	mu  sync.Mutex
