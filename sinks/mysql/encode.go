@@ -332,13 +332,25 @@ func (c *colPlan) checkText(x string) error {
 
 // fitsFraction refuses a time text with more sub-second digits than fsp (trailing zeros
 // aside), which MariaDB cuts and MySQL rounds without a word: "00:00:00.5" into a
-// DATETIME stores 00:00:00. The fraction is the digits after the last '.' that follows
-// the time's last ':'.
+// DATETIME stores 00:00:00, and so does the compact "20260101000000.5". The fraction is
+// the digits after the last '.' that follows the time's last ':', once a trailing zone
+// offset ("+02:00") is set aside; in the compact form, which has no ':', after a '.' that
+// only digits precede.
 func fitsFraction(s string, fsp int, typ string) error {
 	s = strings.Trim(s, " \t\n\r\v\f")
+	if n := len(s); n >= 6 && (s[n-6] == '+' || s[n-6] == '-') && s[n-3] == ':' && isDigits(s[n-5:n-3]) && isDigits(s[n-2:]) {
+		s = s[:n-6]
+	}
 	colon := strings.LastIndexByte(s, ':')
 	dot := strings.LastIndexByte(s, '.')
-	if colon < 0 || dot < colon {
+	switch {
+	case dot < 0:
+		return nil
+	case colon < 0:
+		if !isDigits(s[:dot]) {
+			return nil // a date with '.' between its parts
+		}
+	case dot < colon:
 		return nil
 	}
 	frac := s[dot+1:]
@@ -624,4 +636,14 @@ func appendEscaped[T string | []byte](b []byte, s T) []byte {
 		}
 	}
 	return append(b, s[start:]...)
+}
+
+// isDigits reports whether s is one or more ASCII digits.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

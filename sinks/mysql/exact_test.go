@@ -153,6 +153,10 @@ func TestValuesMatchTheServersOwnInput(t *testing.T) {
 		{name: "text with a zero fraction", column: "DATETIME", typ: etl.TypeText, value: "2026-01-01 00:00:00.000", stored: "2026-01-01 00:00:00"},
 		{name: "text with a seventh digit", column: "DATETIME(6)", typ: etl.TypeText, value: "2026-01-01 00:00:00.1234567"},
 		{name: "text fraction into TIME(1)", column: "TIME(1)", typ: etl.TypeText, value: "10:00:00.25", stricter: true},
+		{name: "compact text fraction into DATETIME", column: "DATETIME", typ: etl.TypeText, value: "20260101100000.5", stricter: true}, // INSERT cuts it
+		{name: "compact text fraction into TIME", column: "TIME", typ: etl.TypeText, value: "100000.5", stricter: true},
+		{name: "compact text with a zero fraction", column: "DATETIME", typ: etl.TypeText, value: "20260101100000.00", stored: "2026-01-01 10:00:00"},
+		{name: "text with dots between the date's parts", column: "DATETIME", typ: etl.TypeText, value: "2026.01.01", stored: "2026-01-01 00:00:00"},
 		{name: "text into TIME(1)", column: "TIME(1)", typ: etl.TypeText, value: "-838:59:59.5", stored: "-838:59:59.5"},
 		{name: "empty text into date", column: "DATE", typ: etl.TypeText, value: ""},
 		{name: "NULL", column: "VARCHAR(10)", typ: etl.TypeText, value: nil},
